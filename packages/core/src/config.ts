@@ -1,0 +1,177 @@
+import { z } from 'zod';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `90s`, `15m`, `24h`, `7d`, `500ms` or a bare number of milliseconds. */
+export function parseDuration(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? 1));
+}
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false, got "${v}"` });
+      return z.NEVER;
+    });
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a whole number from ${min} to ${max}, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const positive = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a positive number, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const ms = parseDuration(v === undefined || v === '' ? fallback : v);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a duration such as 30s, 15m, 24h or 7d, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const url = (fallback?: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v === '' ? fallback : v;
+      if (value === undefined) return undefined;
+      try {
+        return new URL(value).toString().replace(/\/$/, '');
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected a URL, got "${v}"` });
+        return z.NEVER;
+      }
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** Every environment variable the relay reads, with its default. See CONTRACT.md and README.md. */
+export const configSchema = z.object({
+  /** Relay HTTP port. Default 8080. */
+  PORT: int(8080, 0, 65_535),
+  /** Bind address. Default 0.0.0.0. */
+  HOST: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || '0.0.0.0'),
+  /** Uploads (`DATA_DIR/uploads`), the generated token and embedded Redis data. Default `./data`. */
+  DATA_DIR: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => v || './data'),
+  /** BullMQ's Redis. Default: 127.0.0.1:6379 if it answers, else an embedded redis-server. */
+  REDIS_URL: url(),
+  /** Gcore API base URL. Default https://api.gcore.com. */
+  GCORE_API_URL: url('https://api.gcore.com'),
+  /** Gcore API key (`Authorization: APIKey <key>`). Never logged. */
+  GCORE_API_KEY: optionalString,
+  /** Ceiling on Gcore API requests per second, shared by all workers. Default 4. */
+  GCORE_API_RPS: positive(4),
+  /** Comma-separated bearer tokens accepted from internal tools. */
+  RELAY_API_TOKENS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  /** Bytes per PATCH to Gcore's TUS server. Default 10 000 000. */
+  FORWARD_CHUNK_SIZE: int(10_000_000, 1_024),
+  /** Uploads forwarded at once per worker process. Default 2. */
+  FORWARD_CONCURRENCY: int(2, 1, 1_000),
+  /** Attempts per forward before a job is `failed` (429 pauses do not count). Default 8. */
+  FORWARD_ATTEMPTS: int(8, 1, 1_000),
+  /** Largest accepted upload in bytes; 0 means no limit. */
+  MAX_UPLOAD_SIZE: int(0, 0),
+  /** When a job counts as done: `uploaded`, `viewable` or `ready`. */
+  COMPLETE_ON: z
+    .enum(['uploaded', 'viewable', 'ready'])
+    .optional()
+    .transform((v) => v ?? 'ready'),
+  /** HMAC key for callbacks to internal tools. */
+  CALLBACK_SECRET: optionalString,
+  /** Unfinished uploads older than this are removed. Default 24h. */
+  UPLOAD_EXPIRY: duration('24h'),
+  /** Keep local files after Gcore has them. Default false. */
+  KEEP_FILES: bool(false),
+  /** Check that an import URL answers before asking Gcore to pull it. Default true. */
+  IMPORT_PREFLIGHT: bool(true),
+  /** Let the relay fetch loopback/private addresses. Default false. */
+  IMPORT_ALLOW_PRIVATE: bool(false),
+  /** Where `pnpm start` runs the built-in emulator when it needs one. Default 8090. */
+  EMULATOR_PORT: int(8090, 0, 65_535),
+  /** pino level. Default info. */
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .optional()
+    .transform((v) => v ?? 'info'),
+});
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+  throw new ConfigError(problems);
+}
