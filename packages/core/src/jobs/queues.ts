@@ -1,0 +1,28 @@
+/** BullMQ queue names and their job data, defined once for the relay and the workers. */
+export const QUEUE_PREFIX = 'gtr';
+
+export const QUEUES = {
+  /** Creates the Gcore video and moves the bytes (uploads) or asks Gcore to pull (imports). */
+  forward: 'forward',
+  /** Follows Gcore's processing with backing-off polls; light, so waiting never holds a forward slot. */
+  track: 'track',
+  /** Delivers callbacks to internal tools. */
+  notify: 'notify',
+} as const;
+
+/** Every queue's job carries only the relay job id; the job record holds the rest. */
+export interface ForwardJobData {
+  id: string;
+}
+export type ForwardJobName = 'upload' | 'import';
+
+export interface TrackJobData {
+  id: string;
+  /** Polls so far, for the 1 s → 30 s backoff. */
+  polls: number;
+}
+
+export interface NotifyJobData {
+  id: string;
+  url: string;
+}

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { JobKind, JobRequest } from './types.js';
+
+/**
+ * What the relay keeps next to each uploaded file (`<id>.relay.json`), so that Redis is a queue
+ * and an index, not the only copy: from this record alone a lost job can be rebuilt.
+ * It holds no secrets (Gcore's TUS token lives only in Redis, and is cheap to fetch again).
+ */
+export interface UploadRecord {
+  id: string;
+  kind: JobKind;
+  name: string;
+  filename: string | null;
+  size: number | null;
+  created_at: string;
+  request: JobRequest;
+  /** When the last byte arrived; null while receiving. */
+  completed_at: string | null;
+  /** Gcore's video id once it was created: the guard against a second video for one upload. */
+  video_id: number | null;
+  client_id: number | null;
+  /** The TUS upload at Gcore, once created: a resume point. */
+  upload_url: string | null;
+  /** When Gcore acknowledged the last byte. */
+  uploaded_at: string | null;
+}
+
+const SUFFIX = '.relay.json';
+
+/** Reads and writes upload records atomically (write to a temp file, then rename). */
+export class UploadRecords {
+  constructor(readonly directory: string) {}
+
+  file(id: string): string {
+    return path.join(this.directory, `${id}${SUFFIX}`);
+  }
+
+  async read(id: string): Promise<UploadRecord | null> {
+    try {
+      return JSON.parse(await fs.readFile(this.file(id), 'utf8')) as UploadRecord;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async write(record: UploadRecord): Promise<void> {
+    await fs.mkdir(this.directory, { recursive: true });
+    const target = this.file(record.id);
+    const temp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
+    await fs.writeFile(temp, JSON.stringify(record, null, 2));
+    await fs.rename(temp, target);
+  }
+
+  /** Read-modify-write; returns the new record, or null when there is none. */
+  async update(id: string, patch: Partial<Omit<UploadRecord, 'id'>>): Promise<UploadRecord | null> {
+    const current = await this.read(id);
+    if (!current) return null;
+    const next = { ...current, ...patch };
+    await this.write(next);
+    return next;
+  }
+
+  async remove(id: string): Promise<void> {
+    await fs.rm(this.file(id), { force: true });
+  }
+
+  async ids(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.directory);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return names.filter((n) => n.endsWith(SUFFIX)).map((n) => n.slice(0, -SUFFIX.length));
+  }
+}

@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import { deleteKeys, testPrefix, testRedis } from '../testing.js';
+import { JobStore, type NewJob } from './store.js';
+import { emptyProgress, toPublicJob } from './types.js';
+
+const newJob = (id: string, overrides: Partial<NewJob> = {}): NewJob => ({
+  id,
+  kind: 'upload',
+  state: 'receiving',
+  name: `video ${id}`,
+  filename: `${id}.mp4`,
+  size: 100,
+  origin_url: null,
+  request: { description: null, filetype: 'video/mp4', fields: {}, callback_url: null },
+  progress: emptyProgress(),
+  ...overrides,
+});
+
+describe('JobStore', () => {
+  let redis: Redis;
+  let prefix: string;
+  let store: JobStore;
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+  beforeEach(() => {
+    prefix = testPrefix();
+    store = new JobStore(redis, prefix);
+  });
+  afterEach(() => deleteKeys(redis, prefix));
+  afterAll(() => redis.quit());
+
+  it('creates a job once and returns the stored one for the same id', async () => {
+    const first = await store.create(newJob('a'));
+    expect(first.created).toBe(true);
+    const second = await store.create(newJob('a', { name: 'other' }));
+    expect(second.created).toBe(false);
+    expect(second.record.name).toBe('video a');
+    expect(await store.get('a')).toMatchObject({
+      id: 'a',
+      state: 'receiving',
+      bytes_received: 0,
+      video: null,
+    });
+  });
+
+  it('moves a job between state indexes and sets finished_at on final states', async () => {
+    await store.create(newJob('a'));
+    await store.update('a', { state: 'queued', bytes_received: 100 });
+    expect(await store.countByState()).toMatchObject({ receiving: 0, queued: 1 });
+    const done = await store.update('a', { state: 'ready' });
+    expect(done?.finished_at).not.toBeNull();
+    expect(await store.countByState()).toMatchObject({ queued: 0, ready: 1 });
+    const again = await store.update('a', { state: 'queued' });
+    expect(again?.finished_at).toBeNull();
+  });
+
+  it('refuses an update from a state not allowed, leaving the job as it was', async () => {
+    await store.create(newJob('a'));
+    await store.update('a', { state: 'canceled' });
+    expect(await store.update('a', { state: 'uploading' }, { onlyFrom: ['queued', 'creating'] })).toBeNull();
+    expect((await store.get('a'))?.state).toBe('canceled');
+    expect(await store.update('missing', { state: 'queued' })).toBeNull();
+  });
+
+  it('lists newest first with a cursor and filters by state and kind', async () => {
+    for (let i = 0; i < 7; i++) {
+      await store.create(
+        newJob(`j${i}`, { kind: i % 2 === 0 ? 'upload' : 'import', state: i < 4 ? 'queued' : 'ready' }),
+      );
+    }
+    const first = await store.list({ limit: 3 });
+    expect(first.items.map((j) => j.id)).toEqual(['j6', 'j5', 'j4']);
+    const second = await store.list({ limit: 3, cursor: first.next });
+    expect(second.items.map((j) => j.id)).toEqual(['j3', 'j2', 'j1']);
+    const third = await store.list({ limit: 3, cursor: second.next });
+    expect(third.items.map((j) => j.id)).toEqual(['j0']);
+    expect(third.next).toBeNull();
+
+    expect((await store.list({ state: 'ready' })).items.map((j) => j.id)).toEqual(['j6', 'j5', 'j4']);
+    expect((await store.list({ kind: 'import' })).items.map((j) => j.id)).toEqual(['j5', 'j3', 'j1']);
+    const both = await store.list({ state: 'queued', kind: 'upload', limit: 1 });
+    expect(both.items.map((j) => j.id)).toEqual(['j2']);
+    expect(
+      (await store.list({ state: 'queued', kind: 'upload', cursor: both.next })).items.map((j) => j.id),
+    ).toEqual(['j0']);
+  });
+
+  it('removes a job from every index', async () => {
+    await store.create(newJob('a'));
+    expect(await store.remove('a')).toBe(true);
+    expect(await store.get('a')).toBeNull();
+    expect((await store.list()).items).toHaveLength(0);
+    expect(await store.countByState()).toMatchObject({ receiving: 0 });
+  });
+
+  it('never shows the forwarding progress (and its token) in the public view', async () => {
+    const { record } = await store.create(
+      newJob('a', { progress: { ...emptyProgress(), token: 'secret-token', video_id: 5 } }),
+    );
+    expect(JSON.stringify(toPublicJob(record))).not.toContain('secret-token');
+    expect(toPublicJob(record)).not.toHaveProperty('progress');
+  });
+});

@@ -1,0 +1,324 @@
+import type { Redis } from 'ioredis';
+import {
+  type ForwardProgress,
+  isFinalState,
+  JOB_STATES,
+  type JobKind,
+  type JobRecord,
+  type JobRequest,
+  type JobState,
+} from './types.js';
+
+/** What a new job starts from; the store fills in counters and timestamps. */
+export interface NewJob {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  name: string;
+  filename: string | null;
+  size: number | null;
+  origin_url: string | null;
+  request: JobRequest;
+  progress: ForwardProgress;
+  bytes_received?: number;
+  created_at?: string;
+}
+
+/** Fields a writer may change. `updated_at` is always set; `finished_at` follows the state. */
+export type JobPatch = Partial<
+  Pick<
+    JobRecord,
+    | 'state'
+    | 'name'
+    | 'size'
+    | 'bytes_received'
+    | 'bytes_forwarded'
+    | 'video'
+    | 'attempts'
+    | 'error'
+    | 'finished_at'
+    | 'progress'
+  >
+>;
+
+export interface ListQuery {
+  state?: JobState | undefined;
+  kind?: JobKind | undefined;
+  /** Default 50, at most 500. */
+  limit?: number | undefined;
+  cursor?: string | null | undefined;
+}
+
+export interface JobPage {
+  items: JobRecord[];
+  next: string | null;
+}
+
+export interface UpdateOptions {
+  /** Apply only when the job is in one of these states (guards against racing a cancel or a retry). */
+  onlyFrom?: readonly JobState[];
+}
+
+// Every field is stored JSON-encoded in one Redis hash per job, so partial updates from the
+// relay (bytes received) and the workers (state, video) never overwrite each other.
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 4))
+redis.call('ZADD', KEYS[3], seq, ARGV[1])
+redis.call('ZADD', KEYS[4], seq, ARGV[1])
+redis.call('ZADD', KEYS[5], seq, ARGV[1])
+redis.call('PUBLISH', ARGV[3], ARGV[1])
+return seq
+`;
+
+const UPDATE = `
+local raw = redis.call('HGET', KEYS[1], 'state')
+if not raw then return nil end
+local current = cjson.decode(raw)
+if ARGV[3] ~= '' then
+  local allowed = false
+  for s in string.gmatch(ARGV[3], '[^,]+') do
+    if s == current then allowed = true end
+  end
+  if not allowed then return {0, redis.call('HGETALL', KEYS[1])} end
+end
+if ARGV[4] ~= '' and ARGV[4] ~= current then
+  local seq = redis.call('HGET', KEYS[1], 'seq')
+  redis.call('ZREM', ARGV[1] .. current, ARGV[2])
+  redis.call('ZADD', ARGV[1] .. ARGV[4], seq, ARGV[2])
+end
+if #ARGV >= 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
+redis.call('PUBLISH', ARGV[5], ARGV[2])
+return {1, redis.call('HGETALL', KEYS[1])}
+`;
+
+const REMOVE = `
+local raw = redis.call('HGET', KEYS[1], 'state')
+if not raw then return 0 end
+local kind = cjson.decode(redis.call('HGET', KEYS[1], 'kind'))
+redis.call('ZREM', ARGV[1] .. 'state:' .. cjson.decode(raw), ARGV[2])
+redis.call('ZREM', ARGV[1] .. 'kind:' .. kind, ARGV[2])
+redis.call('ZREM', ARGV[1] .. 'all', ARGV[2])
+redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[3], ARGV[2])
+return 1
+`;
+
+const RECORD_FIELDS = [
+  'id',
+  'kind',
+  'state',
+  'name',
+  'filename',
+  'size',
+  'bytes_received',
+  'bytes_forwarded',
+  'origin_url',
+  'video',
+  'attempts',
+  'error',
+  'created_at',
+  'updated_at',
+  'finished_at',
+  'request',
+  'progress',
+] as const satisfies readonly (keyof JobRecord)[];
+
+/**
+ * Job records in Redis: one hash per job, a sorted set of all jobs and one per state and per
+ * kind (scored by a creation sequence, so listing is newest first with an exact cursor), and a
+ * pub/sub channel that carries the id of every job that changed.
+ */
+export class JobStore {
+  readonly eventsChannel: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'gtr',
+    private readonly now: () => number = Date.now,
+  ) {
+    this.eventsChannel = `${prefix}:job-events`;
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}:job:${id}`;
+  }
+
+  private index(name: string): string {
+    return `${this.prefix}:jobs:${name}`;
+  }
+
+  /** Creates the job unless one with this id exists; either way returns the stored record. */
+  async create(job: NewJob): Promise<{ record: JobRecord; created: boolean }> {
+    const at = job.created_at ?? new Date(this.now()).toISOString();
+    const record: JobRecord = {
+      id: job.id,
+      kind: job.kind,
+      state: job.state,
+      name: job.name,
+      filename: job.filename,
+      size: job.size,
+      bytes_received: job.bytes_received ?? 0,
+      bytes_forwarded: 0,
+      origin_url: job.origin_url,
+      video: null,
+      attempts: 0,
+      error: null,
+      created_at: at,
+      updated_at: at,
+      finished_at: isFinalState(job.state) ? at : null,
+      request: job.request,
+      progress: job.progress,
+    };
+    const seq = (await this.redis.eval(
+      CREATE,
+      5,
+      this.key(job.id),
+      this.index('seq'),
+      this.index('all'),
+      this.index(`state:${job.state}`),
+      this.index(`kind:${job.kind}`),
+      job.id,
+      '',
+      this.eventsChannel,
+      ...encode(record),
+    )) as number;
+    if (seq === 0) {
+      const existing = await this.get(job.id);
+      if (existing) return { record: existing, created: false };
+      // Removed between the two calls: a very unlikely race; try once more.
+      return this.create(job);
+    }
+    return { record, created: true };
+  }
+
+  async get(id: string): Promise<JobRecord | null> {
+    const hash = await this.redis.hgetall(this.key(id));
+    return hash.state ? decode(hash) : null;
+  }
+
+  async getMany(ids: readonly string[]): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.key(id));
+    const results = (await pipeline.exec()) ?? [];
+    const records: JobRecord[] = [];
+    for (const [error, hash] of results) {
+      if (error) throw error;
+      const h = hash as Record<string, string>;
+      if (h.state) records.push(decode(h));
+    }
+    return records;
+  }
+
+  /**
+   * Changes some fields atomically. Returns the record after the change, or `null` when the job
+   * does not exist or was not in one of `onlyFrom` (then nothing changed).
+   */
+  async update(id: string, patch: JobPatch, options: UpdateOptions = {}): Promise<JobRecord | null> {
+    const full: Partial<JobRecord> = { ...patch, updated_at: new Date(this.now()).toISOString() };
+    if (patch.state !== undefined && patch.finished_at === undefined) {
+      full.finished_at = isFinalState(patch.state) ? full.updated_at! : null;
+    }
+    const result = (await this.redis.eval(
+      UPDATE,
+      1,
+      this.key(id),
+      this.index('state:'),
+      id,
+      (options.onlyFrom ?? []).join(','),
+      patch.state ?? '',
+      this.eventsChannel,
+      ...encode(full),
+    )) as [number, string[]] | null;
+    if (!result || result[0] === 0) return null;
+    return decode(pairsToObject(result[1]));
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const removed = await this.redis.eval(
+      REMOVE,
+      1,
+      this.key(id),
+      `${this.prefix}:jobs:`,
+      id,
+      this.eventsChannel,
+    );
+    return removed === 1;
+  }
+
+  /** Newest first. `state` and `kind` filter; `cursor` is the `next` of the previous page. */
+  async list(query: ListQuery = {}): Promise<JobPage> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
+    const index = this.index(
+      query.state ? `state:${query.state}` : query.kind ? `kind:${query.kind}` : 'all',
+    );
+    const needsKindFilter = Boolean(query.state && query.kind);
+    let max = query.cursor ? `(${Number(query.cursor)}` : '+inf';
+    const items: JobRecord[] = [];
+    let lastSeq: string | null = null;
+    // With both filters, read the state index in batches and keep the matching kind.
+    for (;;) {
+      const batch = needsKindFilter ? Math.max(limit * 2, 100) : limit + 1;
+      const page = await this.redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
+      if (page.length === 0) return { items, next: null };
+      const ids: string[] = [];
+      const seqs: string[] = [];
+      for (let i = 0; i < page.length; i += 2) {
+        ids.push(page[i]!);
+        seqs.push(page[i + 1]!);
+      }
+      const records = await this.getMany(ids);
+      const byId = new Map(records.map((r) => [r.id, r]));
+      for (let i = 0; i < ids.length; i++) {
+        const record = byId.get(ids[i]!);
+        if (!record || (needsKindFilter && record.kind !== query.kind)) continue;
+        if (items.length === limit) return { items, next: lastSeq };
+        items.push(record);
+        lastSeq = seqs[i]!;
+      }
+      if (ids.length < batch) return { items, next: null };
+      max = `(${seqs[seqs.length - 1]}`;
+    }
+  }
+
+  async countByState(): Promise<Record<JobState, number>> {
+    const pipeline = this.redis.pipeline();
+    for (const state of JOB_STATES) pipeline.zcard(this.index(`state:${state}`));
+    const results = (await pipeline.exec()) ?? [];
+    return Object.fromEntries(JOB_STATES.map((state, i) => [state, Number(results[i]?.[1] ?? 0)])) as Record<
+      JobState,
+      number
+    >;
+  }
+
+  /** Ids in one state, oldest first (for reconciling and recovery). */
+  async idsInState(state: JobState, limit = 1_000): Promise<string[]> {
+    return this.redis.zrangebyscore(this.index(`state:${state}`), '-inf', '+inf', 'LIMIT', 0, limit);
+  }
+}
+
+function encode(fields: Partial<JobRecord>): string[] {
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    args.push(key, JSON.stringify(value));
+  }
+  return args;
+}
+
+function decode(hash: Record<string, string>): JobRecord {
+  const record: Record<string, unknown> = {};
+  for (const field of RECORD_FIELDS) {
+    const raw = hash[field];
+    record[field] = raw === undefined ? null : JSON.parse(raw);
+  }
+  return record as unknown as JobRecord;
+}
+
+function pairsToObject(pairs: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) out[pairs[i]!] = pairs[i + 1]!;
+  return out;
+}

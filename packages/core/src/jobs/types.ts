@@ -1,0 +1,129 @@
+/** Where a job is. See CONTRACT.md, "The job object". */
+export const JOB_STATES = [
+  'receiving',
+  'queued',
+  'creating',
+  'uploading',
+  'processing',
+  'ready',
+  'failed',
+  'canceled',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** States a job never leaves by itself (only a retry moves a failed job on). */
+export const FINAL_STATES: readonly JobState[] = ['ready', 'failed', 'canceled'];
+export const isFinalState = (state: JobState): boolean => FINAL_STATES.includes(state);
+
+export const JOB_KINDS = ['upload', 'import'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export type VideoStatus = 'empty' | 'pending' | 'viewable' | 'ready' | 'error';
+
+export interface JobVideo {
+  id: number;
+  status: VideoStatus;
+  error: string | null;
+  hls_url: string | null;
+  slug: string | null;
+}
+
+export interface JobError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** The job as the public API shows it. */
+export interface PublicJob {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  name: string;
+  filename: string | null;
+  size: number | null;
+  bytes_received: number;
+  bytes_forwarded: number;
+  origin_url: string | null;
+  video: JobVideo | null;
+  attempts: number;
+  error: JobError | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+/** Fields passed to Gcore's create-video call, as the tool gave them (already validated). */
+export interface GcoreVideoFields {
+  directory_id?: number;
+  client_user_id?: number;
+  quality_set_id?: number;
+  priority?: number;
+  projection?: string;
+  clip_start_seconds?: number;
+  clip_duration_seconds?: number;
+  auto_transcribe_audio_language?: string;
+  auto_translate_subtitles_language?: string;
+  origin_http_headers?: string;
+}
+
+/** What the tool asked for; never changes after creation. */
+export interface JobRequest {
+  description: string | null;
+  filetype: string | null;
+  fields: GcoreVideoFields;
+  callback_url: string | null;
+}
+
+/**
+ * Progress of the forwarding steps, saved before each next step so that a retry, crash or
+ * restart continues where it stopped. Internal: never shown as is (it holds the TUS token).
+ */
+export interface ForwardProgress {
+  video_id: number | null;
+  client_id: number | null;
+  /** The TUS upload at Gcore's server, once created. */
+  upload_url: string | null;
+  /** Gcore's TUS session token: a secret. */
+  token: string | null;
+  /** Epoch ms when `token` was fetched; tokens live 4 hours. */
+  token_at: number | null;
+  /** Set once Gcore holds all bytes. */
+  uploaded_at: number | null;
+}
+
+/** A job as stored: the public fields plus what the relay needs to carry on. */
+export interface JobRecord extends PublicJob {
+  request: JobRequest;
+  progress: ForwardProgress;
+}
+
+export const emptyProgress = (): ForwardProgress => ({
+  video_id: null,
+  client_id: null,
+  upload_url: null,
+  token: null,
+  token_at: null,
+  uploaded_at: null,
+});
+
+/** The one place a stored job becomes what users see: internal progress (and its token) stays in. */
+export function toPublicJob(record: JobRecord): PublicJob {
+  return {
+    id: record.id,
+    kind: record.kind,
+    state: record.state,
+    name: record.name,
+    filename: record.filename,
+    size: record.size,
+    bytes_received: record.bytes_received,
+    bytes_forwarded: record.bytes_forwarded,
+    origin_url: record.origin_url,
+    video: record.video,
+    attempts: record.attempts,
+    error: record.error,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+    finished_at: record.finished_at,
+  };
+}
