@@ -1,0 +1,135 @@
+import express, { type Request, type Response, Router } from 'express';
+import type { EmulatorContext } from '../context.js';
+import type { VideoRecord, VideoStatus } from '../store.js';
+import { type FieldErrors, readVideoFields, unwrapVideo, type VideoInput } from './fields.js';
+import { videoJson } from './video-json.js';
+
+/** Gcore's limit on one batch create. */
+export const BATCH_MAX = 500;
+const PER_PAGE_DEFAULT = 25;
+const PER_PAGE_MAX = 100;
+const STATUSES: readonly VideoStatus[] = ['empty', 'pending', 'viewable', 'ready', 'error'];
+
+function unprocessable(res: Response, errors: FieldErrors | Record<string, unknown>): void {
+  res.status(422).json({ errors });
+}
+
+function notFound(res: Response): void {
+  res.status(404).json({ message: 'Not found.' });
+}
+
+function positiveInt(value: unknown, fallback: number): number {
+  const n = Number(value);
+  return typeof value === 'string' && Number.isInteger(n) && n > 0 ? n : fallback;
+}
+
+/** `/streaming/videos…`: Gcore's video endpoints (auth and API faults are applied in front). */
+export function videosRouter(ctx: EmulatorContext): Router {
+  const router = Router();
+  router.use(express.json({ limit: '10mb' }));
+
+  const create = (input: VideoInput): VideoRecord => {
+    const video = ctx.videos.create({
+      name: input.name as string,
+      description: input.description ?? null,
+      originUrl: input.originUrl ?? null,
+      originHttpHeaders: input.originHttpHeaders ?? null,
+      extra: input.extra,
+    });
+    ctx.stats.count('videosCreated');
+    ctx.logger.info({ videoId: video.id, originUrl: video.originUrl }, 'video created');
+    if (video.originUrl !== null) ctx.puller.start(video);
+    return video;
+  };
+
+  const findLive = (req: Request, res: Response): VideoRecord | undefined => {
+    const id = String(req.params.id);
+    const video = /^\d+$/.test(id) ? ctx.videos.live(Number(id)) : undefined;
+    if (video === undefined) notFound(res);
+    return video;
+  };
+
+  router.post('/videos', (req, res) => {
+    const { input, errors } = readVideoFields(unwrapVideo(req.body), true);
+    if (Object.keys(errors).length > 0) return unprocessable(res, errors);
+    const json = videoJson(create(input));
+    res.json(ctx.faults.current.createResponse === 'array' ? [json] : json);
+  });
+
+  router.post('/videos/batch', (req, res) => {
+    const videos = (req.body as { videos?: unknown } | undefined)?.videos;
+    if (!Array.isArray(videos) || videos.length === 0)
+      return unprocessable(res, { videos: ["can't be blank"] });
+    if (videos.length > BATCH_MAX) {
+      return unprocessable(res, { videos: [`is too long (maximum is ${BATCH_MAX} videos)`] });
+    }
+    const read = videos.map((item) => readVideoFields(unwrapVideo(item), true));
+    const errors = Object.fromEntries(
+      read.flatMap((r, i) => (Object.keys(r.errors).length > 0 ? [[String(i), r.errors]] : [])),
+    );
+    if (Object.keys(errors).length > 0) return unprocessable(res, { videos: errors });
+    res.json(read.map((r) => videoJson(create(r.input))));
+  });
+
+  router.get('/videos', (req, res) => {
+    const search = typeof req.query.search === 'string' ? req.query.search.toLowerCase() : '';
+    const status =
+      typeof req.query.status === 'string' && req.query.status !== '' ? req.query.status : undefined;
+    const page = positiveInt(req.query.page, 1);
+    const perPage = Math.min(PER_PAGE_MAX, positiveInt(req.query.per_page, PER_PAGE_DEFAULT));
+    const wanted = status?.split(',').filter((s): s is VideoStatus => STATUSES.includes(s as VideoStatus));
+    const matching = ctx.videos
+      .all()
+      .filter((v) => !v.deleted)
+      .filter((v) => search === '' || v.name.toLowerCase().includes(search))
+      .filter((v) => wanted === undefined || wanted.includes(v.status))
+      .sort((a, b) => b.id - a.id);
+    res.json(matching.slice((page - 1) * perPage, page * perPage).map(videoJson));
+  });
+
+  router.get('/videos/:id', (req, res) => {
+    const video = findLive(req, res);
+    if (video) res.json(videoJson(video));
+  });
+
+  router.patch('/videos/:id', (req, res) => {
+    const video = findLive(req, res);
+    if (!video) return;
+    // Flat fields only, as Gcore documents: a wrapped body is just an unknown field, ignored.
+    const { input, errors } = readVideoFields(req.body, false);
+    if (Object.keys(errors).length > 0) return unprocessable(res, errors);
+    if (input.name !== undefined) video.name = input.name;
+    if (input.description !== undefined) video.description = input.description;
+    if (input.originUrl !== undefined) video.originUrl = input.originUrl;
+    if (input.originHttpHeaders !== undefined) video.originHttpHeaders = input.originHttpHeaders;
+    Object.assign(video.extra, input.extra);
+    ctx.videos.touch(video);
+    res.json(videoJson(video));
+  });
+
+  router.delete('/videos/:id', (req, res) => {
+    const video = findLive(req, res);
+    if (!video) return;
+    ctx.processor.cancel(video.id);
+    ctx.puller.cancel(video.id);
+    ctx.videos.delete(video);
+    ctx.logger.info({ videoId: video.id }, 'video deleted');
+    res.status(204).end();
+  });
+
+  router.get('/videos/:id/upload', (req, res) => {
+    const video = findLive(req, res);
+    if (!video) return;
+    const token = ctx.tokens.issue(video.id, video.clientId, ctx.clock.now(), ctx.faults.current.tokenTtlMs);
+    res.json({
+      // The emulator is its own upload server, reached the way the client reached the API.
+      servers: [
+        { id: 1, role: 'upload', hostname: req.headers.host ?? ctx.selfHost(), active: true, ssl: false },
+      ],
+      token,
+      video: videoJson(video),
+    });
+  });
+
+  return router;
+}

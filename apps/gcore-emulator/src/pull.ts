@@ -1,0 +1,96 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { inspectFile } from './inspect.js';
+import type { Processor } from './processing.js';
+import type { VideoRecord, VideoStore } from './store.js';
+
+/** Gcore documents three tries, each expecting HTTP 200. */
+export const PULL_ATTEMPTS = 3;
+const RETRY_PAUSE_MS = 50;
+export const ORIGIN_NOT_FOUND = 'The requested origin was not found';
+
+/** `Authorization: Bearer x` lines, as Gcore's `origin_http_headers` carries them. */
+export function parseHeaderLines(text: string | null): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of (text ?? '').split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** Downloads `origin_url`s the way Gcore does, then hands the file to processing. */
+export class OriginPuller {
+  #pulls = new Map<number, { abort: AbortController; done: Promise<void> }>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly store: VideoStore,
+    private readonly processor: Processor,
+    private readonly logger: Logger,
+  ) {}
+
+  start(video: VideoRecord): void {
+    if (video.originUrl === null) return;
+    this.cancel(video.id);
+    const abort = new AbortController();
+    const done = this.#pull(video, video.originUrl, abort.signal)
+      .catch((error: unknown) => {
+        if (!abort.signal.aborted)
+          this.logger.error({ err: error, videoId: video.id }, 'origin pull crashed');
+      })
+      .finally(() => {
+        if (this.#pulls.get(video.id)?.abort === abort) this.#pulls.delete(video.id);
+      });
+    this.#pulls.set(video.id, { abort, done });
+  }
+
+  cancel(videoId: number): void {
+    this.#pulls.get(videoId)?.abort.abort();
+    this.#pulls.delete(videoId);
+  }
+
+  async close(): Promise<void> {
+    const pulls = [...this.#pulls.values()];
+    for (const pull of pulls) pull.abort.abort();
+    await Promise.all(pulls.map((p) => p.done));
+  }
+
+  async #pull(video: VideoRecord, url: string, signal: AbortSignal): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const path = join(this.dir, String(video.id));
+    let failure = ORIGIN_NOT_FOUND;
+    for (let attempt = 1; attempt <= PULL_ATTEMPTS; attempt++) {
+      if (attempt > 1) await sleep(RETRY_PAUSE_MS, undefined, { signal });
+      video.pullAttempts++;
+      try {
+        const res = await fetch(url, { headers: parseHeaderLines(video.originHttpHeaders), signal });
+        if (res.status !== 200 || res.body === null) {
+          await res.body?.cancel();
+          failure =
+            res.status === 404 || res.status === 410
+              ? ORIGIN_NOT_FOUND
+              : `The requested origin answered ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trim();
+          continue;
+        }
+        await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(path));
+      } catch (error) {
+        if (signal.aborted) return;
+        this.logger.debug({ err: error, videoId: video.id, attempt }, 'origin pull attempt failed');
+        failure = ORIGIN_NOT_FOUND;
+        continue;
+      }
+      const facts = await inspectFile(path);
+      if (!signal.aborted) this.processor.accept(video, facts);
+      return;
+    }
+    this.store.transition(video, 'empty', failure);
+  }
+}
