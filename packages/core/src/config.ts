@@ -150,6 +150,8 @@ export const configSchema = z.object({
   IMPORT_PREFLIGHT: bool(true),
   /** Let the relay fetch loopback/private addresses. Default false. */
   IMPORT_ALLOW_PRIVATE: bool(false),
+  /** Build TUS `Location` URLs from X-Forwarded-* headers (behind a reverse proxy). Default false. */
+  TRUST_PROXY: bool(false),
   /** Where `pnpm start` runs the built-in emulator when it needs one. Default 8090. */
   EMULATOR_PORT: int(8090, 0, 65_535),
   /** pino level. Default info. */

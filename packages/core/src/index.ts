@@ -5,3 +5,4 @@ export * from './jobs/index.js';
 export * from './logger.js';
 export * from './redis.js';
 export * from './testing.js';
+export * from './tokens.js';

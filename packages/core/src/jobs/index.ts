@@ -1,3 +1,5 @@
+export * from './bull.js';
+export * from './fields.js';
 export * from './queues.js';
 export * from './records.js';
 export * from './store.js';

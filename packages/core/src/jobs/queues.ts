@@ -14,7 +14,11 @@ export const QUEUES = {
 export interface ForwardJobData {
   id: string;
 }
-export type ForwardJobName = 'upload' | 'import';
+/** `delete-video` removes a canceled job's video at Gcore (cancel with `delete_video=true`). */
+export type ForwardJobName = 'upload' | 'import' | 'delete-video';
+
+/** Pub/sub channel on which the relay tells workers to abort a job's transfer now. */
+export const cancelChannel = (prefix = QUEUE_PREFIX): string => `${prefix}:cancel`;
 
 export interface TrackJobData {
   id: string;

@@ -38,6 +38,7 @@ export type JobPatch = Partial<
     | 'error'
     | 'finished_at'
     | 'progress'
+    | 'delete_video'
   >
 >;
 
@@ -123,6 +124,7 @@ const RECORD_FIELDS = [
   'finished_at',
   'request',
   'progress',
+  'delete_video',
 ] as const satisfies readonly (keyof JobRecord)[];
 
 /**
@@ -170,6 +172,7 @@ export class JobStore {
       finished_at: isFinalState(job.state) ? at : null,
       request: job.request,
       progress: job.progress,
+      delete_video: false,
     };
     const seq = (await this.redis.eval(
       CREATE,
@@ -314,6 +317,7 @@ function decode(hash: Record<string, string>): JobRecord {
     const raw = hash[field];
     record[field] = raw === undefined ? null : JSON.parse(raw);
   }
+  record.delete_video = record.delete_video === true;
   return record as unknown as JobRecord;
 }
 

@@ -96,6 +96,8 @@ export interface ForwardProgress {
 export interface JobRecord extends PublicJob {
   request: JobRequest;
   progress: ForwardProgress;
+  /** Set by a cancel with `delete_video=true`: whoever holds the video id deletes it at Gcore. */
+  delete_video: boolean;
 }
 
 export const emptyProgress = (): ForwardProgress => ({

@@ -1,0 +1,191 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { JobStore, type Logger, QUEUE_PREFIX, type RelayQueues, UploadRecords } from '@gtr/core';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Redis } from 'ioredis';
+import { pinoHttp } from 'pino-http';
+import { jobsRouter } from './api/jobs.js';
+import { createTokenCheck, requireToken } from './auth.js';
+import { healthRouter } from './health.js';
+import { errorMiddleware, sendError } from './http-errors.js';
+import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
+import { Uploads } from './ingest/uploads.js';
+import { expireUploads } from './maintenance/expiry.js';
+import { type ReconcileReport, Reconciler } from './maintenance/reconciler.js';
+import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+
+export interface RelaySettings {
+  /** Uploads go to `DATA_DIR/uploads`. */
+  dataDir: string;
+  tokens: readonly string[];
+  /** Bytes; 0 = no limit. */
+  maxUploadSize: number;
+  /** Milliseconds after which unfinished uploads are removed. */
+  uploadExpiryMs: number;
+  /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
+  trustProxy?: boolean;
+}
+
+export interface RelayDeps {
+  settings: RelaySettings;
+  /** A `client`-role connection: commands fail fast during an outage instead of hanging requests. */
+  redis: Redis;
+  queues: RelayQueues;
+  logger: Logger;
+  /** Key prefix for job records and queues. Default `gtr`. */
+  prefix?: string;
+  now?: () => number;
+  /** Default 60 s. */
+  reconcileIntervalMs?: number;
+  /** Default 10 min. */
+  expiryIntervalMs?: number;
+}
+
+export interface Relay {
+  app: Express;
+  jobs: JobStore;
+  records: UploadRecords;
+  uploads: Uploads;
+  tus: TusIngest;
+  metrics: RelayMetrics;
+  uploadDir: string;
+  reconcile(): Promise<ReconcileReport>;
+  expire(): Promise<number>;
+  /** Reconciles once and starts the periodic maintenance. */
+  start(): Promise<void>;
+  /** Stops the periodic maintenance (the HTTP server is closed by whoever listens). */
+  stop(): void;
+}
+
+/** Builds the relay's HTTP app and its maintenance; listens nowhere (see main.ts). */
+export function createRelayApp(deps: RelayDeps): Relay {
+  const { settings, redis, queues, logger } = deps;
+  const prefix = deps.prefix ?? QUEUE_PREFIX;
+  const uploadDir = path.resolve(settings.dataDir, 'uploads');
+  fs.mkdirSync(uploadDir, { recursive: true });
+
+  const jobs = new JobStore(redis, prefix, deps.now);
+  const records = new UploadRecords(uploadDir);
+  const metrics = createRelayMetrics(jobs);
+  const uploads = new Uploads({
+    jobs,
+    records,
+    queues,
+    metrics,
+    logger,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const tus = createTusIngest({
+    uploadDir,
+    uploads,
+    metrics,
+    logger,
+    maxUploadSize: settings.maxUploadSize,
+    expiryMs: settings.uploadExpiryMs,
+    trustProxy: settings.trustProxy ?? false,
+  });
+  const reconciler = new Reconciler({ jobs, records, store: tus.store, uploads, queues, logger });
+  const expire = () =>
+    expireUploads({
+      uploadDir,
+      expiryMs: settings.uploadExpiryMs,
+      jobs,
+      records,
+      store: tus.store,
+      logger,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', settings.trustProxy ?? false);
+  app.use(
+    pinoHttp({
+      logger,
+      autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
+      customProps: (req) => ({ uploadId: uploadIdOf(req.url) }),
+    }),
+  );
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = req.path.startsWith(TUS_PATH) ? TUS_PATH : (req.route?.path ?? 'unmatched');
+      end({ method: req.method, route: String(route), status: String(res.statusCode) });
+    });
+    next();
+  });
+  app.use(cors);
+  app.use(healthRouter(redis, uploadDir));
+
+  const auth = requireToken(createTokenCheck(settings.tokens));
+  // TUS first, and with no body parser: the request body is the upload itself.
+  app.all([TUS_PATH, `${TUS_PATH}/{*splat}`], auth, (req, res, next) => {
+    tus.handle(req, res).catch(next);
+  });
+  app.get('/metrics', auth, async (_req, res) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  app.use('/api', auth, express.json({ limit: '16mb' }));
+  app.use(jobsRouter({ jobs, records, store: tus.store, queues, redis, queuePrefix: prefix, logger }));
+  app.use(auth, (_req: Request, res: Response) => {
+    sendError(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
+  });
+  app.use(errorMiddleware(logger));
+
+  const timers: NodeJS.Timeout[] = [];
+  const onRedisReady = () => {
+    reconciler
+      .run()
+      .catch((error: unknown) => logger.warn({ err: error }, 'reconcile after Redis came back failed'));
+  };
+
+  return {
+    app,
+    jobs,
+    records,
+    uploads,
+    tus,
+    metrics,
+    uploadDir,
+    reconcile: () => reconciler.run(),
+    expire,
+    async start() {
+      await reconciler.run().catch((error: unknown) => logger.warn({ err: error }, 'first reconcile failed'));
+      await expire().catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
+      timers.push(setInterval(onRedisReady, deps.reconcileIntervalMs ?? 60_000).unref());
+      timers.push(
+        setInterval(() => {
+          expire().catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
+        }, deps.expiryIntervalMs ?? 600_000).unref(),
+      );
+      redis.on('ready', onRedisReady);
+    },
+    stop() {
+      for (const timer of timers.splice(0)) clearInterval(timer);
+      redis.off('ready', onRedisReady);
+    },
+  };
+}
+
+function uploadIdOf(url: string | undefined): string | undefined {
+  const match = /^\/files\/([^/?#]+)/.exec(url ?? '');
+  return match?.[1];
+}
+
+/** CORS for the JSON API; the TUS routes get theirs (with the TUS headers exposed) from @tus/server. */
+function cors(req: Request, res: Response, next: NextFunction): void {
+  if (req.path.startsWith(TUS_PATH)) {
+    next();
+    return;
+  }
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+  res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+  res.setHeader('Access-Control-Max-Age', '600');
+  if (req.method === 'OPTIONS') {
+    res.status(204).end();
+    return;
+  }
+  next();
+}

@@ -1,0 +1,2 @@
+export { createRelayApp, type Relay, type RelayDeps, type RelaySettings } from './app.js';
+export { type Listening, listen } from './server.js';

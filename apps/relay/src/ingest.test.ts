@@ -1,0 +1,162 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sha256File } from '@gtr/core';
+import { writeVideoFile } from '@gtr/gcore-emulator';
+import request from 'supertest';
+import { startTestRelay, type TestRelay, tusUpload } from './testing.js';
+
+const MB = 1024 * 1024;
+
+describe('TUS ingest', () => {
+  let t: TestRelay;
+  let tmp: string;
+
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'relay-src-'));
+  });
+  afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
+  beforeEach(async () => {
+    t = await startTestRelay({ maxUploadSize: 200 * MB });
+  });
+  afterEach(() => t.close());
+
+  const idOf = (uploadUrl: string) => uploadUrl.split('/').pop()!;
+
+  it('takes a 50 MB upload in 5 MB chunks and queues a job with the upload id', async () => {
+    const file = path.join(tmp, 'fifty.mp4');
+    const { sha256 } = await writeVideoFile(file, 50 * MB, 7);
+    const uploadUrl = await tusUpload({
+      endpoint: `${t.url}/files/`,
+      token: t.token,
+      file,
+      chunkSize: 5 * MB,
+      metadata: {
+        filename: 'fifty.mp4',
+        filetype: 'video/mp4',
+        name: 'Fifty megabytes',
+        description: 'a test upload',
+        priority: '5',
+        directory_id: '12',
+        callback_url: 'http://127.0.0.1:9/hook',
+      },
+    });
+    const id = idOf(uploadUrl);
+    const job = await request(t.relay.app).get(`/api/jobs/${id}`).set('Authorization', `Bearer ${t.token}`);
+    expect(job.status).toBe(200);
+    expect(job.body).toMatchObject({
+      id,
+      kind: 'upload',
+      state: 'queued',
+      name: 'Fifty megabytes',
+      filename: 'fifty.mp4',
+      size: 50 * MB,
+      bytes_received: 50 * MB,
+      bytes_forwarded: 0,
+      video: null,
+      error: null,
+    });
+    const record = await t.relay.jobs.get(id);
+    expect(record?.request).toEqual({
+      description: 'a test upload',
+      filetype: 'video/mp4',
+      fields: { priority: 5, directory_id: 12 },
+      callback_url: 'http://127.0.0.1:9/hook',
+    });
+    expect(await sha256File(path.join(t.relay.uploadDir, id))).toBe(sha256);
+    const queued = await t.queues.forward.getJob(id);
+    expect(queued?.data).toEqual({ id });
+    expect(queued?.name).toBe('upload');
+    expect((await t.relay.records.read(id))?.completed_at).not.toBeNull();
+  });
+
+  it('shows the job as receiving, with bytes_received, while the upload runs', async () => {
+    const auth = { Authorization: `Bearer ${t.token}`, 'Tus-Resumable': '1.0.0' };
+    const create = await request(t.relay.app)
+      .post('/files/')
+      .set(auth)
+      .set('Upload-Length', String(3 * MB))
+      .set('Upload-Metadata', `filename ${Buffer.from('partial.mp4').toString('base64')}`);
+    const id = idOf(create.headers.location!);
+    expect(await t.relay.jobs.get(id)).toMatchObject({ state: 'receiving', bytes_received: 0, size: 3 * MB });
+    const patch = await request(t.relay.app)
+      .patch(`/files/${id}`)
+      .set(auth)
+      .set('Upload-Offset', '0')
+      .set('Content-Type', 'application/offset+octet-stream')
+      .send(Buffer.alloc(MB, 1));
+    expect(patch.status).toBe(204);
+    const job = await request(t.relay.app).get(`/api/jobs/${id}`).set(auth);
+    expect(job.body).toMatchObject({ state: 'receiving', bytes_received: MB });
+    expect(await t.queues.forward.getJob(id)).toBeUndefined();
+  });
+
+  it('resumes an upload whose connection was cut, from the offset the relay kept', async () => {
+    const file = path.join(tmp, 'cut.mp4');
+    const { sha256 } = await writeVideoFile(file, 12 * MB, 3);
+    let firstUrl: string | undefined;
+    await new Promise<void>((resolve, reject) => {
+      tusUpload({
+        endpoint: `${t.url}/files/`,
+        token: t.token,
+        file,
+        chunkSize: 2 * MB,
+        metadata: { filename: 'cut.mp4' },
+        onStart: (upload) => {
+          const abortAfterHalf = setInterval(() => {
+            if (upload.url && upload.url !== firstUrl) firstUrl = upload.url;
+          }, 5);
+          upload.options.onProgress = (sent) => {
+            if (sent >= 5 * MB) {
+              clearInterval(abortAfterHalf);
+              firstUrl = upload.url ?? firstUrl;
+              // abort() destroys the socket mid-PATCH, as a dropped connection would.
+              upload.abort().then(resolve, reject);
+            }
+          };
+        },
+      }).catch(reject);
+    });
+    expect(firstUrl).toBeDefined();
+    const id = idOf(firstUrl!);
+    const head = await request(t.relay.app)
+      .head(`/files/${id}`)
+      .set('Authorization', `Bearer ${t.token}`)
+      .set('Tus-Resumable', '1.0.0');
+    const offset = Number(head.headers['upload-offset']);
+    expect(offset).toBeGreaterThan(0);
+    expect(offset).toBeLessThan(12 * MB);
+    expect((await t.relay.jobs.get(id))?.state).toBe('receiving');
+
+    const resumedUrl = await tusUpload({
+      endpoint: `${t.url}/files/`,
+      uploadUrl: firstUrl!,
+      token: t.token,
+      file,
+      chunkSize: 2 * MB,
+      metadata: { filename: 'cut.mp4' },
+    });
+    expect(resumedUrl).toBe(firstUrl);
+    expect(await sha256File(path.join(t.relay.uploadDir, id))).toBe(sha256);
+    expect((await t.relay.jobs.get(id))?.state).toBe('queued');
+  });
+
+  it('lets a client terminate its unfinished upload, canceling the job and removing the file', async () => {
+    const create = await request(t.relay.app)
+      .post('/files/')
+      .set('Authorization', `Bearer ${t.token}`)
+      .set('Tus-Resumable', '1.0.0')
+      .set('Upload-Length', '1000')
+      .set('Upload-Metadata', `filename ${Buffer.from('a.mp4').toString('base64')}`);
+    expect(create.status).toBe(201);
+    const id = idOf(create.headers.location!);
+    expect((await t.relay.jobs.get(id))?.state).toBe('receiving');
+    const del = await request(t.relay.app)
+      .delete(`/files/${id}`)
+      .set('Authorization', `Bearer ${t.token}`)
+      .set('Tus-Resumable', '1.0.0');
+    expect(del.status).toBe(204);
+    expect((await t.relay.jobs.get(id))?.state).toBe('canceled');
+    expect(await fs.readdir(t.relay.uploadDir)).toEqual([]);
+  });
+});

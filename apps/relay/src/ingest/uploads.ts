@@ -1,0 +1,172 @@
+import {
+  AppError,
+  emptyProgress,
+  ensureForwarding,
+  type JobRecord,
+  type JobStore,
+  type Logger,
+  type RelayQueues,
+  type UploadRecord,
+  type UploadRecords,
+} from '@gtr/core';
+import type { Upload } from '@tus/utils';
+import type { RelayMetrics } from '../metrics.js';
+import { readUploadMetadata } from './metadata.js';
+
+export interface UploadsDeps {
+  jobs: JobStore;
+  records: UploadRecords;
+  queues: Pick<RelayQueues, 'forward'>;
+  metrics: RelayMetrics;
+  logger: Logger;
+  now?: () => number;
+  /** How often `bytes_received` is written while bytes stream in. Default 500 ms. */
+  progressIntervalMs?: number;
+}
+
+/**
+ * The relay's side of each TUS upload: a job from the first byte, the record next to the file,
+ * and a durable enqueue before the last PATCH is answered.
+ */
+export class Uploads {
+  private readonly now: () => number;
+  private readonly lastProgress = new Map<string, number>();
+  private readonly progressIntervalMs: number;
+
+  constructor(private readonly deps: UploadsDeps) {
+    this.now = deps.now ?? Date.now;
+    this.progressIntervalMs = deps.progressIntervalMs ?? 500;
+  }
+
+  /** Called before anything is stored: refuses bad metadata with nothing written. */
+  validate(upload: Upload): void {
+    readUploadMetadata(upload.metadata);
+  }
+
+  /** The file exists: write the record, then the job. Throwing makes the store undo the file. */
+  async created(upload: Upload): Promise<void> {
+    const intent = readUploadMetadata(upload.metadata);
+    const created_at = new Date(
+      upload.creation_date ? Date.parse(upload.creation_date) : this.now(),
+    ).toISOString();
+    const record: UploadRecord = {
+      id: upload.id,
+      kind: 'upload',
+      name: intent.name,
+      filename: intent.filename,
+      size: upload.size ?? null,
+      created_at,
+      request: intent.request,
+      completed_at: null,
+      video_id: null,
+      client_id: null,
+      upload_url: null,
+      uploaded_at: null,
+    };
+    await this.deps.records.write(record);
+    try {
+      await this.restoreJob(record, 'receiving');
+    } catch (error) {
+      await this.deps.records.remove(upload.id);
+      this.deps.logger.error({ err: error, uploadId: upload.id }, 'could not record the job; upload refused');
+      throw new AppError(
+        'QUEUE_UNAVAILABLE',
+        'the relay cannot record jobs right now; try again shortly',
+        503,
+        true,
+      );
+    }
+    this.deps.metrics.uploadsCreated.inc();
+    this.deps.logger.info(
+      { uploadId: upload.id, size: upload.size ?? null, name: intent.name },
+      'upload created',
+    );
+  }
+
+  /** Throttled while bytes stream in (Redis need not see each chunk); always written when a PATCH ends. */
+  progress(id: string, offset: number, settled: boolean): void {
+    const now = this.now();
+    const last = this.lastProgress.get(id) ?? 0;
+    if (!settled && now - last < this.progressIntervalMs) return;
+    this.lastProgress.set(id, now);
+    this.deps.jobs.update(id, { bytes_received: offset }, { onlyFrom: ['receiving'] }).catch(() => {
+      // Progress is advisory; the final state is written durably in finished().
+    });
+  }
+
+  /**
+   * The last byte is on disk. Mark the record complete first (so the reconciler finds it even if
+   * Redis is down), then queue the job. An error here reaches the client as a 5xx that its retry
+   * cannot see (the upload is complete), hence the reconciler.
+   */
+  async finished(upload: Upload): Promise<void> {
+    const size = upload.size ?? upload.offset;
+    this.lastProgress.delete(upload.id);
+    const record = await this.deps.records.update(upload.id, {
+      completed_at: new Date(this.now()).toISOString(),
+      size,
+    });
+    this.deps.metrics.uploadsFinished.inc();
+    if (!record) {
+      this.deps.logger.warn(
+        { uploadId: upload.id },
+        'finished upload has no record; the reconciler will look at it',
+      );
+      return;
+    }
+    await this.queueCompleted(record);
+    this.deps.logger.info({ uploadId: upload.id, size }, 'upload finished and queued');
+  }
+
+  /** A completed upload's job is `queued` and on the forward queue, whatever Redis had before. */
+  async queueCompleted(record: UploadRecord): Promise<void> {
+    const size = record.size ?? 0;
+    const updated = await this.deps.jobs.update(
+      record.id,
+      { state: 'queued', bytes_received: size, size },
+      { onlyFrom: ['receiving'] },
+    );
+    if (!updated) {
+      const existing = await this.deps.jobs.get(record.id);
+      if (!existing) await this.restoreJob(record, 'queued');
+      else if (existing.state !== 'queued') return;
+    }
+    await ensureForwarding(this.deps.queues, record.id, 'upload');
+  }
+
+  /** The tool terminated its upload (TUS DELETE of an unfinished upload). */
+  async terminated(id: string): Promise<void> {
+    this.lastProgress.delete(id);
+    await this.deps.records.remove(id);
+    await this.deps.jobs
+      .update(id, { state: 'canceled' }, { onlyFrom: ['receiving'] })
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, uploadId: id }, 'could not mark terminated job'),
+      );
+    this.deps.logger.info({ uploadId: id }, 'upload terminated by the client');
+  }
+
+  /** Creates the job for a record (new upload, or rebuilt after Redis lost it). */
+  async restoreJob(record: UploadRecord, state: 'receiving' | 'queued' | 'processing'): Promise<JobRecord> {
+    const { record: job } = await this.deps.jobs.create({
+      id: record.id,
+      kind: record.kind,
+      state,
+      name: record.name,
+      filename: record.filename,
+      size: record.size,
+      origin_url: null,
+      request: record.request,
+      progress: {
+        ...emptyProgress(),
+        video_id: record.video_id,
+        client_id: record.client_id,
+        upload_url: record.upload_url,
+        uploaded_at: record.uploaded_at ? Date.parse(record.uploaded_at) : null,
+      },
+      bytes_received: state === 'receiving' ? 0 : (record.size ?? 0),
+      created_at: record.created_at,
+    });
+    return job;
+  }
+}

@@ -1,0 +1,66 @@
+import {
+  ConfigError,
+  createLogger,
+  createQueues,
+  createRedis,
+  loadConfig,
+  resolveRelayTokens,
+} from '@gtr/core';
+import { createRelayApp } from './app.js';
+import { listen } from './server.js';
+
+/** `pnpm start:relay`: the HTTP half alone (workers run elsewhere, sharing DATA_DIR and Redis). */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
+  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const { tokens, file, generated } = await resolveRelayTokens(config.RELAY_API_TOKENS, config.DATA_DIR);
+  if (file) {
+    console.log(`Relay token ${generated ? 'generated and ' : ''}kept in ${file}`);
+  }
+  const redis = createRedis(redisUrl, { role: 'client', connectionName: 'relay' });
+  const queues = createQueues(redis, { forwardAttempts: config.FORWARD_ATTEMPTS });
+  const relay = createRelayApp({
+    settings: {
+      dataDir: config.DATA_DIR,
+      tokens,
+      maxUploadSize: config.MAX_UPLOAD_SIZE,
+      uploadExpiryMs: config.UPLOAD_EXPIRY,
+      trustProxy: config.TRUST_PROXY,
+    },
+    redis,
+    queues,
+    logger,
+  });
+  const http = await listen(relay.app, config.PORT, config.HOST);
+  await relay.start();
+  logger.info({ url: http.url, uploadDir: relay.uploadDir }, 'relay listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'relay stopping');
+    relay.stop();
+    await http.close();
+    await queues.close();
+    await redis.quit().catch(() => {});
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,112 @@
+import {
+  ensureForwarding,
+  ensureTracking,
+  type JobStore,
+  type Logger,
+  type RelayQueues,
+  type UploadRecords,
+} from '@gtr/core';
+import type { RelayFileStore } from '../ingest/store.js';
+import type { Uploads } from '../ingest/uploads.js';
+
+export interface ReconcileReport {
+  /** Jobs rebuilt from records because Redis did not have them. */
+  restored: number;
+  /** Completed uploads or queued jobs that were put (back) on a queue. */
+  enqueued: number;
+}
+
+export interface ReconcilerDeps {
+  jobs: JobStore;
+  records: UploadRecords;
+  store: RelayFileStore;
+  uploads: Uploads;
+  queues: Pick<RelayQueues, 'forward' | 'track'>;
+  logger: Logger;
+}
+
+/**
+ * Makes Redis agree with the disk: no finished upload is left without a queued job, whatever
+ * happened when its last byte arrived (Redis down, a crash, Redis losing its data). Runs at
+ * start, every minute, and whenever Redis comes back.
+ */
+export class Reconciler {
+  private running: Promise<ReconcileReport> | null = null;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** One pass; concurrent callers share it. */
+  run(): Promise<ReconcileReport> {
+    this.running ??= this.pass().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<ReconcileReport> {
+    const report: ReconcileReport = { restored: 0, enqueued: 0 };
+    for (const id of await this.deps.records.ids()) {
+      try {
+        await this.reconcileUpload(id, report);
+      } catch (error) {
+        this.deps.logger.warn(
+          { err: error, uploadId: id },
+          'reconcile failed for one upload; next pass retries',
+        );
+      }
+    }
+    // Jobs Redis holds as queued but BullMQ lost (e.g. imports after a Redis restore).
+    for (const id of await this.deps.jobs.idsInState('queued', 10_000)) {
+      const job = await this.deps.jobs.get(id);
+      if (!job || job.kind === 'upload') continue;
+      if (!(await this.deps.queues.forward.getJob(id))) {
+        await ensureForwarding(this.deps.queues, id, job.kind);
+        report.enqueued++;
+      }
+    }
+    if (report.restored || report.enqueued)
+      this.deps.logger.info(report, 'reconciled uploads with the queue');
+    return report;
+  }
+
+  private async reconcileUpload(id: string, report: ReconcileReport): Promise<void> {
+    const record = await this.deps.records.read(id);
+    if (!record) return;
+    const job = await this.deps.jobs.get(id);
+    const upload = await this.deps.store.getUpload(id).catch(() => null);
+    const complete =
+      record.completed_at !== null ||
+      (upload !== null && upload.size !== undefined && upload.offset === upload.size);
+
+    if (!complete) {
+      if (!job && upload) {
+        await this.deps.uploads.restoreJob(record, 'receiving');
+        await this.deps.jobs.update(id, { bytes_received: upload.offset }, { onlyFrom: ['receiving'] });
+        report.restored++;
+      }
+      return;
+    }
+    if (record.uploaded_at) {
+      // Gcore has the bytes; only the processing remains to be followed.
+      if (!job) {
+        await this.deps.uploads.restoreJob(record, 'processing');
+        await ensureTracking(this.deps.queues, id);
+        report.restored++;
+      }
+      return;
+    }
+    if (!job) {
+      await this.deps.uploads.queueCompleted({ ...record, size: record.size ?? upload?.size ?? null });
+      report.restored++;
+      report.enqueued++;
+      return;
+    }
+    if (job.state === 'receiving' || job.state === 'queued') {
+      const before = await this.deps.queues.forward.getJob(id);
+      if (job.state === 'receiving' || !before) {
+        await this.deps.uploads.queueCompleted({ ...record, size: record.size ?? upload?.size ?? null });
+        report.enqueued++;
+      }
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { type ConnectionOptions, Queue } from 'bullmq';
+import {
+  type ForwardJobData,
+  type ForwardJobName,
+  type NotifyJobData,
+  QUEUE_PREFIX,
+  QUEUES,
+  type TrackJobData,
+} from './queues.js';
+import type { JobKind } from './types.js';
+
+export interface RelayQueues {
+  forward: Queue<ForwardJobData, unknown, ForwardJobName>;
+  track: Queue<TrackJobData>;
+  notify: Queue<NotifyJobData>;
+  close(): Promise<void>;
+}
+
+export interface QueueOptions {
+  /** Attempts per forward before the job is failed (429 pauses do not count). */
+  forwardAttempts: number;
+  /** Default `gtr`; tests use a fresh one each. */
+  prefix?: string;
+  /** Connection errors (Redis down); without a listener BullMQ prints each one. */
+  onError?: (error: Error) => void;
+}
+
+/** The three queues with their retry policies, the same for the relay and every worker. */
+export function createQueues(connection: ConnectionOptions, options: QueueOptions): RelayQueues {
+  const prefix = options.prefix ?? QUEUE_PREFIX;
+  // BullMQ keeps finished jobs only for a while: the relay's job records are the history.
+  const keep = { removeOnComplete: { age: 24 * 3_600, count: 5_000 }, removeOnFail: { age: 7 * 24 * 3_600 } };
+  const forward = new Queue<ForwardJobData, unknown, ForwardJobName>(QUEUES.forward, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: options.forwardAttempts,
+      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+      ...keep,
+    },
+  });
+  const track = new Queue<TrackJobData>(QUEUES.track, {
+    connection,
+    prefix,
+    // Tracking reschedules itself between polls; attempts cover Gcore API errors while polling.
+    defaultJobOptions: { attempts: 20, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, ...keep },
+  });
+  const notify = new Queue<NotifyJobData>(QUEUES.notify, {
+    connection,
+    prefix,
+    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, ...keep },
+  });
+  const onError = options.onError ?? (() => {});
+  for (const queue of [forward, track, notify]) queue.on('error', onError);
+  return {
+    forward,
+    track,
+    notify,
+    close: async () => {
+      await Promise.all([forward.close(), track.close(), notify.close()]);
+    },
+  };
+}
+
+/**
+ * Puts a job on the forward queue unless it is already there. BullMQ ignores add() for a job id
+ * it still holds, so a finished or failed copy is retried or replaced first.
+ */
+export async function ensureForwarding(
+  queues: Pick<RelayQueues, 'forward'>,
+  id: string,
+  kind: JobKind,
+): Promise<void> {
+  const existing = await queues.forward.getJob(id);
+  if (existing) {
+    const state = await existing.getState();
+    if (state === 'failed') {
+      await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return;
+    }
+    if (state !== 'completed' && state !== 'unknown') return;
+    await existing.remove();
+  }
+  await queues.forward.add(kind, { id }, { jobId: id });
+}
+
+/** Starts (or keeps) following Gcore's processing of a job's video. */
+export async function ensureTracking(queues: Pick<RelayQueues, 'track'>, id: string): Promise<void> {
+  const existing = await queues.track.getJob(id);
+  if (existing) {
+    const state = await existing.getState();
+    if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return;
+    await existing.remove();
+  }
+  await queues.track.add('track', { id, polls: 0 }, { jobId: id });
+}

@@ -1,0 +1,45 @@
+import { AppError } from '../errors.js';
+import { parseVideoRequest } from './fields.js';
+
+describe('parseVideoRequest', () => {
+  it('reads Gcore fields from strings and numbers alike and ignores unknown keys', () => {
+    const parsed = parseVideoRequest({
+      name: ' Demo ',
+      description: 'about',
+      priority: '-3',
+      directory_id: 42,
+      projection: 'vr360',
+      auto_transcribe_audio_language: 'eng',
+      callback_url: 'https://tools.example/hook',
+      relativePath: 'null',
+      filetype: 'video/mp4',
+    });
+    expect(parsed).toEqual({
+      name: 'Demo',
+      description: 'about',
+      callback_url: 'https://tools.example/hook',
+      fields: { priority: -3, directory_id: 42, projection: 'vr360', auto_transcribe_audio_language: 'eng' },
+    });
+  });
+
+  it.each([
+    [{ priority: 'abc' }, /^priority must be a whole number/],
+    [{ priority: '11' }, /^priority must be at most 10/],
+    [{ directory_id: '1.5' }, /^directory_id must be a whole number/],
+    [{ projection: 'flat' }, /^projection must be one of/],
+    [{ callback_url: 'ftp://x/y' }, /^callback_url must be an http\(s\) URL/],
+    [{ name: '   ' }, /^name must not be empty/],
+    [{ auto_transcribe_audio_language: 'english' }, /^auto_transcribe_audio_language must be/],
+  ])('refuses %j', (input, message) => {
+    let error: unknown;
+    try {
+      parseVideoRequest(input);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).httpStatus).toBe(400);
+    expect((error as AppError).code).toBe('INVALID_FIELD');
+    expect((error as AppError).message).toMatch(message);
+  });
+});
