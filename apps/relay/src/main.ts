@@ -28,7 +28,11 @@ async function main(): Promise<void> {
     console.log(`Relay token ${generated ? 'generated and ' : ''}kept in ${file}`);
   }
   const redis = createRedis(redisUrl, { role: 'client', connectionName: 'relay' });
-  const queues = createQueues(redis, { forwardAttempts: config.FORWARD_ATTEMPTS });
+  const queues = createQueues(redis, {
+    forwardAttempts: config.FORWARD_ATTEMPTS,
+    prefix: config.REDIS_PREFIX,
+    onError: (error) => logger.warn({ err: error }, 'queue connection error'),
+  });
   const relay = createRelayApp({
     settings: {
       dataDir: config.DATA_DIR,
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
     redis,
     queues,
     logger,
+    prefix: config.REDIS_PREFIX,
   });
   const http = await listen(relay.app, config.PORT, config.HOST);
   await relay.start();

@@ -111,6 +111,13 @@ export const configSchema = z.object({
     .transform((v) => v || './data'),
   /** BullMQ's Redis. Default: 127.0.0.1:6379 if it answers, else an embedded redis-server. */
   REDIS_URL: url(),
+  /** Prefix of every Redis key (jobs and queues), so several relays can share one Redis. Default `gtr`. */
+  REDIS_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only')
+    .optional()
+    .transform((v) => v || 'gtr'),
   /** Gcore API base URL. Default https://api.gcore.com. */
   GCORE_API_URL: url('https://api.gcore.com'),
   /** Gcore API key (`Authorization: APIKey <key>`). Never logged. */
