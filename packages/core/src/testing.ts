@@ -58,6 +58,7 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     port,
     dir,
     async start() {
+      if (child && child.exitCode === null) return;
       child = spawn(
         'redis-server',
         ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', ''],
