@@ -72,21 +72,28 @@ const duration = (fallback: string) =>
       return ms;
     });
 
-const url = (fallback?: string) =>
+function parseUrl(value: string, ctx: z.RefinementCtx): string {
+  try {
+    return new URL(value).toString().replace(/\/$/, '');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `expected a URL, got "${value}"` });
+    return z.NEVER;
+  }
+}
+
+const url = (fallback: string) =>
   z
     .string()
     .trim()
     .optional()
-    .transform((v, ctx) => {
-      const value = v === undefined || v === '' ? fallback : v;
-      if (value === undefined) return undefined;
-      try {
-        return new URL(value).toString().replace(/\/$/, '');
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `expected a URL, got "${v}"` });
-        return z.NEVER;
-      }
-    });
+    .transform((v, ctx) => parseUrl(v || fallback, ctx));
+
+const optionalUrl = () =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => (v ? parseUrl(v, ctx) : undefined));
 
 const optionalString = z
   .string()
@@ -110,7 +117,7 @@ export const configSchema = z.object({
     .optional()
     .transform((v) => v || './data'),
   /** BullMQ's Redis. Default: 127.0.0.1:6379 if it answers, else an embedded redis-server. */
-  REDIS_URL: url(),
+  REDIS_URL: optionalUrl(),
   /** Prefix of every Redis key (jobs and queues), so several relays can share one Redis. Default `gtr`. */
   REDIS_PREFIX: z
     .string()
@@ -159,6 +166,13 @@ export const configSchema = z.object({
   IMPORT_ALLOW_PRIVATE: bool(false),
   /** Build TUS `Location` URLs from X-Forwarded-* headers (behind a reverse proxy). Default false. */
   TRUST_PROXY: bool(false),
+  /** Port of a `pnpm start:worker` process's `/metrics` and `/healthz`; 0 turns it off. Default 9464. */
+  WORKER_METRICS_PORT: int(9464, 0, 65_535),
+  /**
+   * How long a worker's claim on a job lasts without renewal (BullMQ lock); a killed worker's job
+   * is picked up by another after about this long. Default 30s.
+   */
+  WORKER_LOCK_DURATION: duration('30s'),
   /** Where `pnpm start` runs the built-in emulator when it needs one. Default 8090. */
   EMULATOR_PORT: int(8090, 0, 65_535),
   /** pino level. Default info. */

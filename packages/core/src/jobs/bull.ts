@@ -7,7 +7,7 @@ import {
   QUEUES,
   type TrackJobData,
 } from './queues.js';
-import type { JobKind } from './types.js';
+import { type JobKind, type JobRecord, toPublicJob } from './types.js';
 
 export interface RelayQueues {
   forward: Queue<ForwardJobData, unknown, ForwardJobName>;
@@ -93,4 +93,18 @@ export async function ensureTracking(queues: Pick<RelayQueues, 'track'>, id: str
     await existing.remove();
   }
   await queues.track.add('track', { id, polls: 0 }, { jobId: id });
+}
+
+/**
+ * Queues the callback for a job that reached a final state, if the tool asked for one. The job
+ * id is per state, so a retried job that ends again is notified again.
+ */
+export async function notifyIfWanted(queues: Pick<RelayQueues, 'notify'>, job: JobRecord): Promise<void> {
+  const url = job.request.callback_url;
+  if (!url || !['ready', 'failed', 'canceled'].includes(job.state)) return;
+  await queues.notify.add(
+    'notify',
+    { id: job.id, url, job: toPublicJob(job) },
+    { jobId: `notify-${job.id}-${job.state}-${Date.parse(job.updated_at)}` },
+  );
 }

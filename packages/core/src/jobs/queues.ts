@@ -1,3 +1,5 @@
+import type { PublicJob } from './types.js';
+
 /** BullMQ queue names and their job data, defined once for the relay and the workers. */
 export const QUEUE_PREFIX = 'gtr';
 
@@ -29,4 +31,6 @@ export interface TrackJobData {
 export interface NotifyJobData {
   id: string;
   url: string;
+  /** The job as it was when it reached its final state: what the tool receives. */
+  job: PublicJob;
 }

@@ -11,7 +11,7 @@ const newJob = (id: string, overrides: Partial<NewJob> = {}): NewJob => ({
   filename: `${id}.mp4`,
   size: 100,
   origin_url: null,
-  request: { description: null, filetype: 'video/mp4', fields: {}, callback_url: null },
+  request: { description: null, filetype: 'video/mp4', fields: {}, callback_url: null, via: 'gcore' },
   progress: emptyProgress(),
   ...overrides,
 });

@@ -67,12 +67,22 @@ export interface GcoreVideoFields {
   origin_http_headers?: string;
 }
 
+/**
+ * Who fetches an import's `origin_url`: `gcore` passes it to Gcore's create-video call (Gcore
+ * pulls it); `relay` has the worker download it (through the SSRF guard) and upload it over TUS
+ * like an upload. Uploads are always `gcore` (nothing to fetch).
+ */
+export const IMPORT_VIAS = ['gcore', 'relay'] as const;
+export type ImportVia = (typeof IMPORT_VIAS)[number];
+
 /** What the tool asked for; never changes after creation. */
 export interface JobRequest {
   description: string | null;
   filetype: string | null;
   fields: GcoreVideoFields;
   callback_url: string | null;
+  /** Default `gcore`. Records written before this field existed lack it: read it as `via ?? 'gcore'`. */
+  via: ImportVia;
 }
 
 /**
@@ -84,12 +94,19 @@ export interface ForwardProgress {
   client_id: number | null;
   /** The TUS upload at Gcore's server, once created. */
   upload_url: string | null;
-  /** Gcore's TUS session token: a secret. */
+  /** Gcore's TUS session token: a secret, dropped once the upload is done. */
   token: string | null;
+  /** The TUS endpoint chosen from the upload parameters' servers. */
+  endpoint: string | null;
   /** Epoch ms when `token` was fetched; tokens live 4 hours. */
   token_at: number | null;
   /** Set once Gcore holds all bytes. */
   uploaded_at: number | null;
+  /**
+   * Set just before the create-video call: a retry that finds it without a `video_id` looks for
+   * the video that call may have created before its answer was lost, instead of making another.
+   */
+  create_started_at: number | null;
 }
 
 /** A job as stored: the public fields plus what the relay needs to carry on. */
@@ -105,8 +122,10 @@ export const emptyProgress = (): ForwardProgress => ({
   client_id: null,
   upload_url: null,
   token: null,
+  endpoint: null,
   token_at: null,
   uploaded_at: null,
+  create_started_at: null,
 });
 
 /** The one place a stored job becomes what users see: internal progress (and its token) stays in. */

@@ -1,0 +1,45 @@
+import type { ApiPacer, JobStore, Logger, RelayQueues, StatsStore, UploadRecords } from '@gtr/core';
+import type { GcoreClient } from '@gtr/gcore';
+import type { CancelRegistry } from './cancellation.js';
+import type { WorkerMetrics } from './metrics.js';
+
+export interface WorkerSettings {
+  /** Uploads are read from `DATA_DIR/uploads`. */
+  dataDir: string;
+  /** Bytes per PATCH to Gcore. */
+  chunkSize: number;
+  /** Forwards at once in this process. */
+  concurrency: number;
+  completeOn: 'uploaded' | 'viewable' | 'ready';
+  keepFiles: boolean;
+  /** HMAC key for callbacks; without it callbacks go unsigned. */
+  callbackSecret?: string | undefined;
+  /** No byte acknowledged for this long → abort and resume. Default 60 s. */
+  stallTimeoutMs?: number;
+  /** Fetch fresh upload parameters when the saved token is older. Default 3.5 h (tokens live 4 h). */
+  tokenMaxAgeMs?: number;
+  /** Polling of Gcore's processing backs off from `first` to `max`. Default 1 s → 30 s. */
+  trackIntervalMs?: { first: number; max: number };
+  /** Give up following processing after this long. Default 24 h. */
+  trackTimeoutMs?: number;
+  /** `via: "relay"` imports may fetch loopback/private addresses (IMPORT_ALLOW_PRIVATE). Default false. */
+  importAllowPrivate?: boolean;
+  /** Largest file a `via: "relay"` import may download (MAX_UPLOAD_SIZE); 0 = no limit. */
+  maxUploadSize?: number;
+}
+
+/** What every processor needs: built once per worker process in createWorker. */
+export interface WorkerContext {
+  settings: Required<Omit<WorkerSettings, 'callbackSecret'>> & { callbackSecret: string | undefined };
+  uploadDir: string;
+  jobs: JobStore;
+  records: UploadRecords;
+  queues: RelayQueues;
+  gcore: GcoreClient;
+  pacer: ApiPacer;
+  stats: StatsStore;
+  cancels: CancelRegistry;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  now: () => number;
+}

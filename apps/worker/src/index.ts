@@ -1,0 +1,3 @@
+export type { WorkerContext, WorkerSettings } from './context.js';
+export { signBody } from './notify.js';
+export { createWorker, type GcoreSettings, type RelayWorker, type WorkerDeps } from './worker.js';

@@ -1,0 +1,40 @@
+import { type JobVideo, notifyIfWanted, removeUploadFiles, type VideoStatus } from '@gtr/core';
+import type { GcoreVideo } from '@gtr/gcore';
+import type { WorkerContext } from './context.js';
+
+/** Gcore's video as the job shows it (the one place Gcore's wire shape maps to ours). */
+export function toJobVideo(video: Pick<GcoreVideo, 'id'> & Partial<GcoreVideo>): JobVideo {
+  return {
+    id: video.id,
+    status: (video.status ?? 'empty') as VideoStatus,
+    error: video.error || null,
+    hls_url: video.hls_url ?? null,
+    slug: video.slug ?? null,
+  };
+}
+
+/** Gcore refused the file or failed to process it: a retry needs a fresh video entity. */
+export function isRejectedByGcore(video: JobVideo | null): boolean {
+  if (!video) return false;
+  return video.status === 'error' || (video.status === 'empty' && Boolean(video.error));
+}
+
+/** Whether Gcore's status satisfies COMPLETE_ON. */
+export function isComplete(status: VideoStatus, completeOn: 'uploaded' | 'viewable' | 'ready'): boolean {
+  if (completeOn === 'uploaded') return status !== 'empty' && status !== 'error';
+  if (completeOn === 'viewable') return status === 'viewable' || status === 'ready';
+  return status === 'ready';
+}
+
+/** The job is done: `ready`, the tool is told, and the local copy goes (unless KEEP_FILES). */
+export async function finishJob(ctx: WorkerContext, id: string, video?: JobVideo): Promise<void> {
+  const done = await ctx.jobs.update(
+    id,
+    { state: 'ready', error: null, ...(video ? { video } : {}) },
+    { onlyFrom: ['queued', 'creating', 'uploading', 'processing'] },
+  );
+  if (!done) return;
+  await notifyIfWanted(ctx.queues, done);
+  if (!ctx.settings.keepFiles) await removeUploadFiles(ctx.uploadDir, id);
+  ctx.logger.info({ jobId: id, videoId: done.progress.video_id }, 'job ready');
+}

@@ -1,0 +1,88 @@
+import { notifyIfWanted, type TrackJobData } from '@gtr/core';
+import { GcoreApiError } from '@gtr/gcore';
+import { DelayedError, type Job } from 'bullmq';
+import type { WorkerContext } from './context.js';
+import { classify } from './failures.js';
+import { finishJob, isComplete, toJobVideo } from './outcome.js';
+
+/**
+ * The track queue's processor: one look at Gcore's status per run, then the job waits (delayed,
+ * 1 s → 30 s) without holding anything, until COMPLETE_ON or an error.
+ */
+export function trackProcessor(ctx: WorkerContext) {
+  return async (job: Job<TrackJobData>, token?: string): Promise<void> => {
+    const { id, polls } = job.data;
+    const record = await ctx.jobs.get(id);
+    const videoId = record?.progress.video_id;
+    if (!record || record.state !== 'processing' || videoId === null || videoId === undefined) return;
+
+    const later = async (delayMs: number): Promise<never> => {
+      await job.updateData({ id, polls: polls + 1 });
+      await job.moveToDelayed(Date.now() + delayMs, token);
+      throw new DelayedError();
+    };
+
+    let video: Awaited<ReturnType<typeof ctx.gcore.getVideo>>;
+    try {
+      video = await ctx.gcore.getVideo(videoId);
+    } catch (error) {
+      const { error: jobError, rateLimitMs } = classify(error);
+      if (rateLimitMs !== undefined) {
+        const waitMs = rateLimitMs >= 0 ? rateLimitMs : ctx.settings.trackIntervalMs.max;
+        await ctx.pacer.pushBack(waitMs);
+        return later(waitMs);
+      }
+      if (error instanceof GcoreApiError && error.status === 404) {
+        await fail(ctx, id, {
+          code: 'GCORE_VIDEO_GONE',
+          message: `Gcore has no video ${videoId} any more (deleted outside the relay?)`,
+          retryable: false,
+        });
+        return;
+      }
+      if (jobError.retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw error;
+      await fail(ctx, id, jobError);
+      return;
+    }
+
+    const jobVideo = toJobVideo(video);
+    if (video.status === 'error' || (video.status === 'empty' && video.error)) {
+      const refused = video.status === 'empty';
+      await ctx.jobs.update(id, { video: jobVideo }, { onlyFrom: ['processing'] });
+      await fail(ctx, id, {
+        code: refused ? 'GCORE_REJECTED' : 'GCORE_PROCESSING_FAILED',
+        message: video.error || 'Gcore could not process the video',
+        retryable: !refused || record.kind === 'import',
+      });
+      return;
+    }
+    if (isComplete(jobVideo.status, ctx.settings.completeOn)) {
+      await finishJob(ctx, id, jobVideo);
+      return;
+    }
+    await ctx.jobs.update(id, { video: jobVideo }, { onlyFrom: ['processing'] });
+    const since = record.progress.uploaded_at ?? Date.parse(record.created_at);
+    if (ctx.now() - since > ctx.settings.trackTimeoutMs) {
+      await fail(ctx, id, {
+        code: 'GCORE_PROCESSING_TIMEOUT',
+        message: `Gcore is still at "${video.status}" after ${Math.round(ctx.settings.trackTimeoutMs / 3_600_000)} h`,
+        retryable: true,
+      });
+      return;
+    }
+    const { first, max } = ctx.settings.trackIntervalMs;
+    return later(Math.min(first * 2 ** polls, max));
+  };
+}
+
+async function fail(
+  ctx: WorkerContext,
+  id: string,
+  error: { code: string; message: string; retryable: boolean },
+): Promise<void> {
+  const failed = await ctx.jobs.update(id, { state: 'failed', error }, { onlyFrom: ['processing'] });
+  if (!failed) return;
+  ctx.metrics.forwardsFailed.inc({ code: error.code });
+  await notifyIfWanted(ctx.queues, failed);
+  ctx.logger.warn({ jobId: id, code: error.code, message: error.message }, 'job failed at Gcore');
+}

@@ -1,0 +1,166 @@
+import path from 'node:path';
+import {
+  ApiPacer,
+  type ForwardJobData,
+  type ForwardJobName,
+  JobStore,
+  type Logger,
+  type NotifyJobData,
+  notifyIfWanted,
+  QUEUE_PREFIX,
+  QUEUES,
+  type RelayQueues,
+  StatsStore,
+  type TrackJobData,
+  UploadRecords,
+} from '@gtr/core';
+import { GcoreClient } from '@gtr/gcore';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CancelRegistry } from './cancellation.js';
+import type { WorkerContext, WorkerSettings } from './context.js';
+import { FORWARDING, forwardProcessor } from './forward.js';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
+import { notifyProcessor } from './notify.js';
+import { trackProcessor } from './track.js';
+
+export interface GcoreSettings {
+  apiUrl: string;
+  apiKey: string;
+  /** Ceiling on API requests per second, shared by every worker process. */
+  requestsPerSecond: number;
+  /** Per-request timeout. Default 30 s. */
+  timeoutMs?: number;
+}
+
+export interface WorkerDeps {
+  settings: WorkerSettings;
+  gcore: GcoreSettings;
+  /** A `worker`-role connection (`maxRetriesPerRequest: null`): workers wait through outages. */
+  redis: Redis;
+  queues: RelayQueues;
+  logger: Logger;
+  prefix?: string;
+  now?: () => number;
+  /** BullMQ lock settings; tests shorten them so a killed worker's job is picked up sooner. */
+  lock?: { durationMs: number; stalledIntervalMs: number };
+}
+
+export interface RelayWorkers {
+  forward: Worker<ForwardJobData, unknown, ForwardJobName>;
+  track: Worker<TrackJobData>;
+  notify: Worker<NotifyJobData>;
+}
+
+export interface RelayWorker {
+  metrics: WorkerMetrics;
+  context: WorkerContext;
+  workers: RelayWorkers;
+  /** Stops taking jobs, aborts transfers in flight (they go back to the queue) and closes. */
+  close(): Promise<void>;
+}
+
+/** Builds and starts the BullMQ workers for the forward, track and notify queues. */
+export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
+  const { redis, queues, logger } = deps;
+  const prefix = deps.prefix ?? QUEUE_PREFIX;
+  const now = deps.now ?? Date.now;
+  const metrics = createWorkerMetrics();
+  const stats = new StatsStore(redis, prefix, now);
+  const pacer = new ApiPacer(redis, deps.gcore.requestsPerSecond, `${prefix}:gcore-pace`);
+  const gcore = new GcoreClient({
+    baseUrl: deps.gcore.apiUrl,
+    apiKey: deps.gcore.apiKey,
+    timeoutMs: deps.gcore.timeoutMs ?? 30_000,
+    beforeRequest: ({ signal }) => pacer.take(signal),
+    onResponse: ({ route, status }) => {
+      metrics.gcoreRequests.inc({ route, status: String(status) });
+      if (status === 429) {
+        metrics.rateLimited.inc({ source: 'api' });
+        stats.recordRateLimited().catch(() => {});
+      }
+    },
+  });
+  const cancels = new CancelRegistry(logger, prefix);
+  await cancels.listen(redis);
+  const uploadDir = path.resolve(deps.settings.dataDir, 'uploads');
+  const settings = deps.settings;
+  const context: WorkerContext = {
+    settings: {
+      ...settings,
+      stallTimeoutMs: settings.stallTimeoutMs ?? 60_000,
+      tokenMaxAgeMs: settings.tokenMaxAgeMs ?? 3.5 * 3_600_000,
+      trackIntervalMs: settings.trackIntervalMs ?? { first: 1_000, max: 30_000 },
+      trackTimeoutMs: settings.trackTimeoutMs ?? 24 * 3_600_000,
+      importAllowPrivate: settings.importAllowPrivate ?? false,
+      maxUploadSize: settings.maxUploadSize ?? 0,
+      callbackSecret: settings.callbackSecret,
+    },
+    uploadDir,
+    jobs: new JobStore(redis, prefix, now),
+    records: new UploadRecords(uploadDir),
+    queues,
+    gcore,
+    pacer,
+    stats,
+    cancels,
+    metrics,
+    logger,
+    now,
+  };
+
+  const common = {
+    connection: redis,
+    prefix,
+    ...(deps.lock
+      ? { lockDuration: deps.lock.durationMs, stalledInterval: deps.lock.stalledIntervalMs }
+      : {}),
+  };
+  const workers: RelayWorkers = {
+    forward: new Worker<ForwardJobData, unknown, ForwardJobName>(QUEUES.forward, forwardProcessor(context), {
+      ...common,
+      concurrency: settings.concurrency,
+      // A killed worker's job comes back as stalled; allow that more than once before failing it.
+      maxStalledCount: 10,
+      // queue.rateLimit() (after a 429) only applies to workers that have a limiter.
+      limiter: { max: 10_000, duration: 1_000 },
+    }),
+    track: new Worker<TrackJobData>(QUEUES.track, trackProcessor(context), { ...common, concurrency: 20 }),
+    notify: new Worker<NotifyJobData>(QUEUES.notify, notifyProcessor(context), {
+      ...common,
+      concurrency: 10,
+    }),
+  };
+  // Safety net: a job BullMQ gives up on must not stay "uploading" for ever in the relay's records.
+  workers.forward.on('failed', (job, error) => {
+    if (!job || job.name === 'delete-video' || error.name === 'RateLimitError') return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1) && error.name !== 'UnrecoverableError') return;
+    context.jobs
+      .update(
+        job.data.id,
+        { state: 'failed', error: { code: 'FORWARD_FAILED', message: error.message, retryable: true } },
+        { onlyFrom: FORWARDING },
+      )
+      .then((failed) => (failed ? notifyIfWanted(queues, failed) : undefined))
+      .catch((e: unknown) =>
+        logger.warn({ err: e, jobId: job.data.id }, 'could not record a failed forward'),
+      );
+  });
+  const all = [workers.forward, workers.track, workers.notify];
+  for (const worker of all) {
+    worker.on('error', (error) => logger.warn({ err: error, queue: worker.name }, 'worker error'));
+  }
+
+  return {
+    metrics,
+    context,
+    workers,
+    async close() {
+      // Stop fetching first, or a closing worker picks the handed-back job up again at once.
+      const closing = all.map((w) => w.close());
+      cancels.abortAll('shutdown');
+      await Promise.all(closing);
+      await cancels.close();
+    },
+  };
+}

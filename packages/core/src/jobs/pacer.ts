@@ -1,0 +1,67 @@
+import type { Redis } from 'ioredis';
+
+// One shared "next free slot" timestamp in Redis, advanced by 1/rps for each request: requests
+// are spaced evenly across every process, so no sliding one-second window ever holds more than
+// the ceiling (a fixed-window counter would allow twice the ceiling across a window boundary).
+const TAKE = `
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local next = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(nowMs, next)
+redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', tonumber(ARGV[1]) + 600000)
+return slot - nowMs
+`;
+
+const PUSH_BACK = `
+local now = redis.call('TIME')
+local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local resume = nowMs + tonumber(ARGV[1])
+local next = tonumber(redis.call('GET', KEYS[1]) or '0')
+if resume > next then redis.call('SET', KEYS[1], resume, 'PX', tonumber(ARGV[1]) + 600000) end
+return resume - nowMs
+`;
+
+/**
+ * The shared pace of Gcore API requests (GCORE_API_RPS) for every worker process: `take()`
+ * resolves when this caller's slot comes; `pushBack(ms)` moves every later slot past a 429's wait.
+ */
+export class ApiPacer {
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    requestsPerSecond: number,
+    private readonly key = 'gtr:gcore-pace',
+  ) {
+    // 5 % slack: requests leave on their slots but arrive with network jitter, and a ceiling
+    // is a ceiling at the receiving end too.
+    this.intervalMs = Math.max(1, Math.ceil((1000 / requestsPerSecond) * 1.05));
+  }
+
+  async take(signal?: AbortSignal): Promise<void> {
+    const waitMs = Number(await this.redis.eval(TAKE, 1, this.key, this.intervalMs));
+    if (waitMs > 0) await sleep(waitMs, signal);
+  }
+
+  async pushBack(ms: number): Promise<void> {
+    if (ms > 0) await this.redis.eval(PUSH_BACK, 1, this.key, Math.ceil(ms));
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
