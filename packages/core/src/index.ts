@@ -3,6 +3,7 @@ export * from './errors.js';
 export * from './formats.js';
 export * from './jobs/index.js';
 export * from './logger.js';
+export * from './net/index.js';
 export * from './redis.js';
 export * from './testing.js';
 export * from './tokens.js';

@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+
+/**
+ * The form an origin URL is compared (and stored) in: scheme and host lower-cased, default
+ * port dropped, dot segments resolved (all by the WHATWG parser), fragment dropped (never sent
+ * over HTTP). The query stays as it is: it often is what tells two files apart.
+ */
+export function normalizeOriginUrl(input: string | URL): string {
+  const url = new URL(String(input));
+  url.hash = '';
+  return url.href;
+}
+
+/** What a claim key holds. */
+export interface Claim {
+  /** The job id that owns the URL, or null when nobody does. */
+  id: string | null;
+  /**
+   * Whether the claim is final (its job was created). A claim that is not final is a lease
+   * taken just before creating the job: it expires by itself if that process died.
+   */
+  settled: boolean;
+}
+
+export interface ClaimRequest {
+  key: string;
+  /** The new job's id. */
+  id: string;
+  /** Take the key over from this job (a canceled or vanished one); null: only if nobody holds it. */
+  replacing: string | null;
+}
+
+// Only replaces the claim the caller saw, so two requests replacing a canceled job make one job.
+const REPLACE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+return 1
+`;
+
+// Makes a lease permanent; re-takes the key if the lease ran out meanwhile and nobody took it.
+const SETTLE = `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+`;
+
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/**
+ * One Redis key per normalized origin URL (`<prefix>:imports:url:<sha256>`) naming the job that
+ * imports it, so the same URL never makes a second Gcore video. Every method takes many keys
+ * and answers in one round trip.
+ */
+export class ImportClaims {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    /** How long a claim may stay unsettled. Default 60 s. */
+    private readonly leaseMs = 60_000,
+  ) {}
+
+  key(normalizedUrl: string): string {
+    return `${this.prefix}:imports:url:${createHash('sha256').update(normalizedUrl).digest('hex')}`;
+  }
+
+  async lookup(keys: readonly string[]): Promise<Claim[]> {
+    if (keys.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const key of keys) pipeline.get(key).pttl(key);
+    const results = await run(pipeline);
+    return keys.map((_, i) => {
+      const id = results[2 * i] as string | null;
+      return { id, settled: id !== null && results[2 * i + 1] === -1 };
+    });
+  }
+
+  /** Takes each key for its new job; `false` where someone else holds it (or took it first). */
+  async claim(requests: readonly ClaimRequest[]): Promise<boolean[]> {
+    if (requests.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const r of requests) {
+      if (r.replacing === null) pipeline.set(r.key, r.id, 'PX', this.leaseMs, 'NX');
+      else pipeline.eval(REPLACE, 1, r.key, r.id, r.replacing, this.leaseMs);
+    }
+    return (await run(pipeline)).map((result) => result === 'OK' || result === 1);
+  }
+
+  /** The jobs exist now: their claims stop expiring. */
+  async settle(claims: readonly { key: string; id: string }[]): Promise<void> {
+    if (claims.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const c of claims) pipeline.eval(SETTLE, 1, c.key, c.id);
+    await run(pipeline);
+  }
+
+  /** Gives keys back when their jobs could not be created. */
+  async release(claims: readonly { key: string; id: string }[]): Promise<void> {
+    if (claims.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const c of claims) pipeline.eval(RELEASE, 1, c.key, c.id);
+    await run(pipeline);
+  }
+}
+
+async function run(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}

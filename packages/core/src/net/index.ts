@@ -1,0 +1,5 @@
+export * from './address-policy.js';
+export * from './download.js';
+export * from './errors.js';
+export * from './headers.js';
+export * from './safe-fetch.js';
