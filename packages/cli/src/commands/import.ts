@@ -1,0 +1,408 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { PublicJob } from '@gtr/core';
+import { type ImportItem, type RelayClient, RelayError } from '../api.js';
+import { connect, intOption, parseCommandArgs } from '../args.js';
+import { followJobs } from '../follow.js';
+import { CliError, type CliIo, EXIT, sleep, UsageError } from '../io.js';
+import { parseList } from '../list-file.js';
+import { createProgress } from '../progress.js';
+import { createS3Client, listVideos, parseS3Url, presignGet, type S3Location, titleOf } from '../s3.js';
+import { type Command, println } from './command.js';
+
+const options = {
+  file: { type: 'string' },
+  s3: { type: 'string' },
+  name: { type: 'string' },
+  description: { type: 'string' },
+  'directory-id': { type: 'string' },
+  via: { type: 'string' },
+  wait: { type: 'boolean' },
+  expires: { type: 'string' },
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
+} as const;
+
+/** The batch endpoint takes at most this many items per request. */
+export const BATCH_LIMIT = 10_000;
+
+const USAGE = `Usage: pnpm relay import URL... [--name N] [--description D] [--wait]
+       pnpm relay import --file LIST [--wait]
+       pnpm relay import --s3 s3://BUCKET/PREFIX [--expires SECONDS] [--endpoint URL] [--wait]
+
+Asks Gcore to copy videos from URLs (copy-from-URL jobs). Sending a URL again returns its job
+instead of making a second video.
+  --file LIST         one URL per line, or CSV url,name[,description]; # comments and blank
+                      lines are skipped ("-" reads standard input)
+  --s3 s3://B/P       every video object under the prefix, as presigned GET URLs (credentials,
+                      region and endpoint from the standard AWS_* variables)
+  --expires SECONDS   lifetime of the presigned URLs (default 3600)
+  --endpoint URL      S3-compatible storage (default AWS_ENDPOINT_URL_S3); path-style addressing
+  --region R          S3 region (default AWS_REGION, else us-east-1)
+  --name N            video title (one URL only)
+  --description D     video description (URL arguments only)
+  --directory-id N    Gcore directory for the videos
+  --via gcore|relay   who fetches the file: Gcore pulls it, or the relay downloads and uploads it
+  --wait              show jobs done/failed until all are final
+
+Exit code: 0 when every URL was accepted (with --wait: every video is ready), 1 otherwise.`;
+
+/** One import with where it came from, for messages: `line 4`, `argument 2`, `s3://b/k`. */
+interface Source {
+  where: string;
+  /** The URL as messages show it; empty for presigned URLs (the S3 key in `where` says it all). */
+  shown: string;
+  item: ImportItem;
+}
+
+type Rejection = { where: string; url: string; message: string };
+
+interface Submission {
+  created: PublicJob[];
+  existing: PublicJob[];
+  rejected: Rejection[];
+  /** Which input each job came from, as messages show it. */
+  origin: Map<string, string>;
+}
+
+export const importCommand: Command = {
+  name: 'import',
+  summary: 'import videos from URLs, a list file or an S3 prefix',
+  usage: USAGE,
+
+  async run(argv, io) {
+    const { values, positionals } = parseCommandArgs('import', argv, options);
+    const modes = [positionals.length > 0, values.file !== undefined, values.s3 !== undefined].filter(
+      Boolean,
+    );
+    if (modes.length === 0)
+      throw new UsageError('give URLs, --file LIST or --s3 s3://bucket/prefix', 'import');
+    if (modes.length > 1) throw new UsageError('use one of: URLs, --file or --s3', 'import');
+    if (values.name !== undefined && (positionals.length !== 1 || values.file || values.s3)) {
+      throw new UsageError(
+        '--name names one video: use it with exactly one URL (lists carry their own names)',
+        'import',
+      );
+    }
+    if (values.description !== undefined && positionals.length === 0) {
+      throw new UsageError('--description goes with URL arguments (lists carry their own)', 'import');
+    }
+    if ((values.expires || values.endpoint || values.region) && values.s3 === undefined) {
+      throw new UsageError('--expires, --endpoint and --region go with --s3', 'import');
+    }
+    if (values.via !== undefined && values.via !== 'gcore' && values.via !== 'relay') {
+      throw new UsageError(`--via must be gcore or relay, not "${values.via}"`, 'import');
+    }
+    const directoryId = intOption('import', 'directory-id', values['directory-id'], { min: 0 });
+    const expires = intOption('import', 'expires', values.expires, { min: 1, max: 604_800 }) ?? 3_600;
+    const s3 = values.s3 !== undefined ? parseS3Url(values.s3) : null;
+    if (values.s3 !== undefined && !s3) {
+      throw new UsageError(`--s3 wants s3://bucket/prefix, not "${values.s3}"`, 'import');
+    }
+    const common: Partial<ImportItem> = {
+      ...(directoryId !== undefined ? { directory_id: directoryId } : {}),
+      ...(values.via !== undefined ? { via: values.via as 'gcore' | 'relay' } : {}),
+    };
+
+    const { sources, problems: localProblems } = await readSources(io, {
+      file: values.file,
+      s3,
+      urls: positionals,
+      name: values.name,
+      description: values.description,
+      expires,
+      endpoint: values.endpoint,
+      region: values.region,
+      common,
+    });
+
+    if (sources.length === 0 && localProblems.length === 0) {
+      println(io, 'nothing to import');
+      return EXIT.ok;
+    }
+    const client = await connect(values, io);
+    const result = await submit(client, sources, io);
+    result.rejected.unshift(...localProblems);
+    println(
+      io,
+      `imports: ${result.created.length} created, ${result.existing.length} existing, ${result.rejected.length} rejected`,
+    );
+    for (const r of result.rejected) println(io, `${r.where}: ${r.url ? `${r.url}: ` : ''}${r.message}`);
+
+    if (!values.wait) return result.rejected.length > 0 ? EXIT.failed : EXIT.ok;
+    const jobs = [...result.created, ...result.existing];
+    if (jobs.length === 0) return EXIT.failed;
+    const outcome = await waitForImports(client, jobs, result.origin, io);
+    if (outcome === 'interrupted') return EXIT.interrupted;
+    return outcome === 'ready' && result.rejected.length === 0 ? EXIT.ok : EXIT.failed;
+  },
+};
+
+interface SourceOptions {
+  file: string | undefined;
+  s3: S3Location | null;
+  urls: readonly string[];
+  name: string | undefined;
+  description: string | undefined;
+  expires: number;
+  endpoint: string | undefined;
+  region: string | undefined;
+  /** Fields every item gets. */
+  common: Partial<ImportItem>;
+}
+
+/** The imports asked for: the list file's lines, the S3 prefix's videos, or the URL arguments. */
+async function readSources(
+  io: CliIo,
+  o: SourceOptions,
+): Promise<{ sources: Source[]; problems: Rejection[] }> {
+  if (o.file !== undefined) {
+    const list = parseList(await readList(io, o.file));
+    return {
+      problems: list.problems.map((p) => ({ where: `line ${p.line}`, url: '', message: p.message })),
+      sources: list.entries.map((e) => ({
+        where: `line ${e.line}`,
+        shown: e.url,
+        item: {
+          origin_url: e.url,
+          ...(e.name ? { name: e.name } : {}),
+          ...(e.description ? { description: e.description } : {}),
+          ...o.common,
+        },
+      })),
+    };
+  }
+  if (o.s3) {
+    const { bucket, prefix } = o.s3;
+    const client = createS3Client({ env: io.env, endpoint: o.endpoint, region: o.region });
+    try {
+      const listing = await listVideos(client, o.s3).catch((error: unknown) => {
+        throw new CliError(`cannot list s3://${bucket}/${prefix}: ${(error as Error).message}`);
+      });
+      const skipped = listing.skipped;
+      println(
+        io,
+        `s3://${bucket}/${prefix}: ${listing.videos.length} video${listing.videos.length === 1 ? '' : 's'}` +
+          (skipped > 0 ? ` (${skipped} other object${skipped === 1 ? '' : 's'} skipped)` : ''),
+      );
+      const sources: Source[] = [];
+      for (const video of listing.videos) {
+        sources.push({
+          where: `s3://${bucket}/${video.key}`,
+          shown: '',
+          item: {
+            origin_url: await presignGet(client, bucket, video.key, o.expires),
+            name: titleOf(video.key),
+            ...o.common,
+          },
+        });
+      }
+      return { sources, problems: [] };
+    } finally {
+      client.destroy();
+    }
+  }
+  return {
+    problems: [],
+    sources: o.urls.map((url, i) => ({
+      where: `argument ${i + 1}`,
+      shown: url,
+      item: {
+        origin_url: url,
+        ...(o.name !== undefined ? { name: o.name } : {}),
+        ...(o.description !== undefined ? { description: o.description } : {}),
+        ...o.common,
+      },
+    })),
+  };
+}
+
+async function readList(io: CliIo, file: string): Promise<string> {
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+  try {
+    return await fs.readFile(path.resolve(io.cwd, file), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT' ? `no such file: ${file}` : `cannot read ${file}: ${code}`,
+      'import',
+    );
+  }
+}
+
+/** One URL: `POST /api/imports`; more: `POST /api/imports/batch` in chunks of at most 10 000. */
+async function submit(client: RelayClient, sources: readonly Source[], io: CliIo): Promise<Submission> {
+  const out: Submission = { created: [], existing: [], rejected: [], origin: new Map() };
+  if (sources.length === 1) {
+    const [only] = sources as [Source];
+    try {
+      const { job, existing } = await client.createImport(only.item);
+      (existing ? out.existing : out.created).push(job);
+      out.origin.set(job.id, display(only));
+    } catch (error) {
+      if (
+        !(error instanceof RelayError) ||
+        error.status === null ||
+        error.status >= 500 ||
+        error.status === 401
+      ) {
+        throw error;
+      }
+      if (error.status === 404 && error.code === 'NOT_FOUND') throw error;
+      out.rejected.push({ where: only.where, url: only.shown, message: error.message });
+    }
+    return out;
+  }
+  const now = io.now ?? Date.now;
+  const seen = new Set<string>();
+  const chunks = chunkSources(sources);
+  let submitted = 0;
+  for (const chunk of chunks) {
+    const sentAt = now();
+    const result = await withRetries(() => client.createImports(chunk.map((s) => s.item)), io);
+    const createdSince = createdThreshold(sentAt, now(), result.date);
+    const rejectedIndexes = new Set<number>();
+    for (const r of result.rejected) {
+      rejectedIndexes.add(r.index);
+      const source = chunk[r.index];
+      out.rejected.push({
+        where: source?.where ?? `item ${submitted + r.index + 1}`,
+        url: source?.shown ?? '',
+        message: `${r.error.message} (${r.error.code})`,
+      });
+    }
+    // One job per accepted item, in the order sent.
+    const accepted = chunk.filter((_, i) => !rejectedIndexes.has(i));
+    result.jobs.forEach((job, i) => {
+      const source = accepted.length === result.jobs.length ? accepted[i] : undefined;
+      if (source && !out.origin.has(job.id)) out.origin.set(job.id, display(source));
+      // The same URL twice in one list is one job.
+      if (seen.has(job.id)) return;
+      seen.add(job.id);
+      (isNew(job, createdSince) ? out.created : out.existing).push(job);
+    });
+    submitted += chunk.length;
+    if (chunks.length > 1) println(io, `submitted ${submitted}/${sources.length}`);
+  }
+  return out;
+}
+
+const display = (source: Source): string =>
+  source.shown ? `${source.where}: ${source.shown}` : source.where;
+
+/** Items per batch request: far below the API's 10 000, so a slow pre-flight never times a request out. */
+export const BATCH_SIZE = 1_000;
+/** Bytes of JSON per batch request, below the relay's 16 MB body limit. */
+const BATCH_BYTES = 8_000_000;
+
+function chunkSources(sources: readonly Source[]): Source[][] {
+  const chunks: Source[][] = [];
+  let current: Source[] = [];
+  let bytes = 0;
+  for (const source of sources) {
+    const size = JSON.stringify(source.item).length + 1;
+    if (
+      current.length > 0 &&
+      (current.length >= Math.min(BATCH_SIZE, BATCH_LIMIT) || bytes + size > BATCH_BYTES)
+    ) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(source);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** Batches are idempotent per origin_url, so one lost to a timeout or a restart is simply sent again. */
+async function withRetries<T>(send: () => Promise<T>, io: CliIo): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof RelayError) || !error.transient || attempt >= 3 || io.signal?.aborted)
+        throw error;
+      io.stderr.write(`relay import: ${error.message}; sending the batch again\n`);
+      await sleep(1_000 * attempt, io.signal);
+    }
+  }
+}
+
+/**
+ * The batch answer does not say which jobs this request made and which existed before. A job is
+ * new when it was created after the request left, by the relay's clock (its Date header, which
+ * truncates to the second, so the estimate errs towards "earlier"), and has not got further than a
+ * fresh job can while the request is answered.
+ */
+function isNew(job: PublicJob, createdSince: number): boolean {
+  if (job.state !== 'queued' && job.state !== 'creating') return false;
+  return Date.parse(job.created_at) >= createdSince;
+}
+
+function createdThreshold(sentAt: number, receivedAt: number, date: string | null): number {
+  const serverNow = date ? Date.parse(date) : Number.NaN;
+  const skew = Number.isFinite(serverNow) ? serverNow - receivedAt : 0;
+  // A little slack for jitter between the two clocks' readings.
+  return sentAt + skew - 250;
+}
+
+async function waitForImports(
+  client: RelayClient,
+  jobs: readonly PublicJob[],
+  origin: ReadonlyMap<string, string>,
+  io: CliIo,
+): Promise<'ready' | 'failed' | 'interrupted'> {
+  const progress = createProgress(io.stdout, io.now);
+  const ids = [...new Set(jobs.map((j) => j.id))];
+  const latest = new Map(jobs.map((j) => [j.id, j]));
+  const tally = progress.tally(ids.length);
+  const count = () => {
+    const c = { final: 0, ready: 0, failed: 0, canceled: 0 };
+    for (const job of latest.values()) {
+      if (job.state === 'ready') c.ready++;
+      else if (job.state === 'failed') c.failed++;
+      else if (job.state === 'canceled') c.canceled++;
+      else continue;
+      c.final++;
+    }
+    return c;
+  };
+  try {
+    const result = await followJobs({
+      client,
+      ids,
+      signal: io.signal,
+      ...(io.pollIntervalMs !== undefined ? { pollIntervalMs: io.pollIntervalMs } : {}),
+      ...(io.now ? { now: io.now } : {}),
+      onUpdate: (job) => {
+        latest.set(job.id, job);
+        tally.update(count());
+      },
+      onOutage: (error) => progress.log(`the relay stopped answering (${error.message}); still trying`),
+    });
+    progress.stop();
+    for (const id of result.gone)
+      println(io, `${origin.get(id) ?? id}: job ${id} no longer exists on the relay`);
+    for (const job of latest.values()) {
+      if (job.state !== 'failed' && job.state !== 'canceled') continue;
+      const reason = job.error ? `${job.error.message} (${job.error.code})` : '';
+      const where = origin.get(job.id) ?? job.origin_url ?? '';
+      println(io, `${where}: ${job.state}${reason ? `: ${reason}` : ''} (job ${job.id})`);
+    }
+    if (result.interrupted) {
+      io.stderr.write('stopped waiting; the imports go on at the relay (pnpm relay jobs --kind import)\n');
+      return 'interrupted';
+    }
+    const c = count();
+    println(io, `jobs: ${c.ready} ready, ${c.failed} failed${c.canceled ? `, ${c.canceled} canceled` : ''}`);
+    return result.gone.length === 0 && c.ready === ids.length ? 'ready' : 'failed';
+  } finally {
+    progress.stop();
+  }
+}
