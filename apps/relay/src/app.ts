@@ -4,10 +4,14 @@ import { JobStore, type Logger, QUEUE_PREFIX, type RelayQueues, UploadRecords } 
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
+import type { Registry } from 'prom-client';
+import { importsRouter } from './api/imports.js';
 import { jobsRouter } from './api/jobs.js';
 import { createTokenCheck, requireToken } from './auth.js';
+import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
 import { errorMiddleware, sendError } from './http-errors.js';
+import type { ImportSettings } from './imports/importer.js';
 import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
 import { Uploads } from './ingest/uploads.js';
 import { expireUploads } from './maintenance/expiry.js';
@@ -24,6 +28,10 @@ export interface RelaySettings {
   uploadExpiryMs: number;
   /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
   trustProxy?: boolean;
+  /** Copy-from-URL imports: `IMPORT_PREFLIGHT` and `IMPORT_ALLOW_PRIVATE`. Default: pre-flight on, public addresses only. */
+  imports?: ImportSettings;
+  /** The Gcore API the workers forward to, shown on the dashboard (`emulator`: the built-in one). */
+  upstream?: { url: string; emulator: boolean };
 }
 
 export interface RelayDeps {
@@ -39,6 +47,8 @@ export interface RelayDeps {
   reconcileIntervalMs?: number;
   /** Default 10 min. */
   expiryIntervalMs?: number;
+  /** More registries served at `/metrics` (the all-in-one process adds the worker's). */
+  extraMetrics?: Registry[];
 }
 
 export interface Relay {
@@ -117,17 +127,33 @@ export function createRelayApp(deps: RelayDeps): Relay {
   app.use(cors);
   app.use(healthRouter(redis, uploadDir));
 
-  const auth = requireToken(createTokenCheck(settings.tokens));
+  const check = createTokenCheck(settings.tokens);
+  const auth = requireToken(check);
+  const dashboard = createDashboard({ ...deps, check, jobs, prefix, upstream: settings.upstream });
   // TUS first, and with no body parser: the request body is the upload itself.
   app.all([TUS_PATH, `${TUS_PATH}/{*splat}`], auth, (req, res, next) => {
     tus.handle(req, res).catch(next);
   });
   app.get('/metrics', auth, async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
+    const registries = [metrics.registry, ...(deps.extraMetrics ?? [])];
+    res.send((await Promise.all(registries.map((r) => r.metrics()))).join('\n'));
   });
-  app.use('/api', auth, express.json({ limit: '16mb' }));
+  app.use(dashboard.router);
+  // The dashboard's buttons call the jobs API with the browser's Basic login.
+  app.use('/api', requireBrowserToken(check, { challenge: false }), express.json({ limit: '16mb' }));
   app.use(jobsRouter({ jobs, records, store: tus.store, queues, redis, queuePrefix: prefix, logger }));
+  app.use(
+    importsRouter({
+      jobs,
+      queues,
+      redis,
+      prefix,
+      logger,
+      settings: settings.imports ?? { preflight: true, allowPrivate: false },
+      maxUploadSize: settings.maxUploadSize,
+    }),
+  );
   app.use(auth, (_req: Request, res: Response) => {
     sendError(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
   });
@@ -163,6 +189,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     },
     stop() {
       for (const timer of timers.splice(0)) clearInterval(timer);
+      void dashboard.close();
       redis.off('ready', onRedisReady);
     },
   };

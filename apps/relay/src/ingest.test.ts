@@ -62,6 +62,7 @@ describe('TUS ingest', () => {
       filetype: 'video/mp4',
       fields: { priority: 5, directory_id: 12 },
       callback_url: 'http://127.0.0.1:9/hook',
+      via: 'gcore',
     });
     expect(await sha256File(path.join(t.relay.uploadDir, id))).toBe(sha256);
     const queued = await t.queues.forward.getJob(id);

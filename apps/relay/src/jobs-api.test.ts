@@ -38,7 +38,7 @@ describe('jobs API', () => {
       filename: null,
       size: null,
       origin_url: `https://media.example/${id}.mp4`,
-      request: { description: null, filetype: null, fields: {}, callback_url: null },
+      request: { description: null, filetype: null, fields: {}, callback_url: null, via: 'gcore' },
       progress: emptyProgress(),
     });
 

@@ -40,6 +40,8 @@ async function main(): Promise<void> {
       maxUploadSize: config.MAX_UPLOAD_SIZE,
       uploadExpiryMs: config.UPLOAD_EXPIRY,
       trustProxy: config.TRUST_PROXY,
+      imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
+      ...(config.GCORE_API_URL ? { upstream: { url: config.GCORE_API_URL, emulator: false } } : {}),
     },
     redis,
     queues,

@@ -43,13 +43,15 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'relay-test-')));
   const prefix = options.prefix ?? testPrefix();
   const redis = createRedis(options.redisUrl ?? testRedisUrl(), { role: 'client' });
-  const queues = createQueues(redis, { forwardAttempts: 3, prefix });
+  const queues = createQueues(redis, { forwardAttempts: 8, prefix });
   const relay = createRelayApp({
     settings: {
       dataDir,
       tokens: options.tokens ?? [token],
       maxUploadSize: options.maxUploadSize ?? 0,
       uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3_600_000,
+      ...(options.upstream ? { upstream: options.upstream } : {}),
+      ...(options.imports ? { imports: options.imports } : {}),
     },
     redis,
     queues,

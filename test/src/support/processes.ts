@@ -15,9 +15,13 @@ export interface AppProcess {
 }
 
 /** Runs one of the built apps (`node <script>`) with exactly the environment given (plus PATH/HOME). */
-export function runApp(script: string, env: Record<string, string>): AppProcess {
+export function runApp(
+  script: string,
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+): AppProcess {
   const child = spawn(process.execPath, [path.join(ROOT, script)], {
-    cwd: ROOT,
+    cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -8,6 +8,7 @@ import {
   type JobRecord,
   type JobStore,
   type Logger,
+  notifyIfWanted,
   type RelayQueues,
   toPublicJob,
   type UploadRecords,
@@ -21,7 +22,7 @@ export interface JobsApiDeps {
   jobs: JobStore;
   records: UploadRecords;
   store: RelayFileStore;
-  queues: Pick<RelayQueues, 'forward' | 'track'>;
+  queues: Pick<RelayQueues, 'forward' | 'track' | 'notify'>;
   redis: Redis;
   queuePrefix?: string;
   logger: Logger;
@@ -118,10 +119,10 @@ export function jobsRouter(deps: JobsApiDeps): Router {
     if (deleteVideo && updated.progress.video_id !== null) {
       await deps.queues.forward.add('delete-video', { id: job.id }, { jobId: `delete-${job.id}` });
     }
-    if (job.kind === 'upload') {
-      await deps.store.discard(job.id);
-      await deps.records.remove(job.id);
-    }
+    // Uploads and imports pulled through the relay both keep a local copy.
+    await deps.store.discard(job.id);
+    await deps.records.remove(job.id);
+    await notifyIfWanted(deps.queues, updated);
     deps.logger.info({ jobId: job.id, from: job.state, deleteVideo }, 'job canceled');
     res.status(202).json(toPublicJob(updated));
   });

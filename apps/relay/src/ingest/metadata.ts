@@ -33,6 +33,7 @@ export function readUploadMetadata(metadata: Record<string, string | null> | und
       filetype,
       fields: parsed.fields,
       callback_url: parsed.callback_url,
+      via: 'gcore',
     },
   };
 }

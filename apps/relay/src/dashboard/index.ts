@@ -1,0 +1,80 @@
+import { fileURLToPath } from 'node:url';
+import { type JobStore, type Logger, type RelayQueues, StatsStore } from '@gtr/core';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { Redis } from 'ioredis';
+import { sendError } from '../http-errors.js';
+import { requireBrowserToken } from './auth.js';
+import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board.js';
+import { JobEvents } from './events.js';
+import { dashboardSummary, type UpstreamInfo } from './summary.js';
+
+export { requireBrowserToken } from './auth.js';
+export type { DashboardSummary, UpstreamInfo } from './summary.js';
+
+export interface DashboardDeps {
+  /** The relay's token check; the dashboard takes a token as Bearer or as Basic auth's password. */
+  check: (token: string) => boolean;
+  redis: Redis;
+  jobs: JobStore;
+  queues: RelayQueues;
+  /** Key prefix of the job records and the live stats. */
+  prefix: string;
+  upstream: UpstreamInfo | undefined;
+  logger: Logger;
+  now?: (() => number) | undefined;
+}
+
+export interface Dashboard {
+  /** `/dashboard` (+ `/dashboard/assets/`), `/api/dashboard/summary`, `/api/events`, `/admin/queues`. */
+  router: Router;
+  /** Ends the live streams, so closing the HTTP server does not wait for them. */
+  close(): Promise<void>;
+}
+
+// Same depth under src/ (Jest) and dist/ (node), so one relative path finds the package's static/.
+const ASSETS = fileURLToPath(new URL('../../static/dashboard/', import.meta.url));
+
+/** The operators' jobs dashboard, its live feed, and bull-board, all behind a relay token. */
+export function createDashboard(deps: DashboardDeps): Dashboard {
+  const now = deps.now ?? Date.now;
+  const auth = requireBrowserToken(deps.check);
+  const stats = new StatsStore(deps.redis, deps.prefix, now);
+  const summary = () =>
+    dashboardSummary({ jobs: deps.jobs, stats, queues: deps.queues, upstream: deps.upstream, now });
+  const events = new JobEvents({ redis: deps.redis, jobs: deps.jobs, summary, logger: deps.logger });
+
+  const router = Router();
+  router.get('/dashboard', auth, pageHeaders, (_req, res) => {
+    res.sendFile('index.html', { root: ASSETS, headers: { 'Cache-Control': 'private, no-cache' } });
+  });
+  router.use(
+    '/dashboard/assets',
+    auth,
+    pageHeaders,
+    express.static(ASSETS, {
+      index: false,
+      setHeaders: (res) => res.setHeader('Cache-Control', 'private, no-cache'),
+    }),
+    (_req: Request, res: Response) => sendError(res, 404, { code: 'NOT_FOUND', message: 'no such asset' }),
+  );
+  router.get('/api/dashboard/summary', auth, async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await summary());
+  });
+  router.get('/api/events', auth, events.handle);
+  router.use(BULL_BOARD_PATH, auth, bullBoardRouter(deps.queues));
+  return { router, close: () => events.close() };
+}
+
+/** The page shows names chosen by whoever uploaded: no inline script may ever run, and no framing. */
+function pageHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader(
+    'Content-Security-Policy',
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+      "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  );
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Referrer-Policy', 'no-referrer');
+  next();
+}

@@ -1,0 +1,64 @@
+import type { JobState, JobStore, RelayQueues, StatsStore } from '@gtr/core';
+
+/** The Gcore API the workers talk to, as the dashboard shows it. */
+export interface UpstreamInfo {
+  url: string;
+  /** The built-in Gcore emulator rather than Gcore itself. */
+  emulator: boolean;
+}
+
+export interface DashboardSummary {
+  counts: Record<JobState, number>;
+  total: number;
+  stats: {
+    /** Bytes per second sent to Gcore, over the last 10 s, all workers together. */
+    forward_bytes_per_sec: number;
+    /** 429 answers from Gcore in the last 60 s. */
+    rate_limited_last_minute: number;
+  };
+  /** The BullMQ `forward` queue: waiting (prioritized included), active, delayed, and their sum. */
+  queue: { waiting: number; active: number; delayed: number; depth: number };
+  upstream: UpstreamInfo | null;
+  generated_at: string;
+}
+
+export interface SummaryDeps {
+  jobs: JobStore;
+  stats: StatsStore;
+  queues: Pick<RelayQueues, 'forward'>;
+  upstream: UpstreamInfo | undefined;
+  now: () => number;
+}
+
+/** Everything the dashboard's header shows, in one round of Redis reads. */
+export async function dashboardSummary(deps: SummaryDeps): Promise<DashboardSummary> {
+  const [counts, stats, queue] = await Promise.all([
+    deps.jobs.countByState(),
+    deps.stats.snapshot(),
+    deps.queues.forward.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
+  ]);
+  const waiting = (queue.waiting ?? 0) + (queue.prioritized ?? 0);
+  const active = queue.active ?? 0;
+  const delayed = queue.delayed ?? 0;
+  return {
+    counts,
+    total: Object.values(counts).reduce((sum, n) => sum + n, 0),
+    stats: {
+      forward_bytes_per_sec: stats.forwardBytesPerSec,
+      rate_limited_last_minute: stats.rateLimitedLastMinute,
+    },
+    queue: { waiting, active, delayed, depth: waiting + active + delayed },
+    upstream: deps.upstream ? { url: displayUrl(deps.upstream.url), emulator: deps.upstream.emulator } : null,
+    generated_at: new Date(deps.now()).toISOString(),
+  };
+}
+
+/** The URL without credentials, query or fragment: only where it points is shown. */
+function displayUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    return `${url.origin}${url.pathname === '/' ? '' : url.pathname}`;
+  } catch {
+    return 'an invalid URL';
+  }
+}

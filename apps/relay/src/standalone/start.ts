@@ -1,0 +1,194 @@
+import path from 'node:path';
+import {
+  type Config,
+  ConfigError,
+  createLogger,
+  createQueues,
+  createRedis,
+  type Logger,
+  loadConfig,
+  resolveRelayTokens,
+} from '@gtr/core';
+import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
+import { createWorker } from '@gtr/worker';
+import { createRelayApp } from '../app.js';
+import { listen } from '../server.js';
+import { ensureRedis, NoRedisError } from './redis.js';
+
+/**
+ * `pnpm start`: relay and workers in one process, with embedded defaults — the built-in Gcore
+ * emulator without GCORE_API_KEY, a Redis found or started, a relay token generated on first start.
+ */
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
+  const redisInfo = await ensureRedis(config.REDIS_URL, config.DATA_DIR).catch((error: unknown) => {
+    if (error instanceof NoRedisError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  });
+
+  let emulator: Emulator | null = null;
+  let upstream = { url: config.GCORE_API_URL, apiKey: config.GCORE_API_KEY ?? '', emulator: false };
+  if (!config.GCORE_API_KEY) {
+    emulator = await startBuiltInEmulator(config, logger);
+    upstream = { url: emulator.url, apiKey: emulator.apiKey, emulator: true };
+  }
+
+  const { tokens, file } = await resolveRelayTokens(config.RELAY_API_TOKENS, config.DATA_DIR);
+  const redis = createRedis(redisInfo.url, { role: 'client', connectionName: 'relay' });
+  const workerRedis = createRedis(redisInfo.url, { role: 'worker', connectionName: 'worker' });
+  const onQueueError = (error: Error) => logger.warn({ err: error }, 'queue connection error');
+  const queues = createQueues(redis, {
+    forwardAttempts: config.FORWARD_ATTEMPTS,
+    prefix: config.REDIS_PREFIX,
+    onError: onQueueError,
+  });
+  const workerQueues = createQueues(workerRedis, {
+    forwardAttempts: config.FORWARD_ATTEMPTS,
+    prefix: config.REDIS_PREFIX,
+    onError: onQueueError,
+  });
+  const worker = await createWorker({
+    settings: {
+      dataDir: config.DATA_DIR,
+      chunkSize: config.FORWARD_CHUNK_SIZE,
+      concurrency: config.FORWARD_CONCURRENCY,
+      completeOn: config.COMPLETE_ON,
+      keepFiles: config.KEEP_FILES,
+      callbackSecret: config.CALLBACK_SECRET,
+      importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,
+      maxUploadSize: config.MAX_UPLOAD_SIZE,
+    },
+    gcore: { apiUrl: upstream.url, apiKey: upstream.apiKey, requestsPerSecond: config.GCORE_API_RPS },
+    redis: workerRedis,
+    queues: workerQueues,
+    logger: logger.child({ component: 'worker' }),
+    prefix: config.REDIS_PREFIX,
+    lock: {
+      durationMs: config.WORKER_LOCK_DURATION,
+      stalledIntervalMs: Math.max(1_000, Math.round(config.WORKER_LOCK_DURATION / 2)),
+    },
+  });
+  const relay = createRelayApp({
+    settings: {
+      dataDir: config.DATA_DIR,
+      tokens,
+      maxUploadSize: config.MAX_UPLOAD_SIZE,
+      uploadExpiryMs: config.UPLOAD_EXPIRY,
+      trustProxy: config.TRUST_PROXY,
+      upstream: { url: upstream.url, emulator: upstream.emulator },
+      imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
+    },
+    redis,
+    queues,
+    logger,
+    prefix: config.REDIS_PREFIX,
+    extraMetrics: [worker.metrics.registry],
+  });
+  const http = await listen(relay.app, config.PORT, config.HOST).catch((error: NodeJS.ErrnoException) => {
+    console.error(
+      error.code === 'EADDRINUSE'
+        ? `PORT ${config.PORT} is already in use; set PORT to another port`
+        : error.message,
+    );
+    process.exit(1);
+  });
+  await relay.start();
+  logger.info({ url: http.url, redis: redisInfo.source, upstream: upstream.url }, 'relay listening');
+  printWelcome({
+    url: http.url,
+    token: file ? tokens[0]! : null,
+    tokenFile: file,
+    emulator,
+    redisSource: redisInfo.source,
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    relay.stop();
+    await http.close();
+    await worker.close();
+    await Promise.all([queues.close(), workerQueues.close()]);
+    await Promise.all([redis.quit().catch(() => {}), workerRedis.quit().catch(() => {})]);
+    await emulator?.close();
+    await redisInfo.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+async function startBuiltInEmulator(config: Config, logger: Logger): Promise<Emulator> {
+  const options = {
+    host: '127.0.0.1',
+    dataDir: path.resolve(config.DATA_DIR, 'emulator'),
+    logger: logger.child({ component: 'gcore-emulator' }),
+  };
+  try {
+    return await startEmulator({ ...options, port: config.EMULATOR_PORT });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    logger.warn({ port: config.EMULATOR_PORT }, 'EMULATOR_PORT is taken; the emulator uses a free port');
+    return startEmulator({ ...options, port: 0 });
+  }
+}
+
+function printWelcome(info: {
+  url: string;
+  token: string | null;
+  tokenFile: string | null;
+  emulator: Emulator | null;
+  redisSource: string;
+}): void {
+  const lines = [''];
+  if (info.emulator) {
+    const text = [
+      'NO GCORE_API_KEY: forwarding to the BUILT-IN GCORE EMULATOR',
+      `at ${info.emulator.url}`,
+      'Nothing reaches Gcore. Set GCORE_API_KEY to forward for real.',
+    ];
+    const width = Math.max(...text.map((t) => t.length)) + 4;
+    lines.push(
+      `  ┌${'─'.repeat(width)}┐`,
+      ...text.map((t) => `  │  ${t.padEnd(width - 2)}│`),
+      `  └${'─'.repeat(width)}┘`,
+    );
+  }
+  lines.push(`  gcore-tus-relay is up at ${info.url}   (Redis: ${info.redisSource})`);
+  if (info.token) {
+    lines.push(
+      `  Relay token: ${info.token}`,
+      `  (kept in ${info.tokenFile}; set RELAY_API_TOKENS to use your own)`,
+      '',
+      '  Upload a video:',
+      `    RELAY_URL=${info.url} RELAY_TOKEN=${info.token} pnpm relay upload ./video.mp4`,
+      '  or with any TUS client:',
+      `    endpoint ${info.url}/files/   header  Authorization: Bearer ${info.token}`,
+    );
+  }
+  lines.push(`  Dashboard: ${info.url}/dashboard   (any user name; the password is a relay token)`, '');
+  console.log(lines.join('\n'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

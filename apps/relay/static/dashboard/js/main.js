@@ -1,0 +1,388 @@
+import { cancelJob, getJob, getSummary, listJobs, retryJob } from './api.js';
+import { byId, h, setText } from './dom.js';
+import { formatCount, formatRate } from './format.js';
+import { connectLive } from './live.js';
+import { refreshAges, renderRow, STATES } from './render.js';
+
+const PAGE_SIZE = 100;
+const ID_PATTERN = /^[A-Za-z0-9_-]{6,128}$/;
+
+const view = {
+  /** id → job (PublicJob), the jobs loaded for the current state/kind filter. */
+  jobs: new Map(),
+  /** Cursor of the next older page, or null when everything is loaded. */
+  next: null,
+  filters: { state: '', kind: '', q: '' },
+  /** A job found by exact id from the search box, shown whatever the filters. */
+  pinned: null,
+  busy: new Set(),
+  loaded: false,
+  loadSeq: 0,
+  summary: null,
+  liveStatus: 'connecting',
+};
+/** id → {tr, job}: rows are rebuilt only when their job changed. */
+const rows = new Map();
+
+const tbody = byId('job-rows');
+const search = byId('search');
+const kindSelect = byId('filter-kind');
+
+// ---- filters -------------------------------------------------------------------------------
+
+const matchesFilters = (job) =>
+  (!view.filters.state || job.state === view.filters.state) &&
+  (!view.filters.kind || job.kind === view.filters.kind);
+
+function matchesQuery(job) {
+  const q = view.filters.q;
+  if (!q) return true;
+  return [job.name, job.id, job.filename, job.origin_url].some((v) => v?.toLowerCase().includes(q));
+}
+
+// Ties keep the relay's order (the sort is stable and the map holds the list as the API gave it).
+const newestFirst = (a, b) => (a.created_at === b.created_at ? 0 : a.created_at < b.created_at ? 1 : -1);
+
+function visibleJobs() {
+  return [...view.jobs.values()]
+    .filter((job) => (matchesFilters(job) || job.id === view.pinned) && matchesQuery(job))
+    .sort(newestFirst);
+}
+
+function readFiltersFromUrl() {
+  const params = new URLSearchParams(location.search);
+  const state = params.get('state') ?? '';
+  const kind = params.get('kind') ?? '';
+  view.filters.state = STATES.some((s) => s.id === state) ? state : '';
+  view.filters.kind = ['upload', 'import'].includes(kind) ? kind : '';
+  search.value = params.get('q') ?? '';
+  view.filters.q = search.value.trim().toLowerCase();
+  kindSelect.value = view.filters.kind;
+}
+
+function writeFiltersToUrl() {
+  const params = new URLSearchParams();
+  if (view.filters.state) params.set('state', view.filters.state);
+  if (view.filters.kind) params.set('kind', view.filters.kind);
+  if (search.value.trim()) params.set('q', search.value.trim());
+  const query = params.toString();
+  history.replaceState(null, '', query ? `?${query}` : location.pathname);
+}
+
+// ---- loading -------------------------------------------------------------------------------
+
+/** Loads the newest page for the current filters (and the header numbers). */
+async function reload() {
+  const seq = ++view.loadSeq;
+  const { state, kind } = view.filters;
+  try {
+    const [page, summary] = await Promise.all([
+      listJobs({ state, kind, limit: PAGE_SIZE }),
+      getSummary().catch(() => null),
+    ]);
+    if (seq !== view.loadSeq) return;
+    const fresh = new Map();
+    for (const job of page.items) fresh.set(job.id, newer(view.jobs.get(job.id), job));
+    const pinned = view.pinned && view.jobs.get(view.pinned);
+    if (pinned && !fresh.has(pinned.id)) fresh.set(pinned.id, pinned);
+    view.jobs = fresh;
+    view.next = page.next;
+    view.loaded = true;
+    if (summary) applySummary(summary);
+    if (view.liveStatus === 'offline') setLiveStatus('polling');
+    render();
+  } catch (error) {
+    if (seq !== view.loadSeq) return;
+    if (error.status === 0) setLiveStatus('offline');
+    else toast(`Could not load jobs: ${error.message}`, 'error');
+  }
+}
+
+async function loadOlder() {
+  if (!view.next) return;
+  const button = byId('load-more');
+  button.disabled = true;
+  const seq = view.loadSeq;
+  try {
+    const page = await listJobs({ ...view.filters, limit: PAGE_SIZE, cursor: view.next });
+    if (seq !== view.loadSeq) return;
+    for (const job of page.items) view.jobs.set(job.id, newer(view.jobs.get(job.id), job));
+    view.next = page.next;
+    render();
+  } catch (error) {
+    toast(`Could not load older jobs: ${error.message}`, 'error');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** Of two copies of a job, the one changed last (a list and an event may cross on the way). */
+const newer = (a, b) => (a && a.updated_at > b.updated_at ? a : b);
+
+/** Live changes: merge into what is loaded, as if the list had been fetched again. */
+function applyJobs({ jobs = [], removed = [] }) {
+  const oldest = [...view.jobs.values()].reduce(
+    (min, j) => (min && min < j.created_at ? min : j.created_at),
+    null,
+  );
+  for (const job of jobs) {
+    const current = view.jobs.get(job.id);
+    if (current) {
+      if (current.updated_at > job.updated_at) continue;
+      if (matchesFilters(job) || job.id === view.pinned) view.jobs.set(job.id, job);
+      else view.jobs.delete(job.id);
+    } else if (matchesFilters(job) && (view.next === null || (oldest !== null && job.created_at >= oldest))) {
+      view.jobs.set(job.id, job);
+    }
+  }
+  for (const id of removed) view.jobs.delete(id);
+  scheduleRender();
+}
+
+// ---- rendering -----------------------------------------------------------------------------
+
+let renderQueued = false;
+function scheduleRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+function render() {
+  const now = Date.now();
+  const list = visibleJobs();
+  const keep = new Set();
+  let previous = null;
+  for (const job of list) {
+    let entry = rows.get(job.id);
+    const busy = view.busy.has(job.id);
+    if (!entry || entry.job !== job || entry.busy !== busy) {
+      const tr = renderRow(job, now, busy);
+      if (entry) {
+        if (entry.job.state !== job.state) tr.classList.add('flash');
+        const focused = entry.tr.contains(document.activeElement)
+          ? document.activeElement.dataset.action
+          : null;
+        entry.tr.replaceWith(tr);
+        if (focused) (tr.querySelector(`[data-action="${focused}"]`) ?? search).focus();
+      }
+      entry = { tr, job, busy };
+      rows.set(job.id, entry);
+    }
+    keep.add(job.id);
+    const expected = previous ? previous.nextSibling : tbody.firstChild;
+    if (entry.tr !== expected) tbody.insertBefore(entry.tr, expected);
+    previous = entry.tr;
+  }
+  for (const [id, entry] of rows) {
+    if (!keep.has(id)) {
+      entry.tr.remove();
+      rows.delete(id);
+    }
+  }
+  renderListInfo(list.length);
+}
+
+function renderListInfo(shown) {
+  const filtered = Boolean(view.filters.state || view.filters.kind || view.filters.q);
+  const empty = byId('empty');
+  empty.hidden = !view.loaded || shown > 0;
+  setText(byId('empty-title'), filtered ? 'No jobs match' : 'No jobs yet');
+  setText(
+    byId('empty-hint'),
+    filtered
+      ? 'Try another state or kind, or clear the search.'
+      : 'Uploads and imports appear here the moment they start.',
+  );
+  const more = view.next ? ' · older jobs not loaded' : '';
+  let count = '';
+  if (view.loaded && view.filters.q) {
+    count = `${formatCount(shown)} ${shown === 1 ? 'match' : 'matches'} among ${formatCount(view.jobs.size)} loaded jobs${more}`;
+  } else if (view.loaded) {
+    count = `${formatCount(shown)} ${shown === 1 ? 'job' : 'jobs'}${more}`;
+  }
+  setText(byId('list-count'), count);
+  byId('load-more').hidden = !view.next;
+  const stateInfo = STATES.find((s) => s.id === view.filters.state);
+  const kindLabel = { upload: 'uploads', import: 'imports' }[view.filters.kind] ?? 'jobs';
+  setText(
+    byId('jobs-title'),
+    stateInfo ? `${stateInfo.label} ${kindLabel}` : view.filters.kind ? `All ${kindLabel}` : 'All jobs',
+  );
+}
+
+function buildStateFilters() {
+  const group = byId('state-filters');
+  const chip = (id, label) =>
+    h(
+      'button',
+      { type: 'button', class: `chip${id ? ` chip-${id}` : ''}`, dataset: { filterState: id } },
+      h('span', { class: 'chip-label', text: label }),
+      h('span', { class: 'chip-count', dataset: { countFor: id || 'all' }, text: '–' }),
+    );
+  group.replaceChildren(chip('', 'All'), ...STATES.map((s) => chip(s.id, s.label)));
+  group.addEventListener('click', (event) => {
+    const button = event.target.closest('button[data-filter-state]');
+    if (!button) return;
+    const state = button.dataset.filterState;
+    setFilter({ state: state === view.filters.state ? '' : state });
+  });
+  markActiveChip();
+}
+
+function markActiveChip() {
+  for (const button of byId('state-filters').querySelectorAll('button[data-filter-state]')) {
+    button.setAttribute('aria-pressed', String(button.dataset.filterState === view.filters.state));
+  }
+}
+
+function applySummary(summary) {
+  view.summary = summary;
+  for (const el of document.querySelectorAll('[data-count-for]')) {
+    const key = el.dataset.countFor;
+    setText(el, formatCount(key === 'all' ? summary.total : (summary.counts[key] ?? 0)));
+    el.closest('.chip')?.classList.toggle('chip-zero', key !== 'all' && !summary.counts[key]);
+  }
+  setText(byId('m-throughput'), formatRate(summary.stats.forward_bytes_per_sec));
+  setText(byId('m-429'), formatCount(summary.stats.rate_limited_last_minute));
+  byId('m-429-box').classList.toggle('metric-warn', summary.stats.rate_limited_last_minute > 0);
+  const q = summary.queue;
+  setText(byId('m-queue'), formatCount(q.depth));
+  setText(byId('m-queue-detail'), `${q.waiting} waiting · ${q.active} active · ${q.delayed} delayed`);
+  const upstream = summary.upstream;
+  setText(byId('upstream-url'), upstream ? upstream.url : 'not configured here');
+  byId('upstream-url').title = upstream
+    ? `Gcore API: ${upstream.url}`
+    : 'This relay was started without a Gcore API URL';
+  byId('upstream-emulator').hidden = !upstream?.emulator;
+  byId('emulator-banner').hidden = !upstream?.emulator;
+  const failed = summary.counts.failed ?? 0;
+  document.title = `${failed ? `(${failed} failed) ` : ''}Jobs · gcore-tus-relay`;
+}
+
+const LIVE_TEXT = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  polling: 'Reconnecting · refreshing every 5 s',
+  offline: 'Relay unreachable · retrying',
+};
+function setLiveStatus(status) {
+  view.liveStatus = status;
+  byId('live').dataset.status = status;
+  setText(byId('live-text'), LIVE_TEXT[status]);
+}
+
+// ---- actions -------------------------------------------------------------------------------
+
+function setFilter(change) {
+  Object.assign(view.filters, change);
+  view.pinned = null;
+  markActiveChip();
+  writeFiltersToUrl();
+  view.jobs = new Map([...view.jobs].filter(([, job]) => matchesFilters(job)));
+  render();
+  void reload();
+}
+
+let lookupTimer = null;
+function onSearch() {
+  view.filters.q = search.value.trim().toLowerCase();
+  if (view.pinned) {
+    const pinned = view.jobs.get(view.pinned);
+    if (pinned && !matchesFilters(pinned)) view.jobs.delete(view.pinned);
+    view.pinned = null;
+  }
+  writeFiltersToUrl();
+  render();
+  // Only loaded jobs are searched; an exact id is looked up at the relay when nothing matches.
+  clearTimeout(lookupTimer);
+  const raw = search.value.trim();
+  if (!ID_PATTERN.test(raw) || visibleJobs().length > 0) return;
+  lookupTimer = setTimeout(async () => {
+    const job = await getJob(raw).catch(() => null);
+    if (!job || search.value.trim() !== raw) return;
+    view.pinned = job.id;
+    view.jobs.set(job.id, newer(view.jobs.get(job.id), job));
+    render();
+  }, 300);
+}
+
+/** `retry` or `cancel` through the jobs API; the answer is the job as it is now. */
+async function runAction(job, action, options = {}) {
+  const retry = action === 'retry';
+  view.busy.add(job.id);
+  render();
+  try {
+    const updated = retry ? await retryJob(job.id) : await cancelJob(job.id, options);
+    applyJobs({ jobs: [updated] });
+    toast(retry ? `Retrying “${job.name}”` : `Canceled “${job.name}”`);
+  } catch (error) {
+    toast(`${retry ? 'Retry' : 'Cancel'} of “${job.name}” failed: ${error.message}`, 'error');
+  } finally {
+    view.busy.delete(job.id);
+    scheduleRender();
+  }
+}
+
+function onRowAction(event) {
+  const button = event.target.closest('button[data-action]');
+  if (!button) return;
+  const job = view.jobs.get(button.closest('tr')?.dataset.jobId);
+  if (!job || view.busy.has(job.id)) return;
+  if (button.dataset.action === 'retry') void runAction(job, 'retry');
+  else if (button.dataset.action === 'cancel') openCancelDialog(job);
+}
+
+let cancelTarget = null;
+function openCancelDialog(job) {
+  cancelTarget = job;
+  setText(byId('cancel-name'), job.name || job.id);
+  byId('cancel-delete-video-row').hidden = !job.video;
+  byId('cancel-delete-video').checked = false;
+  byId('cancel-dialog').showModal();
+}
+
+function setUpCancelDialog() {
+  const dialog = byId('cancel-dialog');
+  byId('cancel-keep').addEventListener('click', () => dialog.close());
+  byId('cancel-confirm').addEventListener('click', () => {
+    const job = cancelTarget;
+    const deleteVideo = byId('cancel-delete-video').checked;
+    dialog.close();
+    if (job) void runAction(job, 'cancel', { deleteVideo });
+  });
+  dialog.addEventListener('close', () => {
+    const row = cancelTarget && rows.get(cancelTarget.id)?.tr;
+    cancelTarget = null;
+    row?.querySelector('button')?.focus();
+  });
+}
+
+function toast(message, kind = 'info') {
+  // While polling, the same failure would otherwise stack up every few seconds.
+  if ([...byId('toasts').children].some((el) => el.textContent === message)) return;
+  const el = h('div', {
+    class: `toast toast-${kind}`,
+    role: kind === 'error' ? 'alert' : 'status',
+    text: message,
+  });
+  byId('toasts').append(el);
+  setTimeout(() => el.remove(), kind === 'error' ? 8_000 : 4_000);
+}
+
+// ---- start ---------------------------------------------------------------------------------
+
+readFiltersFromUrl();
+buildStateFilters();
+setUpCancelDialog();
+search.addEventListener('input', onSearch);
+kindSelect.addEventListener('change', () => setFilter({ kind: kindSelect.value }));
+tbody.addEventListener('click', onRowAction);
+byId('load-more').addEventListener('click', () => void loadOlder());
+setInterval(() => refreshAges(tbody, Date.now()), 15_000);
+
+void reload();
+connectLive({ reload, onJobs: applyJobs, onSummary: applySummary, onStatus: setLiveStatus });
