@@ -82,6 +82,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       await stop();
       await Promise.all([
         queues.forward.obliterate({ force: true }),
+        queues.import.obliterate({ force: true }),
         queues.track.obliterate({ force: true }),
         queues.notify.obliterate({ force: true }),
       ]).catch(() => {});

@@ -1,5 +1,6 @@
 import type { ApiPacer, JobStore, Logger, RelayQueues, StatsStore, UploadRecords } from '@gtr/core';
 import type { GcoreClient } from '@gtr/gcore';
+import type { CreateBatcher, StatusBoard } from './batching.js';
 import type { CancelRegistry } from './cancellation.js';
 import type { WorkerMetrics } from './metrics.js';
 
@@ -10,6 +11,8 @@ export interface WorkerSettings {
   chunkSize: number;
   /** Forwards at once in this process. */
   concurrency: number;
+  /** Imports Gcore pulls itself, handled at once in this process (API calls only). Default 100. */
+  importConcurrency?: number;
   completeOn: 'uploaded' | 'viewable' | 'ready';
   keepFiles: boolean;
   /** HMAC key for callbacks; without it callbacks go unsigned. */
@@ -36,6 +39,10 @@ export interface WorkerContext {
   records: UploadRecords;
   queues: RelayQueues;
   gcore: GcoreClient;
+  /** Batches imports' create calls (Gcore's batch endpoint). */
+  creator: CreateBatcher;
+  /** Shares status lookups of tracked videos (list pages). */
+  statuses: StatusBoard;
   pacer: ApiPacer;
   stats: StatsStore;
   cancels: CancelRegistry;

@@ -10,6 +10,7 @@ import {
   type JobState,
   notifyIfWanted,
   parseHeaderLines,
+  QUEUES,
   uploadPaths,
 } from '@gtr/core';
 import { type CreateVideoFields, chooseUploadEndpoint, forwardFile, GcoreTokenError } from '@gtr/gcore';
@@ -95,7 +96,7 @@ async function handleFailure(
     const waitMs = backoff.next(rateLimitMs >= 0 ? rateLimitMs : undefined);
     // Everyone waits: the API pace for every process, and this queue for every worker.
     await ctx.pacer.pushBack(waitMs);
-    await ctx.queues.forward.rateLimit(waitMs);
+    await (job.queueName === QUEUES.import ? ctx.queues.import : ctx.queues.forward).rateLimit(waitMs);
     await ctx.jobs.update(
       id,
       {
@@ -246,7 +247,11 @@ class Steps {
     }
     this.progress.create_started_at = this.ctx.now();
     await this.save();
-    const video = await this.ctx.gcore.createVideo(fields, { signal: this.signal });
+    // Imports come in crowds (migrations): their creates share Gcore's batch endpoint.
+    const video =
+      this.record.kind === 'import' && fields.origin_url
+        ? await this.ctx.creator.create(fields)
+        : await this.ctx.gcore.createVideo(fields, { signal: this.signal });
     await this.saveVideo(video);
     this.ctx.logger.info({ jobId: this.id, videoId: video.id }, 'Gcore video created');
   }

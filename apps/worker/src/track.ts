@@ -24,7 +24,7 @@ export function trackProcessor(ctx: WorkerContext) {
 
     let video: Awaited<ReturnType<typeof ctx.gcore.getVideo>>;
     try {
-      video = await ctx.gcore.getVideo(videoId);
+      video = await ctx.statuses.get(videoId);
     } catch (error) {
       const { error: jobError, rateLimitMs } = classify(error);
       if (rateLimitMs !== undefined) {

@@ -15,8 +15,9 @@ import {
   UploadRecords,
 } from '@gtr/core';
 import { GcoreClient } from '@gtr/gcore';
-import { Worker } from 'bullmq';
+import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { CreateBatcher, StatusBoard } from './batching.js';
 import { CancelRegistry } from './cancellation.js';
 import type { WorkerContext, WorkerSettings } from './context.js';
 import { FORWARDING, forwardProcessor } from './forward.js';
@@ -48,6 +49,7 @@ export interface WorkerDeps {
 
 export interface RelayWorkers {
   forward: Worker<ForwardJobData, unknown, ForwardJobName>;
+  import: Worker<ForwardJobData, unknown, ForwardJobName>;
   track: Worker<TrackJobData>;
   notify: Worker<NotifyJobData>;
 }
@@ -92,6 +94,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       tokenMaxAgeMs: settings.tokenMaxAgeMs ?? 3.5 * 3_600_000,
       trackIntervalMs: settings.trackIntervalMs ?? { first: 1_000, max: 30_000 },
       trackTimeoutMs: settings.trackTimeoutMs ?? 24 * 3_600_000,
+      importConcurrency: settings.importConcurrency ?? 100,
       importAllowPrivate: settings.importAllowPrivate ?? false,
       maxUploadSize: settings.maxUploadSize ?? 0,
       callbackSecret: settings.callbackSecret,
@@ -101,6 +104,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     records: new UploadRecords(uploadDir),
     queues,
     gcore,
+    creator: new CreateBatcher(gcore),
+    statuses: new StatusBoard(gcore),
     pacer,
     stats,
     cancels,
@@ -125,6 +130,12 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       // queue.rateLimit() (after a 429) only applies to workers that have a limiter.
       limiter: { max: 10_000, duration: 1_000 },
     }),
+    import: new Worker<ForwardJobData, unknown, ForwardJobName>(QUEUES.import, forwardProcessor(context), {
+      ...common,
+      concurrency: context.settings.importConcurrency,
+      maxStalledCount: 10,
+      limiter: { max: 10_000, duration: 1_000 },
+    }),
     track: new Worker<TrackJobData>(QUEUES.track, trackProcessor(context), { ...common, concurrency: 20 }),
     notify: new Worker<NotifyJobData>(QUEUES.notify, notifyProcessor(context), {
       ...common,
@@ -132,7 +143,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     }),
   };
   // Safety net: a job BullMQ gives up on must not stay "uploading" for ever in the relay's records.
-  workers.forward.on('failed', (job, error) => {
+  const onGaveUp = (job: Job<ForwardJobData, unknown, ForwardJobName> | undefined, error: Error) => {
     if (!job || job.name === 'delete-video' || error.name === 'RateLimitError') return;
     if (job.attemptsMade < (job.opts.attempts ?? 1) && error.name !== 'UnrecoverableError') return;
     context.jobs
@@ -145,8 +156,10 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       .catch((e: unknown) =>
         logger.warn({ err: e, jobId: job.data.id }, 'could not record a failed forward'),
       );
-  });
-  const all = [workers.forward, workers.track, workers.notify];
+  };
+  workers.forward.on('failed', onGaveUp);
+  workers.import.on('failed', onGaveUp);
+  const all = [workers.forward, workers.import, workers.track, workers.notify];
   for (const worker of all) {
     worker.on('error', (error) => logger.warn({ err: error, queue: worker.name }, 'worker error'));
   }

@@ -122,6 +122,7 @@ async function startRelay(imports: ImportSettings, maxUploadSize = 0): Promise<T
       relay.stop();
       await Promise.all([
         queues.forward.obliterate({ force: true }),
+        queues.import.obliterate({ force: true }),
         queues.track.obliterate({ force: true }),
       ]);
       await deleteKeys(redis, prefix);
@@ -145,7 +146,8 @@ describe('imports API', () => {
       .post('/api/imports/batch')
       .set(t.auth)
       .send(body as object);
-  const queued = () => t.queues.forward.getJobCountByTypes('waiting', 'prioritized', 'delayed');
+  // Imports Gcore pulls itself wait on the light `import` queue.
+  const queued = () => t.queues.import.getJobCountByTypes('waiting', 'prioritized', 'delayed');
 
   beforeEach(async () => {
     origin = await startOrigin();
@@ -156,7 +158,7 @@ describe('imports API', () => {
     await origin.close();
   });
 
-  it('creates a queued import job named after the file, sized by the pre-flight, on the forward queue', async () => {
+  it('creates a queued import job named after the file, sized by the pre-flight, on the import queue', async () => {
     const url = `${origin.base}/v/Holiday%20clip.mp4?sig=AbC`;
     const res = await post({
       origin_url: url,
@@ -179,7 +181,7 @@ describe('imports API', () => {
     expect(job.id).toMatch(/^[0-9a-f]{32}$/);
     expect(origin.hits).toEqual(['HEAD /v/Holiday%20clip.mp4']);
 
-    const entry = await t.queues.forward.getJob(job.id);
+    const entry = await t.queues.import.getJob(job.id);
     expect(entry?.name).toBe('import');
     expect(entry?.data).toEqual({ id: job.id });
     expect(entry?.opts.attempts).toBe(3);
@@ -348,6 +350,38 @@ describe('imports API', () => {
     expect(await queued()).toBe(2);
   });
 
+  it('keys on idempotency_key instead of the URL when one is given', async () => {
+    const first = await post({
+      origin_url: `${origin.base}/v/obj.mp4?X-Amz-Signature=1`,
+      idempotency_key: 's3://b/obj.mp4',
+    });
+    expect(first.status).toBe(202);
+    // A fresh presigned URL of the same object: the same job, no second pre-flight.
+    const again = await post({
+      origin_url: `${origin.base}/v/obj.mp4?X-Amz-Signature=2`,
+      idempotency_key: 's3://b/obj.mp4',
+    });
+    expect([again.status, again.body.id]).toEqual([200, first.body.id]);
+    expect(origin.hits).toHaveLength(1);
+    // The key replaces the URL: without it (or with another key) the same URL is another import.
+    const byUrl = await post({ origin_url: `${origin.base}/v/obj.mp4?X-Amz-Signature=1` });
+    const otherKey = await post({
+      origin_url: `${origin.base}/v/obj.mp4?X-Amz-Signature=1`,
+      idempotency_key: 's3://b/other.mp4',
+    });
+    expect([byUrl.status, otherKey.status]).toEqual([202, 202]);
+    expect(new Set([first.body.id, byUrl.body.id, otherKey.body.id]).size).toBe(3);
+
+    for (const bad of ['', 'k'.repeat(513), 42]) {
+      const res = await post({ origin_url: `${origin.base}/v/x.mp4`, idempotency_key: bad });
+      expect([res.status, res.body.error.code]).toEqual([400, 'INVALID_FIELD']);
+      expect(res.body.error.message).toBe('idempotency_key must be a string of 1 to 512 characters');
+    }
+    expect(
+      (await post({ origin_url: `${origin.base}/v/x.mp4`, idempotency_key: 'k'.repeat(512) })).status,
+    ).toBe(202);
+  });
+
   it('makes one job when the same URL arrives twice at once', async () => {
     const url = `${origin.base}/v/race.mp4`;
     const [a, b] = await Promise.all([post({ origin_url: url }), post({ origin_url: url })]);
@@ -377,10 +411,10 @@ describe('imports API', () => {
   it('puts an existing queued job back on the queue if it went missing there', async () => {
     const url = `${origin.base}/v/lost.mp4`;
     const first = await post({ origin_url: url });
-    await (await t.queues.forward.getJob(first.body.id))!.remove();
+    await (await t.queues.import.getJob(first.body.id))!.remove();
     const again = await post({ origin_url: url });
     expect(again.status).toBe(200);
-    expect((await t.queues.forward.getJob(first.body.id))?.name).toBe('import');
+    expect((await t.queues.import.getJob(first.body.id))?.name).toBe('import');
   });
 
   it('refuses private origins unless IMPORT_ALLOW_PRIVATE, without touching them', async () => {
@@ -428,6 +462,7 @@ describe('imports API', () => {
       });
       expect(res.status).toBe(202);
       expect(res.body.jobs.map((j: PublicJob) => j.name)).toEqual(['one', 'Two']);
+      expect(res.body.created).toEqual([true, true]);
       expect(
         res.body.rejected.map((r: { index: number; error: { code: string } }) => [r.index, r.error.code]),
       ).toEqual([
@@ -451,6 +486,10 @@ describe('imports API', () => {
         first.body.jobs.map((j: PublicJob) => j.id),
       );
       expect(origin.hits.length).toBe(hits);
+      expect([first.body.created, second.body.created]).toEqual([
+        [true, true, true],
+        [false, false, false],
+      ]);
       expect((await t.relay.jobs.list()).items).toHaveLength(3);
       expect(await queued()).toBe(3);
       // A single import of one of them finds it too.
@@ -471,6 +510,7 @@ describe('imports API', () => {
       expect(ids).toHaveLength(3);
       expect(ids[0]).toBe(ids[1]);
       expect(ids[2]).not.toBe(ids[0]);
+      expect(res.body.created).toEqual([true, false, true]);
       expect(await queued()).toBe(2);
       expect(origin.hits.filter((h) => h.includes('dup.mp4'))).toHaveLength(1);
     });

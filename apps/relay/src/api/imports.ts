@@ -9,7 +9,8 @@ export type ImportsApiDeps = ImporterDeps;
 
 /**
  * `POST /api/imports` (one copy-from-URL job) and `POST /api/imports/batch` (up to 10 000).
- * Both are idempotent per normalized origin URL. Mount after the `/api` auth and JSON parser.
+ * Both are idempotent per normalized origin URL, or per `idempotency_key` when an item has one.
+ * Mount after the `/api` auth and JSON parser.
  */
 export function importsRouter(deps: ImportsApiDeps): Router {
   const router = Router();
@@ -36,6 +37,9 @@ export function importsRouter(deps: ImportsApiDeps): Router {
     }
     const outcomes = await importer.importMany(items);
     const jobs = [];
+    // Parallel to `jobs` (not a field of each job, whose shape the contract fixes): whether this
+    // request made the job. An item repeated in the batch is created once, at its first index.
+    const created: boolean[] = [];
     const rejected = [];
     for (const outcome of outcomes) {
       if (outcome.error) {
@@ -45,9 +49,10 @@ export function importsRouter(deps: ImportsApiDeps): Router {
         });
       } else {
         jobs.push(toPublicJob(outcome.job));
+        created.push(outcome.created);
       }
     }
-    res.status(202).json({ jobs, rejected });
+    res.status(202).json({ jobs, created, rejected });
   });
 
   return router;

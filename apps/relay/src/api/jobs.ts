@@ -22,7 +22,7 @@ export interface JobsApiDeps {
   jobs: JobStore;
   records: UploadRecords;
   store: RelayFileStore;
-  queues: Pick<RelayQueues, 'forward' | 'track' | 'notify'>;
+  queues: Pick<RelayQueues, 'forward' | 'import' | 'track' | 'notify'>;
   redis: Redis;
   queuePrefix?: string;
   logger: Logger;
@@ -88,7 +88,7 @@ export function jobsRouter(deps: JobsApiDeps): Router {
     );
     if (!updated) throw new AppError('JOB_NOT_FAILED', 'the job changed state meanwhile; look again', 409);
     if (nextState === 'processing') await ensureTracking(deps.queues, job.id);
-    else await ensureForwarding(deps.queues, job.id, job.kind);
+    else await ensureForwarding(deps.queues, job.id, job.kind, job.request.via);
     deps.logger.info({ jobId: job.id, state: nextState }, 'job retried');
     res.status(202).json(toPublicJob(updated));
   });
@@ -130,8 +130,11 @@ export function jobsRouter(deps: JobsApiDeps): Router {
   return router;
 }
 
-async function removeWaiting(queues: Pick<RelayQueues, 'forward' | 'track'>, id: string): Promise<void> {
-  for (const queue of [queues.forward, queues.track]) {
+async function removeWaiting(
+  queues: Pick<RelayQueues, 'forward' | 'import' | 'track'>,
+  id: string,
+): Promise<void> {
+  for (const queue of [queues.forward, queues.import, queues.track]) {
     const job = await queue.getJob(id);
     // An active job is locked by its worker; the cancel signal stops it instead.
     if (job && !(await job.isActive())) await job.remove().catch(() => {});

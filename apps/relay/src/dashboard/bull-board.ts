@@ -6,12 +6,16 @@ import type { Router } from 'express';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
-/** bull-board over the forward, track and notify queues (operators may retry, clean and remove there). */
-export function bullBoardRouter(queues: Pick<RelayQueues, 'forward' | 'track' | 'notify'>): Router {
+/** bull-board over the forward, import, track and notify queues (operators may retry, clean and remove there). */
+export function bullBoardRouter(
+  queues: Pick<RelayQueues, 'forward' | 'import' | 'track' | 'notify'>,
+): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
-    queues: [queues.forward, queues.track, queues.notify].map((queue) => new BullMQAdapter(queue)),
+    queues: [queues.forward, queues.import, queues.track, queues.notify].map(
+      (queue) => new BullMQAdapter(queue),
+    ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'gcore-tus-relay' } },
   });

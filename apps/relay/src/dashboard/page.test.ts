@@ -134,14 +134,14 @@ describe('the dashboard page', () => {
     expect(failures).toEqual([]);
   });
 
-  it('shows bull-board with the forward, track and notify queues', async () => {
+  it('shows bull-board with the forward, import, track and notify queues', async () => {
     const page = await request(t.relay.app).get('/admin/queues').set(auth);
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/<html/i);
     const api = await request(t.relay.app).get('/admin/queues/api/queues').set(auth);
     expect(api.status).toBe(200);
     const names = (api.body.queues as Array<{ name: string }>).map((q) => q.name).sort();
-    expect(names).toEqual(['forward', 'notify', 'track']);
+    expect(names).toEqual(['forward', 'import', 'notify', 'track']);
   });
 });
 

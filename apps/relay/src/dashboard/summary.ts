@@ -25,21 +25,24 @@ export interface DashboardSummary {
 export interface SummaryDeps {
   jobs: JobStore;
   stats: StatsStore;
-  queues: Pick<RelayQueues, 'forward'>;
+  queues: Pick<RelayQueues, 'forward' | 'import'>;
   upstream: UpstreamInfo | undefined;
   now: () => number;
 }
 
 /** Everything the dashboard's header shows, in one round of Redis reads. */
 export async function dashboardSummary(deps: SummaryDeps): Promise<DashboardSummary> {
-  const [counts, stats, queue] = await Promise.all([
+  // Uploads and relay-pulled imports wait on `forward`, imports Gcore pulls on `import`.
+  const [counts, stats, ...queues] = await Promise.all([
     deps.jobs.countByState(),
     deps.stats.snapshot(),
     deps.queues.forward.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
+    deps.queues.import.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
   ]);
-  const waiting = (queue.waiting ?? 0) + (queue.prioritized ?? 0);
-  const active = queue.active ?? 0;
-  const delayed = queue.delayed ?? 0;
+  const sum = (name: string) => queues.reduce((total, q) => total + (q[name] ?? 0), 0);
+  const waiting = sum('waiting') + sum('prioritized');
+  const active = sum('active');
+  const delayed = sum('delayed');
   return {
     counts,
     total: Object.values(counts).reduce((sum, n) => sum + n, 0),

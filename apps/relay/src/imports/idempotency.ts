@@ -12,6 +12,14 @@ export function normalizeOriginUrl(input: string | URL): string {
   return url.href;
 }
 
+/**
+ * What names an import for idempotency: the tool's `idempotency_key` when it gave one, else the
+ * normalized origin URL. The two cannot collide: a normalized URL always starts with `http`.
+ */
+export function importIdentity(intent: { originUrl: string; idempotencyKey: string | null }): string {
+  return intent.idempotencyKey === null ? intent.originUrl : `key:${intent.idempotencyKey}`;
+}
+
 /** What a claim key holds. */
 export interface Claim {
   /** The job id that owns the URL, or null when nobody does. */
@@ -52,9 +60,9 @@ return 0
 `;
 
 /**
- * One Redis key per normalized origin URL (`<prefix>:imports:url:<sha256>`) naming the job that
- * imports it, so the same URL never makes a second Gcore video. Every method takes many keys
- * and answers in one round trip.
+ * One Redis key per import identity (`<prefix>:imports:url:<sha256>`, see importIdentity) naming
+ * the job that imports it, so the same URL (or idempotency key) never makes a second Gcore video.
+ * Every method takes many keys and answers in one round trip.
  */
 export class ImportClaims {
   constructor(
@@ -64,8 +72,9 @@ export class ImportClaims {
     private readonly leaseMs = 60_000,
   ) {}
 
-  key(normalizedUrl: string): string {
-    return `${this.prefix}:imports:url:${createHash('sha256').update(normalizedUrl).digest('hex')}`;
+  /** The claim key of an identity (see importIdentity). */
+  key(identity: string): string {
+    return `${this.prefix}:imports:url:${createHash('sha256').update(identity).digest('hex')}`;
   }
 
   async lookup(keys: readonly string[]): Promise<Claim[]> {

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import {
   AppError,
   emptyProgress,
+  forwardQueueOf,
+  IMPORT_VIAS,
   type JobRecord,
   type JobStore,
   type Logger,
@@ -9,7 +11,7 @@ import {
   type ResolveHost,
 } from '@gtr/core';
 import type { Redis } from 'ioredis';
-import { ImportClaims } from './idempotency.js';
+import { ImportClaims, importIdentity } from './idempotency.js';
 import { type PreflightResult, preflightOrigin } from './preflight.js';
 import { type ImportIntent, readImportRequest } from './validate.js';
 
@@ -24,7 +26,7 @@ export interface ImportSettings {
 
 export interface ImporterDeps {
   jobs: JobStore;
-  queues: Pick<RelayQueues, 'forward'>;
+  queues: Pick<RelayQueues, 'forward' | 'import'>;
   redis: Redis;
   /** Redis key prefix, as for job records. */
   prefix: string;
@@ -42,7 +44,7 @@ export type ImportOutcome =
   | { index: number; job: JobRecord; created: boolean; error?: never }
   | { index: number; error: AppError; job?: never };
 
-/** Every item with the same normalized URL: one job at most. */
+/** Every item with the same identity (normalized URL or idempotency key): one job at most. */
 interface Group {
   key: string;
   intent: ImportIntent;
@@ -83,7 +85,7 @@ export class Importer {
     items.forEach((item, index) => {
       try {
         const intent = readImportRequest(item, { preflight: this.deps.settings.preflight });
-        const key = this.claims.key(intent.originUrl);
+        const key = this.claims.key(importIdentity(intent));
         const group = groups.get(key);
         if (group) group.indexes.push(index);
         else groups.set(key, { key, intent, indexes: [index] });
@@ -241,7 +243,15 @@ export class Importer {
    * there (its request died between writing the record and queueing it).
    */
   private async enqueue(groups: Group[]): Promise<void> {
-    const forward = this.deps.queues.forward;
+    for (const via of IMPORT_VIAS) {
+      await this.enqueueOn(
+        forwardQueueOf(this.deps.queues, 'import', via),
+        groups.filter((g) => g.job && (g.job.request.via ?? 'gcore') === via),
+      );
+    }
+  }
+
+  private async enqueueOn(forward: RelayQueues['forward'], groups: Group[]): Promise<void> {
     const fresh = groups.filter((g) => g.created).map((g) => g.job!.id);
     const queued = groups
       .filter((g) => g.job && !g.created && g.job.state === 'queued')

@@ -13,8 +13,13 @@ import { normalizeOriginUrl } from './idempotency.js';
 
 /** One import as asked for, validated; nothing fetched yet. */
 export interface ImportIntent {
-  /** Normalized (see normalizeOriginUrl): what Gcore is given and what idempotency keys on. */
+  /** Normalized (see normalizeOriginUrl): what Gcore is given, and what idempotency keys on without `idempotencyKey`. */
   originUrl: string;
+  /**
+   * The tool's `idempotency_key`: when given, it and not the URL names the import (presigned URLs
+   * differ on every run, the object they point at does not). Null when not given.
+   */
+  idempotencyKey: string | null;
   /** The last path segment, decoded; null when the path has none. */
   filename: string | null;
   /** The tool's `name`, or the file name without extension (host name when there is none). */
@@ -39,6 +44,9 @@ const STREAMING_KINDS: Record<string, string> = {
 };
 
 const invalid = (message: string) => new AppError('INVALID_ORIGIN_URL', message, 400);
+
+/** Longest `idempotency_key` taken. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 512;
 
 /**
  * Reads one import request (the body of `POST /api/imports`, or one batch item) or throws the
@@ -86,10 +94,12 @@ export function readImportRequest(input: unknown, options: ValidateOptions): Imp
   if (!IMPORT_VIAS.includes(via as ImportVia)) {
     throw new AppError('INVALID_FIELD', `via must be one of ${IMPORT_VIAS.join(', ')}`, 400);
   }
+  const idempotencyKey = readIdempotencyKey(body.idempotency_key);
   const parsed = parseVideoRequest(body);
   const headers = parseHeaderLines(parsed.fields.origin_http_headers);
   return {
     originUrl: normalizeOriginUrl(url),
+    idempotencyKey,
     filename,
     name: parsed.name ?? defaultName(filename, url),
     needsVideoType: !ext,
@@ -102,6 +112,18 @@ export function readImportRequest(input: unknown, options: ValidateOptions): Imp
       via: via as ImportVia,
     },
   };
+}
+
+function readIdempotencyKey(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new AppError(
+      'INVALID_FIELD',
+      `idempotency_key must be a string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`,
+      400,
+    );
+  }
+  return value;
 }
 
 function lastSegment(url: URL): string | null {

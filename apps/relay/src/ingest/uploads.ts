@@ -16,7 +16,7 @@ import { readUploadMetadata } from './metadata.js';
 export interface UploadsDeps {
   jobs: JobStore;
   records: UploadRecords;
-  queues: Pick<RelayQueues, 'forward'>;
+  queues: Pick<RelayQueues, 'forward' | 'import'>;
   metrics: RelayMetrics;
   logger: Logger;
   now?: () => number;

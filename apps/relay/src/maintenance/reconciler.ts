@@ -1,6 +1,7 @@
 import {
   ensureForwarding,
   ensureTracking,
+  forwardQueueOf,
   type JobStore,
   type Logger,
   type RelayQueues,
@@ -21,7 +22,7 @@ export interface ReconcilerDeps {
   records: UploadRecords;
   store: RelayFileStore;
   uploads: Uploads;
-  queues: Pick<RelayQueues, 'forward' | 'track'>;
+  queues: Pick<RelayQueues, 'forward' | 'import' | 'track'>;
   logger: Logger;
 }
 
@@ -59,8 +60,8 @@ export class Reconciler {
     for (const id of await this.deps.jobs.idsInState('queued', 10_000)) {
       const job = await this.deps.jobs.get(id);
       if (!job || job.kind === 'upload') continue;
-      if (!(await this.deps.queues.forward.getJob(id))) {
-        await ensureForwarding(this.deps.queues, id, job.kind);
+      if (!(await forwardQueueOf(this.deps.queues, job.kind, job.request.via).getJob(id))) {
+        await ensureForwarding(this.deps.queues, id, job.kind, job.request.via);
         report.enqueued++;
       }
     }

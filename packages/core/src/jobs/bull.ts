@@ -7,10 +7,11 @@ import {
   QUEUES,
   type TrackJobData,
 } from './queues.js';
-import { type JobKind, type JobRecord, toPublicJob } from './types.js';
+import { type ImportVia, type JobKind, type JobRecord, toPublicJob } from './types.js';
 
 export interface RelayQueues {
   forward: Queue<ForwardJobData, unknown, ForwardJobName>;
+  import: Queue<ForwardJobData, unknown, ForwardJobName>;
   track: Queue<TrackJobData>;
   notify: Queue<NotifyJobData>;
   close(): Promise<void>;
@@ -39,6 +40,15 @@ export function createQueues(connection: ConnectionOptions, options: QueueOption
       ...keep,
     },
   });
+  const imports = new Queue<ForwardJobData, unknown, ForwardJobName>(QUEUES.import, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      attempts: options.forwardAttempts,
+      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+      ...keep,
+    },
+  });
   const track = new Queue<TrackJobData>(QUEUES.track, {
     connection,
     prefix,
@@ -51,27 +61,39 @@ export function createQueues(connection: ConnectionOptions, options: QueueOption
     defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, ...keep },
   });
   const onError = options.onError ?? (() => {});
-  for (const queue of [forward, track, notify]) queue.on('error', onError);
+  for (const queue of [forward, imports, track, notify]) queue.on('error', onError);
   return {
     forward,
+    import: imports,
     track,
     notify,
     close: async () => {
-      await Promise.all([forward.close(), track.close(), notify.close()]);
+      await Promise.all([forward.close(), imports.close(), track.close(), notify.close()]);
     },
   };
 }
 
+/** The queue a job's forward runs on: imports Gcore pulls itself go to the light `import` queue. */
+export function forwardQueueOf(
+  queues: Pick<RelayQueues, 'forward' | 'import'>,
+  kind: JobKind,
+  via: ImportVia | undefined,
+): RelayQueues['forward'] {
+  return kind === 'import' && (via ?? 'gcore') === 'gcore' ? queues.import : queues.forward;
+}
+
 /**
- * Puts a job on the forward queue unless it is already there. BullMQ ignores add() for a job id
+ * Puts a job on its forward queue unless it is already there. BullMQ ignores add() for a job id
  * it still holds, so a finished or failed copy is retried or replaced first.
  */
 export async function ensureForwarding(
-  queues: Pick<RelayQueues, 'forward'>,
+  queues: Pick<RelayQueues, 'forward' | 'import'>,
   id: string,
   kind: JobKind,
+  via?: ImportVia,
 ): Promise<void> {
-  const existing = await queues.forward.getJob(id);
+  const queue = forwardQueueOf(queues, kind, via);
+  const existing = await queue.getJob(id);
   if (existing) {
     const state = await existing.getState();
     if (state === 'failed') {
@@ -81,7 +103,7 @@ export async function ensureForwarding(
     if (state !== 'completed' && state !== 'unknown') return;
     await existing.remove();
   }
-  await queues.forward.add(kind, { id }, { jobId: id });
+  await queue.add(kind, { id }, { jobId: id });
 }
 
 /** Starts (or keeps) following Gcore's processing of a job's video. */

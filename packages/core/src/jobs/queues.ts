@@ -6,6 +6,11 @@ export const QUEUE_PREFIX = 'gtr';
 export const QUEUES = {
   /** Creates the Gcore video and moves the bytes (uploads) or asks Gcore to pull (imports). */
   forward: 'forward',
+  /**
+   * Imports that Gcore pulls itself (`via: "gcore"`): API calls only, no bytes through the relay,
+   * so many run at once and their create calls are batched.
+   */
+  import: 'import',
   /** Follows Gcore's processing with backing-off polls; light, so waiting never holds a forward slot. */
   track: 'track',
   /** Delivers callbacks to internal tools. */
