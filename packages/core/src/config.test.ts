@@ -51,3 +51,30 @@ describe('parseDuration', () => {
     expect(parseDuration('tomorrow')).toBeUndefined();
   });
 });
+
+describe('.env', () => {
+  it('is read from the working directory, without overriding what is already set', async () => {
+    const fs = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dotenv-'));
+    const cwd = process.cwd();
+    const saved = { PORT: process.env.PORT, LOG_LEVEL: process.env.LOG_LEVEL };
+    try {
+      await fs.writeFile(path.join(dir, '.env'), 'PORT=9191\nLOG_LEVEL=warn\n');
+      process.chdir(dir);
+      delete process.env.PORT;
+      process.env.LOG_LEVEL = 'error';
+      const config = loadConfig();
+      expect(config.PORT).toBe(9191);
+      expect(config.LOG_LEVEL).toBe('error');
+    } finally {
+      process.chdir(cwd);
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

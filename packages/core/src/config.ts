@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -191,8 +193,15 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment once; throws a ConfigError naming every bad variable. */
+/**
+ * Parses the environment once; throws a ConfigError naming every bad variable. Reading the
+ * process's own environment, a `.env` file in the working directory is loaded first (variables
+ * already set win).
+ */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  if (env === process.env && existsSync('.env')) {
+    for (const [key, value] of Object.entries(parseEnv(readFileSync('.env', 'utf8')))) env[key] ??= value;
+  }
   const result = configSchema.safeParse(env);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
