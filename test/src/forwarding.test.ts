@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { waitFor } from '@gtr/core';
+import { sha256File, waitFor } from '@gtr/core';
 import { writeVideoFile } from '@gtr/gcore-emulator';
 import { signBody } from '@gtr/worker';
 import { type Stack, startStack } from './support/stack.js';
@@ -148,5 +148,28 @@ describe('forwarding uploads to Gcore', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(stack.emulator.video(videoId)!.patches).toBe(patchesAtCancel);
     expect((await stack.job(id)).state).toBe('canceled');
+  });
+
+  it.each([
+    ['uploaded', ['empty', 'pending']],
+    ['viewable', ['viewable']],
+  ] as const)('counts a job done at COMPLETE_ON=%s', async (completeOn, statuses) => {
+    stack = await startStack({ faults: { processingStepMs: 1_500 }, worker: { completeOn } });
+    const file = path.join(tmp, `complete-${completeOn}.mp4`);
+    await writeVideoFile(file, MB, 12);
+    const id = await stack.upload(file);
+    const job = await stack.waitForState(id, ['ready', 'failed']);
+    expect(job.state).toBe('ready');
+    expect(statuses).toContain(stack.emulator.video(job.progress.video_id!)!.statusHistory.at(-1));
+    expect(stack.emulator.video(job.progress.video_id!)!.status).not.toBe('ready');
+  });
+
+  it('keeps the local file after forwarding when KEEP_FILES is on', async () => {
+    stack = await startStack({ worker: { keepFiles: true } });
+    const file = path.join(tmp, 'keep.mp4');
+    const { sha256 } = await writeVideoFile(file, MB, 13);
+    const id = await stack.upload(file);
+    await stack.waitForState(id, ['ready']);
+    expect(await sha256File(path.join(stack.relay.relay.uploadDir, id))).toBe(sha256);
   });
 });
