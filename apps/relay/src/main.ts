@@ -1,26 +1,11 @@
-import {
-  ConfigError,
-  createLogger,
-  createQueues,
-  createRedis,
-  loadConfig,
-  resolveRelayTokens,
-} from '@gtr/core';
+import { createLogger, createQueues, createRedis, readConfigOrExit, resolveRelayTokens } from '@gtr/core';
 import { createRelayApp } from './app.js';
+import { relaySettingsFromConfig } from './from-config.js';
 import { listen } from './server.js';
 
 /** `pnpm start:relay`: the HTTP half alone (workers run elsewhere, sharing DATA_DIR and Redis). */
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const { tokens, file, generated } = await resolveRelayTokens(config.RELAY_API_TOKENS, config.DATA_DIR);
@@ -34,15 +19,7 @@ async function main(): Promise<void> {
     onError: (error) => logger.warn({ err: error }, 'queue connection error'),
   });
   const relay = createRelayApp({
-    settings: {
-      dataDir: config.DATA_DIR,
-      tokens,
-      maxUploadSize: config.MAX_UPLOAD_SIZE,
-      uploadExpiryMs: config.UPLOAD_EXPIRY,
-      trustProxy: config.TRUST_PROXY,
-      imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
-      ...(config.GCORE_API_URL ? { upstream: { url: config.GCORE_API_URL, emulator: false } } : {}),
-    },
+    settings: relaySettingsFromConfig(config, tokens, { url: config.GCORE_API_URL, emulator: false }),
     redis,
     queues,
     logger,

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import {
   AppError,
   downloadToFile,
+  emptyProgress,
   ensureTracking,
   type ForwardJobData,
   type ForwardJobName,
@@ -203,17 +204,7 @@ class Steps {
   private async startOver(): Promise<void> {
     const videoId = this.progress.video_id!;
     await this.ctx.gcore.deleteVideo(videoId, { ignoreNotFound: true, signal: this.signal });
-    this.progress = {
-      ...this.progress,
-      video_id: null,
-      client_id: null,
-      upload_url: null,
-      token: null,
-      endpoint: null,
-      token_at: null,
-      uploaded_at: null,
-      create_started_at: null,
-    };
+    this.progress = emptyProgress();
     await this.save({ video: null, bytes_forwarded: 0 });
     await this.ctx.records.update(this.id, {
       video_id: null,

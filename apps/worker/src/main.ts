@@ -1,19 +1,11 @@
 import http from 'node:http';
-import { ConfigError, createLogger, createQueues, createRedis, loadConfig } from '@gtr/core';
+import { createLogger, createQueues, createRedis, readConfigOrExit } from '@gtr/core';
+import { workerDepsFromConfig } from './from-config.js';
 import { createWorker } from './worker.js';
 
 /** `pnpm start:worker`: the forwarding half alone (relays run elsewhere, sharing DATA_DIR and Redis). */
 async function main(): Promise<void> {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = readConfigOrExit();
   if (!config.GCORE_API_KEY) {
     console.error('GCORE_API_KEY: required for a worker (pnpm start runs the built-in emulator without one)');
     process.exit(1);
@@ -28,31 +20,14 @@ async function main(): Promise<void> {
     prefix: config.REDIS_PREFIX,
     onError: (error) => logger.warn({ err: error }, 'queue connection error'),
   });
-  const worker = await createWorker({
-    settings: {
-      dataDir: config.DATA_DIR,
-      chunkSize: config.FORWARD_CHUNK_SIZE,
-      concurrency: config.FORWARD_CONCURRENCY,
-      completeOn: config.COMPLETE_ON,
-      keepFiles: config.KEEP_FILES,
-      callbackSecret: config.CALLBACK_SECRET,
-      importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,
-      maxUploadSize: config.MAX_UPLOAD_SIZE,
-    },
-    gcore: {
-      apiUrl: config.GCORE_API_URL,
-      apiKey: config.GCORE_API_KEY,
-      requestsPerSecond: config.GCORE_API_RPS,
-    },
-    redis,
-    queues,
-    logger,
-    prefix: config.REDIS_PREFIX,
-    lock: {
-      durationMs: config.WORKER_LOCK_DURATION,
-      stalledIntervalMs: Math.max(1_000, Math.round(config.WORKER_LOCK_DURATION / 2)),
-    },
-  });
+  const worker = await createWorker(
+    workerDepsFromConfig(config, {
+      redis,
+      queues,
+      logger,
+      gcore: { apiUrl: config.GCORE_API_URL, apiKey: config.GCORE_API_KEY },
+    }),
+  );
 
   let metricsServer: http.Server | null = null;
   if (config.WORKER_METRICS_PORT > 0) {

@@ -207,3 +207,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
   throw new ConfigError(problems);
 }
+
+/** For a process's entry point: the configuration, or one line per bad variable and exit code 1. */
+export function readConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -1,17 +1,17 @@
 import path from 'node:path';
 import {
   type Config,
-  ConfigError,
   createLogger,
   createQueues,
   createRedis,
   type Logger,
-  loadConfig,
+  readConfigOrExit,
   resolveRelayTokens,
 } from '@gtr/core';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
-import { createWorker } from '@gtr/worker';
+import { createWorker, workerDepsFromConfig } from '@gtr/worker';
 import { createRelayApp } from '../app.js';
+import { relaySettingsFromConfig } from '../from-config.js';
 import { listen } from '../server.js';
 import { ensureRedis, NoRedisError } from './redis.js';
 
@@ -20,7 +20,7 @@ import { ensureRedis, NoRedisError } from './redis.js';
  * emulator without GCORE_API_KEY, a Redis found or started, a relay token generated on first start.
  */
 async function main(): Promise<void> {
-  const config = readConfig();
+  const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
   const redisInfo = await ensureRedis(config.REDIS_URL, config.DATA_DIR).catch((error: unknown) => {
     if (error instanceof NoRedisError) {
@@ -51,37 +51,16 @@ async function main(): Promise<void> {
     prefix: config.REDIS_PREFIX,
     onError: onQueueError,
   });
-  const worker = await createWorker({
-    settings: {
-      dataDir: config.DATA_DIR,
-      chunkSize: config.FORWARD_CHUNK_SIZE,
-      concurrency: config.FORWARD_CONCURRENCY,
-      completeOn: config.COMPLETE_ON,
-      keepFiles: config.KEEP_FILES,
-      callbackSecret: config.CALLBACK_SECRET,
-      importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,
-      maxUploadSize: config.MAX_UPLOAD_SIZE,
-    },
-    gcore: { apiUrl: upstream.url, apiKey: upstream.apiKey, requestsPerSecond: config.GCORE_API_RPS },
-    redis: workerRedis,
-    queues: workerQueues,
-    logger: logger.child({ component: 'worker' }),
-    prefix: config.REDIS_PREFIX,
-    lock: {
-      durationMs: config.WORKER_LOCK_DURATION,
-      stalledIntervalMs: Math.max(1_000, Math.round(config.WORKER_LOCK_DURATION / 2)),
-    },
-  });
+  const worker = await createWorker(
+    workerDepsFromConfig(config, {
+      redis: workerRedis,
+      queues: workerQueues,
+      logger: logger.child({ component: 'worker' }),
+      gcore: { apiUrl: upstream.url, apiKey: upstream.apiKey },
+    }),
+  );
   const relay = createRelayApp({
-    settings: {
-      dataDir: config.DATA_DIR,
-      tokens,
-      maxUploadSize: config.MAX_UPLOAD_SIZE,
-      uploadExpiryMs: config.UPLOAD_EXPIRY,
-      trustProxy: config.TRUST_PROXY,
-      upstream: { url: upstream.url, emulator: upstream.emulator },
-      imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
-    },
+    settings: relaySettingsFromConfig(config, tokens, { url: upstream.url, emulator: upstream.emulator }),
     redis,
     queues,
     logger,
@@ -122,18 +101,6 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-}
-
-function readConfig(): Config {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
 }
 
 async function startBuiltInEmulator(config: Config, logger: Logger): Promise<Emulator> {

@@ -31,7 +31,7 @@ export function createQueues(connection: ConnectionOptions, options: QueueOption
   const prefix = options.prefix ?? QUEUE_PREFIX;
   // BullMQ keeps finished jobs only for a while: the relay's job records are the history.
   const keep = { removeOnComplete: { age: 24 * 3_600, count: 5_000 }, removeOnFail: { age: 7 * 24 * 3_600 } };
-  const forward = new Queue<ForwardJobData, unknown, ForwardJobName>(QUEUES.forward, {
+  const forwarding = {
     connection,
     prefix,
     defaultJobOptions: {
@@ -39,16 +39,9 @@ export function createQueues(connection: ConnectionOptions, options: QueueOption
       backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
       ...keep,
     },
-  });
-  const imports = new Queue<ForwardJobData, unknown, ForwardJobName>(QUEUES.import, {
-    connection,
-    prefix,
-    defaultJobOptions: {
-      attempts: options.forwardAttempts,
-      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
-      ...keep,
-    },
-  });
+  };
+  const forward = new Queue<ForwardJobData, unknown, ForwardJobName>(QUEUES.forward, forwarding);
+  const imports = new Queue<ForwardJobData, unknown, ForwardJobName>(QUEUES.import, forwarding);
   const track = new Queue<TrackJobData>(QUEUES.track, {
     connection,
     prefix,

@@ -1,0 +1,19 @@
+import type { Config } from '@gtr/core';
+import type { RelaySettings } from './app.js';
+
+/** The relay's settings as the environment configures them (`pnpm start:relay` and `pnpm start`). */
+export function relaySettingsFromConfig(
+  config: Config,
+  tokens: readonly string[],
+  upstream: { url: string; emulator: boolean },
+): RelaySettings {
+  return {
+    dataDir: config.DATA_DIR,
+    tokens,
+    maxUploadSize: config.MAX_UPLOAD_SIZE,
+    uploadExpiryMs: config.UPLOAD_EXPIRY,
+    trustProxy: config.TRUST_PROXY,
+    imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
+    upstream,
+  };
+}

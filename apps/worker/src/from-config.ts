@@ -1,0 +1,31 @@
+import type { Config, Logger, RelayQueues } from '@gtr/core';
+import type { Redis } from 'ioredis';
+import type { WorkerDeps } from './worker.js';
+
+/** The worker as the environment configures it (shared by `pnpm start:worker` and `pnpm start`). */
+export function workerDepsFromConfig(
+  config: Config,
+  deps: { redis: Redis; queues: RelayQueues; logger: Logger; gcore: { apiUrl: string; apiKey: string } },
+): WorkerDeps {
+  return {
+    settings: {
+      dataDir: config.DATA_DIR,
+      chunkSize: config.FORWARD_CHUNK_SIZE,
+      concurrency: config.FORWARD_CONCURRENCY,
+      completeOn: config.COMPLETE_ON,
+      keepFiles: config.KEEP_FILES,
+      callbackSecret: config.CALLBACK_SECRET,
+      importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,
+      maxUploadSize: config.MAX_UPLOAD_SIZE,
+    },
+    gcore: { ...deps.gcore, requestsPerSecond: config.GCORE_API_RPS },
+    redis: deps.redis,
+    queues: deps.queues,
+    logger: deps.logger,
+    prefix: config.REDIS_PREFIX,
+    lock: {
+      durationMs: config.WORKER_LOCK_DURATION,
+      stalledIntervalMs: Math.max(1_000, Math.round(config.WORKER_LOCK_DURATION / 2)),
+    },
+  };
+}
