@@ -51,7 +51,7 @@ export class CreateBatcher {
           { retryable: true },
         );
       }
-      batch.forEach((w, i) => w.resolve(videos[i]!));
+      for (const [i, w] of batch.entries()) w.resolve(videos[i]!);
     } catch (error) {
       // One bad item must not sink the others: a refused batch is retried one by one.
       if (error instanceof GcoreError && !error.retryable && error.status !== 401 && error.status !== 403) {

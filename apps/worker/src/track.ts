@@ -13,8 +13,8 @@ export function trackProcessor(ctx: WorkerContext) {
   return async (job: Job<TrackJobData>, token?: string): Promise<void> => {
     const { id, polls } = job.data;
     const record = await ctx.jobs.get(id);
-    const videoId = record?.progress.video_id;
-    if (!record || record.state !== 'processing' || videoId === null || videoId === undefined) return;
+    if (record?.state !== 'processing' || record.progress.video_id === null) return;
+    const videoId = record.progress.video_id;
 
     const later = async (delayMs: number): Promise<never> => {
       await job.updateData({ id, polls: polls + 1 });

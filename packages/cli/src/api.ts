@@ -11,6 +11,11 @@ export interface ImportItem {
   callback_url?: string;
   /** Who fetches the file: Gcore pulls it (default), or the relay downloads and uploads it. */
   via?: 'gcore' | 'relay';
+  /**
+   * Names the import instead of its URL (at most 512 characters): sending the same key again
+   * returns its job whatever the URL, e.g. a fresh presigned URL of the same S3 object.
+   */
+  idempotency_key?: string;
 }
 
 export interface JobPage {
@@ -25,6 +30,11 @@ export interface BatchRejection {
 
 export interface BatchResult {
   jobs: PublicJob[];
+  /**
+   * Parallel to `jobs`: whether this request created the job (false: it existed before, or
+   * repeats an earlier item of the batch). Null from a relay that does not say.
+   */
+  created: boolean[] | null;
   rejected: BatchRejection[];
 }
 
@@ -210,18 +220,20 @@ export class RelayClient {
   }
 
   /** `POST /api/imports/batch` (at most 10 000 items); sending a URL again returns its job. */
-  async createImports(items: readonly ImportItem[]): Promise<BatchResult & { date: string | null }> {
-    const res = await this.request<BatchResult>(
+  async createImports(items: readonly ImportItem[]): Promise<BatchResult> {
+    const res = await this.request<Partial<BatchResult>>(
       'POST',
       '/api/imports/batch',
       'the import API (POST /api/imports/batch)',
       { items },
       this.timeoutMs * 10,
     );
+    const jobs = res.body.jobs ?? [];
+    const created = res.body.created;
     return {
-      jobs: res.body.jobs ?? [],
+      jobs,
+      created: Array.isArray(created) && created.length === jobs.length ? created : null,
       rejected: res.body.rejected ?? [],
-      date: res.headers.get('date'),
     };
   }
 
@@ -231,7 +243,7 @@ export class RelayClient {
     what: string,
     body?: unknown,
     timeoutMs = this.timeoutMs,
-  ): Promise<{ status: number; body: T; headers: Headers }> {
+  ): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (this.target.token !== null) headers.Authorization = `Bearer ${this.target.token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -262,7 +274,7 @@ export class RelayClient {
     }
     if (!res.ok) throw relayHttpError(res.status, text, this.target, what);
     try {
-      return { status: res.status, body: JSON.parse(text) as T, headers: res.headers };
+      return { status: res.status, body: JSON.parse(text) as T };
     } catch {
       throw new RelayError(
         `${what} answered with something that is not JSON (is ${this.target.url} the relay?)`,

@@ -97,6 +97,37 @@ describe('command line', () => {
       await relay.close();
     }
   });
+
+  it("counts imports as created or existing by the batch answer's created array", async () => {
+    let sendCreated = true;
+    const relay = await serve((_req, body, res) => {
+      const { items } = JSON.parse(body) as { items: Array<{ origin_url: string }> };
+      const jobs = items.map((item, i) => ({
+        id: `job-${i}`,
+        kind: 'import',
+        state: 'queued',
+        origin_url: item.origin_url,
+        // Long ago, as a job made by an earlier run looks: the answer says what is new, not the clock.
+        created_at: '2020-01-01T00:00:00.000Z',
+      }));
+      const answer = { jobs, rejected: [], ...(sendCreated ? { created: [false, true, false] } : {}) };
+      res.writeHead(202, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
+    });
+    try {
+      const urls = ['https://x.test/a.mp4', 'https://x.test/b.mp4', 'https://x.test/c.mp4'];
+      const env = { RELAY_URL: relay.url, RELAY_TOKEN: 't' };
+      const cap = captureIo({ env });
+      expect(await runCli(['import', ...urls], cap.io)).toBe(0);
+      expect(cap.stdout()).toBe('imports: 1 created, 2 existing, 0 rejected\n');
+      // A relay that does not say is not guessed about.
+      sendCreated = false;
+      const older = captureIo({ env });
+      expect(await runCli(['import', ...urls], older.io)).toBe(0);
+      expect(older.stdout()).toBe('imports: 0 created, 0 existing, 3 new or existing, 0 rejected\n');
+    } finally {
+      await relay.close();
+    }
+  });
 });
 
 describe('relay target', () => {

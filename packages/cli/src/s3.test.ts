@@ -137,11 +137,12 @@ describe('S3 listing', () => {
 describe('import --s3', () => {
   it('imports each video object through a presigned URL named after its file', async () => {
     const s3 = await fakeS3('videos', KEYS);
-    const batches: Array<{ items: Array<{ origin_url: string; name: string }> }> = [];
-    // The import API as specified: 202 {"jobs", "rejected"}.
+    const batches: Array<{ items: Array<{ origin_url: string; name: string; idempotency_key: string }> }> =
+      [];
+    // The import API as specified: 202 {"jobs", "created", "rejected"}.
     const relay = await serve((req, body, res) => {
       if (req.method === 'POST' && req.url === '/api/imports/batch') {
-        const batch = JSON.parse(body) as { items: Array<{ origin_url: string; name: string }> };
+        const batch = JSON.parse(body) as (typeof batches)[number];
         batches.push(batch);
         const now = new Date().toISOString();
         res.writeHead(202, { 'Content-Type': 'application/json' }).end(
@@ -154,6 +155,8 @@ describe('import --s3', () => {
               origin_url: item.origin_url,
               created_at: now,
             })),
+            // The second object was imported by an earlier run.
+            created: [true, false],
             rejected: [
               { index: 0, error: { code: 'ORIGIN_UNREACHABLE', message: 'the origin answered 403' } },
             ],
@@ -172,7 +175,7 @@ describe('import --s3', () => {
       const code = await runCli(['import', '--s3', 's3://videos/media', '--expires', '600'], cap.io);
       expect(cap.stderr()).toBe('');
       expect(cap.stdout()).toContain('s3://videos/media: 3 videos (3 other objects skipped)');
-      expect(cap.stdout()).toContain('imports: 2 created, 0 existing, 1 rejected');
+      expect(cap.stdout()).toContain('imports: 1 created, 1 existing, 1 rejected');
       // The presigned URL (a credential for an hour) stays out of the output.
       expect(cap.stdout()).toContain(
         's3://videos/media/intro.mp4: the origin answered 403 (ORIGIN_UNREACHABLE)\n',
@@ -182,6 +185,12 @@ describe('import --s3', () => {
       expect(batches).toHaveLength(1);
       const items = batches[0]!.items;
       expect(items.map((i) => i.name)).toEqual(['intro', 'keynote & demo', 'q&a']);
+      // What a re-run is recognised by: the object, not its (fresh) presigned URL.
+      expect(items.map((i) => i.idempotency_key)).toEqual([
+        's3://videos/media/intro.mp4',
+        's3://videos/media/talks/keynote & demo.MOV',
+        's3://videos/media/talks/q&a.mkv',
+      ]);
       for (const item of items) {
         const url = new URL(item.origin_url);
         expect(url.origin).toBe(s3.url);

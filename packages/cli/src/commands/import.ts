@@ -35,7 +35,8 @@ instead of making a second video.
   --file LIST         one URL per line, or CSV url,name[,description]; # comments and blank
                       lines are skipped ("-" reads standard input)
   --s3 s3://B/P       every video object under the prefix, as presigned GET URLs (credentials,
-                      region and endpoint from the standard AWS_* variables)
+                      region and endpoint from the standard AWS_* variables); a re-run finds
+                      the jobs of objects imported before
   --expires SECONDS   lifetime of the presigned URLs (default 3600)
   --endpoint URL      S3-compatible storage (default AWS_ENDPOINT_URL_S3); path-style addressing
   --region R          S3 region (default AWS_REGION, else us-east-1)
@@ -60,6 +61,8 @@ type Rejection = { where: string; url: string; message: string };
 interface Submission {
   created: PublicJob[];
   existing: PublicJob[];
+  /** Accepted by a relay that does not say whether it created them (one older than `created`). */
+  accepted: PublicJob[];
   rejected: Rejection[];
   /** Which input each job came from, as messages show it. */
   origin: Map<string, string>;
@@ -123,14 +126,15 @@ export const importCommand: Command = {
     const client = await connect(values, io);
     const result = await submit(client, sources, io);
     result.rejected.unshift(...localProblems);
+    const unknown = result.accepted.length > 0 ? `, ${result.accepted.length} new or existing` : '';
     println(
       io,
-      `imports: ${result.created.length} created, ${result.existing.length} existing, ${result.rejected.length} rejected`,
+      `imports: ${result.created.length} created, ${result.existing.length} existing${unknown}, ${result.rejected.length} rejected`,
     );
     for (const r of result.rejected) println(io, `${r.where}: ${r.url ? `${r.url}: ` : ''}${r.message}`);
 
     if (!values.wait) return result.rejected.length > 0 ? EXIT.failed : EXIT.ok;
-    const jobs = [...result.created, ...result.existing];
+    const jobs = [...result.created, ...result.existing, ...result.accepted];
     if (jobs.length === 0) return EXIT.failed;
     const outcome = await waitForImports(client, jobs, result.origin, io);
     if (outcome === 'interrupted') return EXIT.interrupted;
@@ -193,6 +197,8 @@ async function readSources(
           item: {
             origin_url: await presignGet(client, bucket, video.key, o.expires),
             name: titleOf(video.key),
+            // Presigned URLs differ on every run; the object does not. A re-run finds its jobs.
+            idempotency_key: `s3://${bucket}/${video.key}`,
             ...o.common,
           },
         });
@@ -236,7 +242,7 @@ async function readList(io: CliIo, file: string): Promise<string> {
 
 /** One URL: `POST /api/imports`; more: `POST /api/imports/batch` in chunks of at most 10 000. */
 async function submit(client: RelayClient, sources: readonly Source[], io: CliIo): Promise<Submission> {
-  const out: Submission = { created: [], existing: [], rejected: [], origin: new Map() };
+  const out: Submission = { created: [], existing: [], accepted: [], rejected: [], origin: new Map() };
   if (sources.length === 1) {
     const [only] = sources as [Source];
     try {
@@ -257,14 +263,11 @@ async function submit(client: RelayClient, sources: readonly Source[], io: CliIo
     }
     return out;
   }
-  const now = io.now ?? Date.now;
   const seen = new Set<string>();
   const chunks = chunkSources(sources);
   let submitted = 0;
   for (const chunk of chunks) {
-    const sentAt = now();
     const result = await withRetries(() => client.createImports(chunk.map((s) => s.item)), io);
-    const createdSince = createdThreshold(sentAt, now(), result.date);
     const rejectedIndexes = new Set<number>();
     for (const r of result.rejected) {
       rejectedIndexes.add(r.index);
@@ -280,10 +283,11 @@ async function submit(client: RelayClient, sources: readonly Source[], io: CliIo
     result.jobs.forEach((job, i) => {
       const source = accepted.length === result.jobs.length ? accepted[i] : undefined;
       if (source && !out.origin.has(job.id)) out.origin.set(job.id, display(source));
-      // The same URL twice in one list is one job.
+      // The same URL twice in one list is one job (the relay marks only its first item created).
       if (seen.has(job.id)) return;
       seen.add(job.id);
-      (isNew(job, createdSince) ? out.created : out.existing).push(job);
+      const created = result.created?.[i];
+      (created === undefined ? out.accepted : created ? out.created : out.existing).push(job);
     });
     submitted += chunk.length;
     if (chunks.length > 1) println(io, `submitted ${submitted}/${sources.length}`);
@@ -332,24 +336,6 @@ async function withRetries<T>(send: () => Promise<T>, io: CliIo): Promise<T> {
       await sleep(1_000 * attempt, io.signal);
     }
   }
-}
-
-/**
- * The batch answer does not say which jobs this request made and which existed before. A job is
- * new when it was created after the request left, by the relay's clock (its Date header, which
- * truncates to the second, so the estimate errs towards "earlier"), and has not got further than a
- * fresh job can while the request is answered.
- */
-function isNew(job: PublicJob, createdSince: number): boolean {
-  if (job.state !== 'queued' && job.state !== 'creating') return false;
-  return Date.parse(job.created_at) >= createdSince;
-}
-
-function createdThreshold(sentAt: number, receivedAt: number, date: string | null): number {
-  const serverNow = date ? Date.parse(date) : Number.NaN;
-  const skew = Number.isFinite(serverNow) ? serverNow - receivedAt : 0;
-  // A little slack for jitter between the two clocks' readings.
-  return sentAt + skew - 250;
 }
 
 async function waitForImports(
