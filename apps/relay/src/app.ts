@@ -108,6 +108,11 @@ export function createRelayApp(deps: RelayDeps): Relay {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    // Names and filenames come from uploaders: no response may ever be sniffed as HTML.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    next();
+  });
   app.set('trust proxy', settings.trustProxy ?? false);
   app.use(
     pinoHttp({

@@ -39,9 +39,11 @@ async function probeDir(dir: string): Promise<boolean> {
   const probe = path.join(dir, `.readyz-${randomBytes(4).toString('hex')}`);
   try {
     await fs.writeFile(probe, 'ok');
-    await fs.rm(probe, { force: true });
     return true;
   } catch {
     return false;
+  } finally {
+    // On a full disk the file is created but not written: remove it either way.
+    await fs.rm(probe, { force: true }).catch(() => {});
   }
 }

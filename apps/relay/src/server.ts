@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
 
 export interface Listening {
@@ -18,6 +19,7 @@ export async function listen(app: Express, port: number, host: string): Promise<
   server.keepAliveTimeout = 65_000;
   // A socket with no traffic for 10 minutes is dead (the client resumes later from the offset).
   server.setTimeout(600_000);
+  server.on('clientError', answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -40,4 +42,26 @@ export async function listen(app: Express, port: number, host: string): Promise<
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * Requests Node's parser refuses before any handler runs (headers over 16 KB, broken HTTP): by
+ * default Node answers them with an empty body. The contract promises a JSON error everywhere.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large (16 KB at most)']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request headers did not arrive in time']
+        : [400, 'BAD_REQUEST', 'the request is not valid HTTP/1.1'];
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -2,7 +2,7 @@ import { notifyIfWanted, type TrackJobData } from '@gtr/core';
 import { GcoreApiError } from '@gtr/gcore';
 import { DelayedError, type Job } from 'bullmq';
 import type { WorkerContext } from './context.js';
-import { classify } from './failures.js';
+import { classify, RateLimitBackoff } from './failures.js';
 import { finishJob, isComplete, toJobVideo } from './outcome.js';
 
 /**
@@ -10,6 +10,8 @@ import { finishJob, isComplete, toJobVideo } from './outcome.js';
  * 1 s → 30 s) without holding anything, until COMPLETE_ON or an error.
  */
 export function trackProcessor(ctx: WorkerContext) {
+  const backoff = new RateLimitBackoff();
+
   return async (job: Job<TrackJobData>, token?: string): Promise<void> => {
     const { id, polls } = job.data;
     const record = await ctx.jobs.get(id);
@@ -28,7 +30,9 @@ export function trackProcessor(ctx: WorkerContext) {
     } catch (error) {
       const { error: jobError, rateLimitMs } = classify(error);
       if (rateLimitMs !== undefined) {
-        const waitMs = rateLimitMs >= 0 ? rateLimitMs : ctx.settings.trackIntervalMs.max;
+        // Without a Retry-After, a short backoff growing with repeats (as for forwards): the pace
+        // is every worker's, and the longest poll interval would stall all forwards for 30 s.
+        const waitMs = backoff.next(rateLimitMs >= 0 ? rateLimitMs : undefined);
         await ctx.pacer.pushBack(waitMs);
         return later(waitMs);
       }
@@ -45,6 +49,7 @@ export function trackProcessor(ctx: WorkerContext) {
       return;
     }
 
+    backoff.reset();
     const jobVideo = toJobVideo(video);
     if (video.status === 'error' || (video.status === 'empty' && video.error)) {
       const refused = video.status === 'empty';

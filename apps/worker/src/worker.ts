@@ -12,7 +12,6 @@ import {
   type RelayQueues,
   StatsStore,
   type TrackJobData,
-  UploadRecords,
 } from '@gtr/core';
 import { GcoreClient } from '@gtr/gcore';
 import { type Job, Worker } from 'bullmq';
@@ -23,7 +22,9 @@ import type { WorkerContext, WorkerSettings } from './context.js';
 import { FORWARDING, forwardProcessor } from './forward.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { notifyProcessor } from './notify.js';
+import { WorkerRecords } from './records.js';
 import { trackProcessor } from './track.js';
+import { type WatchdogOptions, WorkerWatchdog } from './watchdog.js';
 
 export interface GcoreSettings {
   apiUrl: string;
@@ -45,6 +46,8 @@ export interface WorkerDeps {
   now?: () => number;
   /** BullMQ lock settings; tests shorten them so a killed worker's job is picked up sooner. */
   lock?: { durationMs: number; stalledIntervalMs: number };
+  /** When a worker that stopped taking jobs is replaced. Default: looked at every 10 s, replaced after 30 s. */
+  watchdog?: WatchdogOptions;
 }
 
 export interface RelayWorkers {
@@ -57,6 +60,7 @@ export interface RelayWorkers {
 export interface RelayWorker {
   metrics: WorkerMetrics;
   context: WorkerContext;
+  /** The BullMQ workers now; the watchdog may replace one, so read them from here each time. */
   workers: RelayWorkers;
   /** Stops taking jobs, aborts transfers in flight (they go back to the queue) and closes. */
   close(): Promise<void>;
@@ -101,7 +105,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     },
     uploadDir,
     jobs: new JobStore(redis, prefix, now),
-    records: new UploadRecords(uploadDir),
+    records: new WorkerRecords(uploadDir, logger),
     queues,
     gcore,
     creator: new CreateBatcher(gcore),
@@ -121,26 +125,31 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       ? { lockDuration: deps.lock.durationMs, stalledInterval: deps.lock.stalledIntervalMs }
       : {}),
   };
-  const workers: RelayWorkers = {
-    forward: new Worker<ForwardJobData, unknown, ForwardJobName>(QUEUES.forward, forwardProcessor(context), {
-      ...common,
-      concurrency: settings.concurrency,
-      // A killed worker's job comes back as stalled; allow that more than once before failing it.
-      maxStalledCount: 10,
-      // queue.rateLimit() (after a 429) only applies to workers that have a limiter.
-      limiter: { max: 10_000, duration: 1_000 },
-    }),
-    import: new Worker<ForwardJobData, unknown, ForwardJobName>(QUEUES.import, forwardProcessor(context), {
-      ...common,
-      concurrency: context.settings.importConcurrency,
-      maxStalledCount: 10,
-      limiter: { max: 10_000, duration: 1_000 },
-    }),
-    track: new Worker<TrackJobData>(QUEUES.track, trackProcessor(context), { ...common, concurrency: 20 }),
-    notify: new Worker<NotifyJobData>(QUEUES.notify, notifyProcessor(context), {
-      ...common,
-      concurrency: 10,
-    }),
+  // Builders, so that the watchdog can replace a worker that stopped taking jobs.
+  const build: { [K in keyof RelayWorkers]: () => RelayWorkers[K] } = {
+    forward: () =>
+      new Worker<ForwardJobData, unknown, ForwardJobName>(QUEUES.forward, forwardProcessor(context), {
+        ...common,
+        concurrency: settings.concurrency,
+        // A killed worker's job comes back as stalled; allow that more than once before failing it.
+        maxStalledCount: 10,
+        // queue.rateLimit() (after a 429) only applies to workers that have a limiter.
+        limiter: { max: 10_000, duration: 1_000 },
+      }),
+    import: () =>
+      new Worker<ForwardJobData, unknown, ForwardJobName>(QUEUES.import, forwardProcessor(context), {
+        ...common,
+        concurrency: context.settings.importConcurrency,
+        maxStalledCount: 10,
+        limiter: { max: 10_000, duration: 1_000 },
+      }),
+    track: () =>
+      new Worker<TrackJobData>(QUEUES.track, trackProcessor(context), { ...common, concurrency: 20 }),
+    notify: () =>
+      new Worker<NotifyJobData>(QUEUES.notify, notifyProcessor(context), {
+        ...common,
+        concurrency: 10,
+      }),
   };
   // Safety net: a job BullMQ gives up on must not stay "uploading" for ever in the relay's records.
   const onGaveUp = (job: Job<ForwardJobData, unknown, ForwardJobName> | undefined, error: Error) => {
@@ -157,22 +166,52 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
         logger.warn({ err: e, jobId: job.data.id }, 'could not record a failed forward'),
       );
   };
-  workers.forward.on('failed', onGaveUp);
-  workers.import.on('failed', onGaveUp);
-  const all = [workers.forward, workers.import, workers.track, workers.notify];
-  for (const worker of all) {
+  const start = <K extends keyof RelayWorkers>(key: K): RelayWorkers[K] => {
+    const worker = build[key]();
+    if (key === 'forward' || key === 'import') {
+      (worker as RelayWorkers['forward']).on('failed', onGaveUp);
+    }
     worker.on('error', (error) => logger.warn({ err: error, queue: worker.name }, 'worker error'));
-  }
+    return worker;
+  };
+  const workers: RelayWorkers = {
+    forward: start('forward'),
+    import: start('import'),
+    track: start('track'),
+    notify: start('notify'),
+  };
+  const all = () => [workers.forward, workers.import, workers.track, workers.notify];
+  const retiring = new Set<Promise<void>>();
+  const watchdog = new WorkerWatchdog({
+    slots: (Object.keys(build) as Array<keyof RelayWorkers>).map((key) => ({
+      current: () => workers[key],
+      queue: queues[key],
+      replace: () => {
+        const old = workers[key];
+        (workers as Record<keyof RelayWorkers, RelayWorkers[keyof RelayWorkers]>)[key] = start(key);
+        const closing = old
+          .close()
+          .catch((error: unknown) => logger.warn({ err: error, queue: old.name }, 'old worker did not close'))
+          .finally(() => retiring.delete(closing));
+        retiring.add(closing);
+      },
+    })),
+    redis,
+    logger,
+    ...(deps.watchdog ? { options: deps.watchdog } : {}),
+  });
+  watchdog.start();
 
   return {
     metrics,
     context,
     workers,
     async close() {
+      watchdog.stop();
       // Stop fetching first, or a closing worker picks the handed-back job up again at once.
-      const closing = all.map((w) => w.close());
+      const closing = all().map((w) => w.close());
       cancels.abortAll('shutdown');
-      await Promise.all(closing);
+      await Promise.all([...closing, ...retiring]);
       await cancels.close();
     },
   };

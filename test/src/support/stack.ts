@@ -26,6 +26,8 @@ export interface StackOptions {
   /** Start the in-process worker (default true). */
   withWorker?: boolean;
   logger?: Logger;
+  /** The only API key the emulator accepts (default: its own). */
+  emulatorApiKey?: string;
 }
 
 export interface Stack {
@@ -46,7 +48,10 @@ export interface Stack {
 /** Emulator + relay + worker, all in this process, on loopback, with a fresh Redis prefix. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = options.logger ?? createLogger({ level: 'silent' });
-  const emulator = await startEmulator({ faults: { processingStepMs: 50, ...options.faults } });
+  const emulator = await startEmulator({
+    faults: { processingStepMs: 50, ...options.faults },
+    ...(options.emulatorApiKey ? { apiKey: options.emulatorApiKey } : {}),
+  });
   const dataDir = options.relay?.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'stack-')));
   const relay = await startTestRelay({ logger, ...options.relay, dataDir });
   let workerRedis: Redis | null = null;

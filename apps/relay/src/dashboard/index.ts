@@ -62,7 +62,8 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     res.json(await summary());
   });
   router.get('/api/events', auth, events.handle);
-  router.use(BULL_BOARD_PATH, auth, bullBoardRouter(deps.queues));
+  // Our JSON parser first, so a malformed body gets the relay's error shape, not bull-board's.
+  router.use(BULL_BOARD_PATH, auth, express.json({ limit: '1mb' }), bullBoardRouter(deps.queues));
   return { router, close: () => events.close() };
 }
 

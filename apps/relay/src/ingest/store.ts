@@ -1,6 +1,10 @@
-import type { Readable } from 'node:stream';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AppError, removeUploadFiles } from '@gtr/core';
 import { FileStore } from '@tus/file-store';
-import type { Upload } from '@tus/utils';
+import { ERRORS, type Upload } from '@tus/utils';
 
 /** What the relay does around the file store's own work. */
 export interface StoreHooks {
@@ -29,7 +33,14 @@ export class RelayFileStore extends FileStore {
   }
 
   override async create(upload: Upload): Promise<Upload> {
-    const created = await super.create(upload);
+    let created: Upload;
+    try {
+      created = await super.create(upload);
+    } catch (error) {
+      // E.g. a full disk between the empty file and its info: leave neither behind.
+      await removeUploadFiles(this.directory, upload.id, { keepRecord: true }).catch(() => {});
+      throw error;
+    }
     try {
       await this.hooks.created(created);
     } catch (error) {
@@ -39,17 +50,45 @@ export class RelayFileStore extends FileStore {
     return created;
   }
 
+  /**
+   * FileStore's write, but a full disk keeps its cause: FileStore turns every write error into a
+   * 500, and a client must learn that retrying later (507) is what helps.
+   */
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
+    const file = path.join(this.directory, id);
+    const inside = path.relative(this.directory, file);
+    if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) throw ERRORS.FILE_NOT_FOUND;
     let position = offset;
-    // A second 'data' listener sees the same chunks as the store's own pipe, and pauses with it.
-    readable.on('data', (chunk: Buffer) => {
-      position += chunk.length;
-      this.hooks.received(chunk.length);
-      this.hooks.progress(id, position, false);
+    const count = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        position += chunk.length;
+        this.hooks.received(chunk.length);
+        this.hooks.progress(id, position, false);
+        done(null, chunk);
+      },
     });
-    const end = await super.write(readable, id, offset);
-    this.hooks.progress(id, end, true);
-    return end;
+    try {
+      await pipeline(readable, count, fs.createWriteStream(file, { flags: 'r+', start: offset }));
+    } catch (error) {
+      // What reached the disk is the offset a resume starts from.
+      await fs.promises
+        .stat(file)
+        .then((stat) => this.hooks.progress(id, stat.size, true))
+        .catch(() => {});
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new AppError(
+          'INSUFFICIENT_STORAGE',
+          'the relay ran out of disk space for this upload; resume it later',
+          507,
+          true,
+          { cause: error },
+        );
+      }
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
+    this.hooks.progress(id, position, true);
+    return position;
   }
 
   override async remove(id: string): Promise<void> {

@@ -1,8 +1,10 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, type Logger } from '@gtr/core';
 import { Server } from '@tus/server';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
+import { sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { RelayFileStore } from './store.js';
 import type { Uploads } from './uploads.js';
@@ -39,9 +41,11 @@ const CODE_BY_STATUS: Record<number, string> = {
   413: 'UPLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_FORMAT',
   423: 'UPLOAD_LOCKED',
+  431: 'METADATA_TOO_LARGE',
   500: 'INTERNAL_ERROR',
   501: 'NOT_SUPPORTED',
   503: 'SERVICE_UNAVAILABLE',
+  507: 'INSUFFICIENT_STORAGE',
 };
 
 export function createTusIngest(options: TusIngestOptions): TusIngest {
@@ -66,6 +70,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     disableTerminationForFinishedUploads: true,
     onUploadCreate: async (_req, upload) => {
       uploads.validate(upload);
+      await ensureRoomFor(options.uploadDir, upload.size);
       return {};
     },
     onUploadFinish: async (_req, upload) => {
@@ -83,6 +88,10 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       return {};
     },
     onResponseError: (_req, error) => {
+      if (isDiskFull(error)) {
+        logger.warn({ err: error }, 'upload dir is full');
+        return { status_code: 507, body: JSON.stringify({ error: DISK_FULL }) };
+      }
       if (error instanceof AppError) {
         return { status_code: error.httpStatus, body: JSON.stringify({ error: error.toJSON() }) };
       }
@@ -100,6 +109,15 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   });
 
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
+    const refused = refuseMalformed(req);
+    if (refused) {
+      if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
+      // The body, if any, is not read: close the connection instead of draining it.
+      res.setHeader('Connection', 'close');
+      for (const [name, value] of Object.entries(refused.headers ?? {})) res.setHeader(name, value);
+      sendError(res, refused.status, { code: refused.code, message: refused.message });
+      return;
+    }
     const response = await server.handleWeb(new NodeRequest({ req, res }));
     if (response.status < 400) {
       sendNodeResponse(res, response);
@@ -116,6 +134,74 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   }
 
   return { server, store, handle };
+}
+
+/** Longest `Upload-Metadata` taken: the relay's own keys fit in a fraction of it. */
+export const MAX_METADATA_BYTES = 8 * 1024;
+
+interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * What tus-node-server would answer off the TUS 1.0.0 spec (403 for a PATCH without
+ * `Upload-Offset` or `Content-Type`, 400 for an unsupported version) or not refuse at all (huge
+ * metadata, stored with every upload), answered here as the spec says.
+ */
+function refuseMalformed(req: ExpressRequest): Refusal | null {
+  if (req.method === 'OPTIONS') return null;
+  const version = req.headers['tus-resumable'];
+  if (version !== undefined && version !== '1.0.0') {
+    return {
+      status: 412,
+      code: 'TUS_VERSION_MISMATCH',
+      message: 'this server speaks TUS 1.0.0 (Tus-Resumable: 1.0.0)',
+      headers: { 'Tus-Version': '1.0.0' },
+    };
+  }
+  const metadata = req.get('upload-metadata');
+  if (metadata !== undefined && Buffer.byteLength(metadata) > MAX_METADATA_BYTES) {
+    return {
+      status: 431,
+      code: 'METADATA_TOO_LARGE',
+      message: `Upload-Metadata must be at most ${MAX_METADATA_BYTES} bytes`,
+    };
+  }
+  if (req.method === 'PATCH' && version !== undefined) {
+    const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/offset+octet-stream') {
+      return {
+        status: 415,
+        code: 'INVALID_CONTENT_TYPE',
+        message: 'a PATCH must have Content-Type: application/offset+octet-stream',
+      };
+    }
+    if (req.headers['upload-offset'] === undefined) {
+      return { status: 400, code: 'MISSING_UPLOAD_OFFSET', message: 'a PATCH must carry Upload-Offset' };
+    }
+  }
+  return null;
+}
+
+const DISK_FULL = {
+  code: 'INSUFFICIENT_STORAGE',
+  message: 'the relay has no room for this upload right now; try again later',
+};
+
+/** ENOSPC from creating an upload's files (its writes turn it into an AppError themselves). */
+const isDiskFull = (error: unknown): boolean =>
+  ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '');
+
+/** Refuses an upload up front when the disk has less free space than its declared length. */
+async function ensureRoomFor(dir: string, size: number | undefined): Promise<void> {
+  if (size === undefined || size === 0) return;
+  const stats = await fs.statfs(dir).catch(() => null);
+  if (stats && size > stats.bavail * stats.bsize) {
+    throw new AppError(DISK_FULL.code, DISK_FULL.message, 507, true);
+  }
 }
 
 async function asJsonError(response: Response): Promise<string> {

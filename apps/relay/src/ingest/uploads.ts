@@ -102,10 +102,17 @@ export class Uploads {
   async finished(upload: Upload): Promise<void> {
     const size = upload.size ?? upload.offset;
     this.lastProgress.delete(upload.id);
-    const record = await this.deps.records.update(upload.id, {
-      completed_at: new Date(this.now()).toISOString(),
-      size,
-    });
+    const record = await this.deps.records
+      .update(upload.id, { completed_at: new Date(this.now()).toISOString(), size })
+      .catch(async (error: unknown) => {
+        // The last byte filled the disk: the bytes are all there (the reconciler also goes by
+        // the file's length), so queue it; forwarding is what frees the disk again.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
+        this.deps.logger.warn({ uploadId: upload.id }, 'upload dir is full: record not marked complete');
+        const current = await this.deps.records.read(upload.id);
+        return current && { ...current, size };
+      });
     this.deps.metrics.uploadsFinished.inc();
     if (!record) {
       this.deps.logger.warn(

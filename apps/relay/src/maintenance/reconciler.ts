@@ -10,6 +10,9 @@ import {
 import type { RelayFileStore } from '../ingest/store.js';
 import type { Uploads } from '../ingest/uploads.js';
 
+/** A record's temp file is written and renamed in milliseconds: one this old was abandoned. */
+const STALE_TEMP_MS = 30_000;
+
 export interface ReconcileReport {
   /** Jobs rebuilt from records because Redis did not have them. */
   restored: number;
@@ -46,6 +49,9 @@ export class Reconciler {
 
   private async pass(): Promise<ReconcileReport> {
     const report: ReconcileReport = { restored: 0, enqueued: 0 };
+    // A relay or worker killed while writing a record leaves its temp file behind.
+    const swept = await this.deps.records.sweepTemp(STALE_TEMP_MS).catch(() => 0);
+    if (swept > 0) this.deps.logger.info({ swept }, 'removed temp files of interrupted record writes');
     for (const id of await this.deps.records.ids()) {
       try {
         await this.reconcileUpload(id, report);

@@ -28,6 +28,8 @@ export interface UploadRecord {
 }
 
 const SUFFIX = '.relay.json';
+/** `<id>.relay.json.<8 hex>.tmp`, as write() names its temp files. */
+const TEMP = /\.relay\.json\.[0-9a-f]{8}\.tmp$/;
 
 /** Reads and writes upload records atomically (write to a temp file, then rename). */
 export class UploadRecords {
@@ -50,8 +52,14 @@ export class UploadRecords {
     await fs.mkdir(this.directory, { recursive: true });
     const target = this.file(record.id);
     const temp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
-    await fs.writeFile(temp, JSON.stringify(record, null, 2));
-    await fs.rename(temp, target);
+    try {
+      await fs.writeFile(temp, JSON.stringify(record, null, 2));
+      await fs.rename(temp, target);
+    } catch (error) {
+      // A full disk leaves a partial temp file: never let it pile up next to the uploads.
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
   }
 
   /** Read-modify-write; returns the new record, or null when there is none. */
@@ -65,6 +73,30 @@ export class UploadRecords {
 
   async remove(id: string): Promise<void> {
     await fs.rm(this.file(id), { force: true });
+  }
+
+  /**
+   * Removes temp files of writes that never reached their rename (the writer was killed between
+   * the two) once they are older than `olderThanMs`; a younger one may be a write in progress.
+   * Returns how many it removed.
+   */
+  async sweepTemp(olderThanMs: number, now = Date.now()): Promise<number> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.directory);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names.filter((n) => TEMP.test(n))) {
+      const file = path.join(this.directory, name);
+      const stat = await fs.stat(file).catch(() => null);
+      if (stat && now - stat.mtimeMs > olderThanMs) {
+        await fs.rm(file, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async ids(): Promise<string[]> {

@@ -1,0 +1,32 @@
+import { type Logger, type UploadRecord, UploadRecords } from '@gtr/core';
+
+const isDiskFull = (error: unknown): boolean =>
+  ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '');
+
+/**
+ * The upload records as the worker writes them. A record is the disk copy of what Redis already
+ * holds (written there first), kept for rebuilding jobs should Redis lose them. On a full upload
+ * disk, failing the forward over it would be a deadlock: forwarding is what frees the disk. So
+ * there an update is skipped with a warning, and the job carries on from Redis.
+ */
+export class WorkerRecords extends UploadRecords {
+  constructor(
+    directory: string,
+    private readonly logger: Logger,
+  ) {
+    super(directory);
+  }
+
+  override async update(id: string, patch: Partial<Omit<UploadRecord, 'id'>>): Promise<UploadRecord | null> {
+    try {
+      return await super.update(id, patch);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      this.logger.warn(
+        { uploadId: id, fields: Object.keys(patch) },
+        'upload dir is full: record not updated (the job in Redis has it); forwarding frees space',
+      );
+      return this.read(id);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+import { startTestRelay, type TestRelay } from '@gtr/relay';
+import request from 'supertest';
+
+/*
+ * Every route the relay answers, read from its Express router (mounted routers such as
+ * bull-board's included, with their mount paths), refuses a request without a token and with
+ * each kind of wrong token, for every method it answers. A new route cannot be forgotten: it is
+ * in the table as soon as it exists.
+ */
+const TOKENS = ['first-token-4f1c9a', 'second-token-77be20'];
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const OPEN = new Set(['/healthz', '/readyz']);
+// Methods an app.all() route (TUS) is probed with; OPTIONS is the CORS preflight, open by design.
+const ALL_VERBS = ['get', 'post', 'patch', 'put', 'delete', 'head'];
+const SAMPLE: Record<string, string> = { queueName: 'forward', queueStatus: 'failed' };
+
+type Layer = {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  /** A router (`stack`) or a mounted Express app (`router.stack`, e.g. bull-board's). */
+  handle?: { stack?: Layer[]; router?: { stack?: Layer[] } };
+  rawPath?: string | string[];
+  slash?: boolean;
+};
+
+interface Entry {
+  method: string;
+  path: string;
+}
+
+/** Every (method, path) of the app; paths under a plain middleware mount get one probe each. */
+function routeTable(t: TestRelay): Entry[] {
+  const out: Entry[] = [];
+  const concrete = (p: string) =>
+    p.replace(/\{\*\w+\}/g, 'abc123').replace(/:(\w+)\??/g, (_m, name: string) => SAMPLE[name] ?? 'abc123');
+  const walk = (layers: Layer[], prefix: string) => {
+    for (const layer of layers) {
+      const raw = Array.isArray(layer.rawPath) ? layer.rawPath : [layer.rawPath ?? '/'];
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        const declared = Object.keys(layer.route.methods);
+        // app.all() lists every verb Node knows (ACL, BIND, …): probe the ones HTTP clients use.
+        const methods =
+          layer.route.methods._all || declared.length > ALL_VERBS.length
+            ? ALL_VERBS
+            : declared.filter((m) => m !== 'options');
+        for (const p of paths) for (const method of methods) out.push({ method, path: concrete(prefix + p) });
+      } else if (layer.handle?.stack ?? layer.handle?.router?.stack) {
+        const stack = (layer.handle.stack ?? layer.handle.router?.stack)!;
+        for (const mount of raw) walk(stack, layer.slash ? prefix : prefix + mount);
+      } else if (!layer.slash) {
+        // A middleware mounted at a path (static files, a sub-app): anything under it.
+        for (const mount of raw) {
+          for (const method of ['get', 'post'])
+            out.push({ method, path: concrete(`${prefix + mount}/probe`) });
+        }
+      }
+    }
+  };
+  walk((t.relay.app as unknown as { router: { stack: Layer[] } }).router.stack, '');
+  const seen = new Set<string>();
+  return out.filter((e) => {
+    const key = `${e.method} ${e.path}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+describe('the auth table: every route, every method, no way in without a token', () => {
+  let t: TestRelay;
+  beforeAll(async () => {
+    t = await startTestRelay({ tokens: TOKENS, imports: { preflight: false, allowPrivate: false } });
+  });
+  afterAll(() => t.close());
+
+  const wrong: Array<[string, Record<string, string>]> = [
+    ['no Authorization', {}],
+    ['an unknown bearer token', { Authorization: 'Bearer not-a-token' }],
+    ['an empty bearer token', { Authorization: 'Bearer ' }],
+    ['a token missing its last character', { Authorization: `Bearer ${TOKENS[0]!.slice(0, -1)}` }],
+    ['a token with a character added', { Authorization: `Bearer ${TOKENS[0]}x` }],
+    ['both tokens joined', { Authorization: `Bearer ${TOKENS.join(',')}` }],
+    ['the token under another scheme', { Authorization: `Token ${TOKENS[0]}` }],
+    ['the token as Basic auth’s user name', { Authorization: `Basic ${b64(`${TOKENS[0]}:`)}` }],
+    ['a wrong Basic password', { Authorization: `Basic ${b64('ops:not-a-token')}` }],
+    ['Basic auth that is not base64', { Authorization: 'Basic %%%' }],
+    ['the token in the query string', {}],
+  ];
+
+  it('lists the routes people rely on', () => {
+    const paths = routeTable(t).map((e) => `${e.method.toUpperCase()} ${e.path}`);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'POST /files',
+        'PATCH /files/abc123',
+        'HEAD /files/abc123',
+        'DELETE /files/abc123',
+        'GET /api/jobs',
+        'GET /api/jobs/abc123',
+        'POST /api/jobs/abc123/retry',
+        'DELETE /api/jobs/abc123',
+        'POST /api/imports',
+        'POST /api/imports/batch',
+        'GET /metrics',
+        'GET /dashboard',
+        'GET /dashboard/assets/probe',
+        'GET /api/dashboard/summary',
+        'GET /api/events',
+        'GET /admin/queues/api/queues',
+        'GET /admin/queues/',
+        'GET /admin/queues/api/queues/forward/abc123',
+        'PUT /admin/queues/api/queues/forward/retry/failed',
+        'PUT /admin/queues/api/queues/forward/clean/failed',
+        'PUT /admin/queues/api/queues/forward/abc123/retry',
+        'POST /admin/queues/api/queues/forward/add',
+        'PUT /admin/queues/api/queues/forward/obliterate',
+      ]),
+    );
+    expect(paths.length).toBeGreaterThan(40);
+  });
+
+  it.each(wrong)('refuses %s on every route and method with 401', async (what, headers) => {
+    const failures: string[] = [];
+    for (const { method, path } of routeTable(t)) {
+      if (OPEN.has(path)) continue;
+      const target = what.includes('query string')
+        ? `${path}?token=${TOKENS[0]}&access_token=${TOKENS[0]}`
+        : path;
+      const res = await (request(t.relay.app) as unknown as Record<string, (p: string) => request.Test>)[
+        method
+      ]!(target).set({ 'Tus-Resumable': '1.0.0', ...headers });
+      if (res.status !== 401) failures.push(`${method.toUpperCase()} ${path} → ${res.status}`);
+      else if (method !== 'head' && res.body?.error?.code !== 'UNAUTHORIZED') {
+        failures.push(`${method.toUpperCase()} ${path} → 401 without the JSON error`);
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('answers a path no route has with 401 too, so routes cannot be discovered', async () => {
+    for (const path of ['/nope', '/api/nope', '/admin/nope', '/files-extra']) {
+      expect([path, (await request(t.relay.app).get(path)).status]).toEqual([path, 401]);
+    }
+  });
+
+  it('lets each configured token in, as Bearer and as Basic password on the operator pages', async () => {
+    for (const token of TOKENS) {
+      expect(
+        (await request(t.relay.app).get('/api/jobs').set('Authorization', `Bearer ${token}`)).status,
+      ).toBe(200);
+      const page = await request(t.relay.app)
+        .get('/dashboard')
+        .set('Authorization', `Basic ${b64(`ops:${token}`)}`);
+      expect(page.status).toBe(200);
+      const board = await request(t.relay.app)
+        .get('/admin/queues/api/queues')
+        .set('Authorization', `Basic ${b64(`ops:${token}`)}`);
+      expect(board.status).toBe(200);
+    }
+    for (const path of OPEN) expect((await request(t.relay.app).get(path)).status).toBe(200);
+  });
+});

@@ -1,0 +1,153 @@
+import net from 'node:net';
+import path from 'node:path';
+import { createRedis, deleteKeys, type JobRecord, JobStore, testPrefix } from '@gtr/core';
+import type { Emulator } from '@gtr/gcore-emulator';
+import type { Redis } from 'ioredis';
+import { type AppProcess, runApp } from './processes.js';
+
+/** A free TCP port on loopback (the relay must come back on the same one after a restart). */
+export function freePort(): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ClusterOptions {
+  emulator: Emulator;
+  dataDir: string;
+  redisUrl: string;
+  /** Default: a fresh test prefix. */
+  prefix?: string;
+  token?: string;
+  /** Extra environment for the relay process. */
+  relayEnv?: Record<string, string>;
+  /** Extra environment for each worker process. */
+  workerEnv?: Record<string, string>;
+}
+
+/**
+ * The relay and a worker as separate processes (`pnpm start:relay`, `pnpm start:worker` from
+ * `dist/`), sharing a data dir and a Redis prefix, forwarding to an in-process emulator. The relay
+ * keeps its port across restarts so that clients can resume.
+ */
+export interface Cluster {
+  url: string;
+  token: string;
+  prefix: string;
+  /** The test's own view of the job records (a `worker`-role connection: waits through outages). */
+  jobs: JobStore;
+  redis: Redis;
+  relay: AppProcess;
+  worker: AppProcess | null;
+  restartRelay(signal: NodeJS.Signals): Promise<void>;
+  startWorker(): Promise<AppProcess>;
+  /** Stops the running worker with `signal` and starts a new one. */
+  restartWorker(signal: NodeJS.Signals): Promise<void>;
+  /** Every line both processes printed so far (all generations). */
+  output(): string;
+  close(): Promise<void>;
+}
+
+export async function startCluster(options: ClusterOptions): Promise<Cluster> {
+  const prefix = options.prefix ?? testPrefix();
+  const token = options.token ?? `cluster-${prefix}`;
+  const port = await freePort();
+  const common = {
+    DATA_DIR: options.dataDir,
+    REDIS_URL: options.redisUrl,
+    REDIS_PREFIX: prefix,
+    LOG_LEVEL: 'info',
+  };
+  const relayEnv = {
+    ...common,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    RELAY_API_TOKENS: token,
+    GCORE_API_URL: options.emulator.url,
+    ...options.relayEnv,
+  };
+  const workerEnv = {
+    ...common,
+    GCORE_API_URL: options.emulator.url,
+    GCORE_API_KEY: options.emulator.apiKey,
+    WORKER_LOCK_DURATION: '3s',
+    WORKER_METRICS_PORT: '0',
+    ...options.workerEnv,
+  };
+  const finished: string[] = [];
+  const startRelay = async () => {
+    const relay = runApp('apps/relay/dist/main.js', relayEnv);
+    await relay.waitForLine(/"msg":"relay listening"/, 30_000);
+    return relay;
+  };
+  const redis = createRedis(options.redisUrl, { role: 'worker' });
+  const cluster: Cluster = {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    prefix,
+    jobs: new JobStore(redis, prefix),
+    redis,
+    relay: await startRelay(),
+    worker: null,
+    async restartRelay(signal) {
+      await cluster.relay.stop(signal);
+      finished.push(cluster.relay.output());
+      cluster.relay = await startRelay();
+    },
+    async startWorker() {
+      const worker = runApp('apps/worker/dist/main.js', workerEnv);
+      cluster.worker = worker;
+      await worker.waitForLine(/"msg":"worker started"/, 30_000);
+      return worker;
+    },
+    async restartWorker(signal) {
+      if (cluster.worker) {
+        await cluster.worker.stop(signal);
+        finished.push(cluster.worker.output());
+      }
+      await cluster.startWorker();
+    },
+    output: () => [...finished, cluster.relay.output(), cluster.worker?.output() ?? ''].join('\n'),
+    async close() {
+      await Promise.all([stopSoon(cluster.relay), cluster.worker && stopSoon(cluster.worker)]);
+      await deleteKeys(redis, prefix).catch(() => {});
+      await redis.quit().catch(() => {});
+    },
+  };
+  return cluster;
+}
+
+/** SIGTERM, and SIGKILL if the process is still there after 15 s: a test must not hang on it. */
+async function stopSoon(app: AppProcess): Promise<void> {
+  const timer = setTimeout(() => void app.stop('SIGKILL'), 15_000);
+  await app.stop('SIGTERM');
+  clearTimeout(timer);
+}
+
+/** Every job of a list of ids, as the test's Redis connection sees them. */
+export async function jobsOf(cluster: Cluster, ids: readonly string[]): Promise<JobRecord[]> {
+  const jobs = await Promise.all(ids.map((id) => cluster.jobs.get(id)));
+  return jobs.map((job, i) => {
+    if (!job) throw new Error(`no job ${ids[i]}`);
+    return job;
+  });
+}
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed with the same seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export const uploadDirOf = (dataDir: string): string => path.join(dataDir, 'uploads');
