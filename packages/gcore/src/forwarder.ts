@@ -1,6 +1,6 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { ChunkReader } from './chunk-reader.js';
 import {
   ForwardAbortedError,
   ForwardStalledError,
@@ -30,9 +30,8 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
   if (signal?.aborted) throw new ForwardAbortedError();
 
   const size = options.size ?? (await fileSize(options.filePath));
-  const file = createReadStream(options.filePath);
-  // Read errors surface through tus-js-client; without a listener one would crash the process.
-  file.on('error', () => {});
+  // Read errors surface through tus-js-client (a failed PATCH, retried, then the run's error).
+  const fileReader = new ChunkReader(options.filePath, size);
 
   const state: ForwardState = {
     uploadUrl: options.uploadUrl,
@@ -50,7 +49,7 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
   try {
     for (;;) {
       const outcome = await runAttempt({
-        file,
+        fileReader,
         endpoint: options.endpoint,
         size,
         chunkSize,
@@ -112,7 +111,7 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
       rateLimitWaitMs += waitMs;
     }
   } finally {
-    file.destroy();
+    await fileReader.close();
   }
 }
 

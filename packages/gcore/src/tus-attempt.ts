@@ -1,5 +1,5 @@
-import type { ReadStream } from 'node:fs';
 import { type DetailedError, type HttpRequest, type HttpResponse, Upload } from 'tus-js-client';
+import type { ChunkReader } from './chunk-reader.js';
 import { ForwardAbortedError, GcoreError, tokenErrorKind } from './errors.js';
 import type { ForwardLogger } from './forward-options.js';
 import { ObservedHttpStack } from './observed-http-stack.js';
@@ -20,7 +20,8 @@ export interface ForwardState {
 }
 
 export interface AttemptInput {
-  file: ReadStream;
+  /** The file, read chunk by chunk (see chunk-reader.ts); one reader serves every run of a forward. */
+  fileReader: ChunkReader;
   endpoint: string;
   size: number;
   chunkSize: number;
@@ -133,8 +134,8 @@ export function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     };
 
     const upload = new Upload(
-      // tus-js-client's types omit Node's fs.ReadStream, which its Node build slices from disk by path.
-      input.file as unknown as Buffer,
+      // Upload wants a file argument; the fileReader below is what reads the file.
+      input.fileReader as unknown as Buffer,
       {
         endpoint: input.endpoint,
         uploadUrl: state.uploadUrl ?? null,
@@ -145,6 +146,7 @@ export function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
         // The caller persists the upload URL; no process-wide fingerprint store.
         storeFingerprintForResuming: false,
         removeFingerprintOnSuccess: false,
+        fileReader: input.fileReader,
         httpStack: new ObservedHttpStack({
           onBodyBytes: (bytes) => {
             if (settled) return;

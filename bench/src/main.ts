@@ -1,0 +1,237 @@
+/**
+ * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue]`: the relay against what a
+ * team could use instead, side by side in one run. Writes bench/results/<mode>.json and the
+ * tables in BENCHMARKS.md. Not a test: nothing here fails on a slow number.
+ */
+import { mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createRedis } from '@gtr/core';
+import { removeScratch, WORK_ROOT } from './lib/files.js';
+import { type DiskSpeed, describeMachine, measureDisk } from './lib/machine.js';
+import { killAll, ROOT } from './lib/proc.js';
+import { redisUrl } from './lib/stack.js';
+import { GiB, round } from './lib/stats.js';
+import { type Mode, planFor } from './plan.js';
+import { writeBenchmarksMd } from './report/markdown.js';
+import type { Figure, Results } from './report/results.js';
+import type { BenchContext } from './sections/context.js';
+import { type ForwardResult, forward } from './sections/forward.js';
+import { type IngestResult, ingest } from './sections/ingest.js';
+import { latency } from './sections/latency.js';
+import { memory } from './sections/memory.js';
+import { queue } from './sections/queue.js';
+
+const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue'] as const;
+type Section = (typeof SECTIONS)[number];
+
+function parseArgs(argv: string[]): { mode: Mode; only: Set<Section> } {
+  const mode: Mode = argv.includes('--quick') ? 'quick' : 'full';
+  const onlyArg = argv.find((a) => a.startsWith('--only'));
+  const value = onlyArg?.includes('=')
+    ? onlyArg.split('=')[1]
+    : onlyArg
+      ? argv[argv.indexOf(onlyArg) + 1]
+      : undefined;
+  const only = new Set<Section>(value ? (value.split(',') as Section[]) : SECTIONS);
+  for (const s of only)
+    if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}; known: ${SECTIONS.join(', ')}`);
+  return { mode, only };
+}
+
+async function redisAnswers(): Promise<boolean> {
+  const redis = createRedis(redisUrl(), { role: 'client' });
+  try {
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function elapsed(since: number): string {
+  return `${((performance.now() - since) / 1000).toFixed(0)} s`;
+}
+
+async function main(): Promise<number> {
+  const { mode, only } = parseArgs(process.argv.slice(2));
+  const plan = planFor(mode);
+  const t0 = performance.now();
+  const log = (message: string) => console.log(`[bench ${elapsed(t0).padStart(5)}] ${message}`);
+
+  if (!(await redisAnswers())) {
+    console.error(
+      `Redis does not answer at ${redisUrl()}: start one (see README, "Redis") or set REDIS_URL.`,
+    );
+    return 1;
+  }
+  await mkdir(WORK_ROOT, { recursive: true });
+  const fsStats = await statfs(WORK_ROOT);
+  const freeGiB = (fsStats.bavail * fsStats.bsize) / GiB;
+  const needGiB = mode === 'full' ? 12 : 2;
+  if (freeGiB < needGiB) {
+    console.error(
+      `Only ${freeGiB.toFixed(1)} GiB free under ${WORK_ROOT}; the ${mode} bench needs about ${needGiB} GiB.`,
+    );
+    return 1;
+  }
+
+  const results: Results = {
+    mode,
+    startedAt: new Date().toISOString(),
+    wallSeconds: 0,
+    machine: describeMachine(WORK_ROOT),
+    disk: null,
+    figures: [],
+    sections: {},
+    errors: {},
+    notes: [],
+  };
+  const ctx: BenchContext = {
+    plan,
+    log,
+    figure: (figure: Figure) => results.figures.push(figure),
+    note: (text) => results.notes.push(text),
+    sections: results.sections,
+  };
+  for (const app of ['RELAY', 'WORKER']) {
+    const flags = process.env[`BENCH_${app}_NODE_ARGS`];
+    if (flags) ctx.note(`The ${app.toLowerCase()} processes ran with \`${flags}\` (BENCH_${app}_NODE_ARGS).`);
+  }
+  log(
+    `${mode} run: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}`,
+  );
+
+  let disk: DiskSpeed | null = null;
+  try {
+    disk = await measureDisk(WORK_ROOT, plan.bigBytes);
+    results.disk = disk;
+    log(`disk: ${disk.command}: ${disk.seconds} s, ${disk.mbPerSecond} MB/s`);
+  } catch (error) {
+    results.errors.disk = String(error);
+  }
+
+  const runners: Record<Section, () => Promise<unknown>> = {
+    ingest: () => ingest(ctx, disk),
+    forward: () => forward(ctx),
+    memory: () => memory(ctx),
+    latency: () => latency(ctx),
+    queue: () => queue(ctx),
+  };
+  for (const section of SECTIONS) {
+    if (!only.has(section)) continue;
+    const started = performance.now();
+    log(`— ${section}`);
+    try {
+      results.sections[section] = await runners[section]();
+      log(`— ${section} done in ${elapsed(started)}`);
+    } catch (error) {
+      const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      results.errors[section] = message;
+      log(`— ${section} FAILED: ${message}`);
+    }
+  }
+  cpuFigures(
+    ctx,
+    results.sections.ingest as IngestResult | undefined,
+    results.sections.forward as ForwardResult | undefined,
+  );
+
+  results.wallSeconds = round((performance.now() - t0) / 1000, 1);
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  await mkdir(resultsDir, { recursive: true });
+  const jsonFile = path.join(resultsDir, `${mode}.json`);
+  await writeFile(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  const read = async (m: Mode) =>
+    m === mode
+      ? results
+      : (JSON.parse(
+          await readFile(path.join(resultsDir, `${m}.json`), 'utf8').catch(() => 'null'),
+        ) as Results | null);
+  await writeBenchmarksMd(path.join(ROOT, 'BENCHMARKS.md'), {
+    full: await read('full'),
+    quick: await read('quick'),
+  });
+
+  console.log('');
+  for (const f of results.figures) {
+    const verdict = f.met === null ? '' : f.met ? '  [met]' : '  [MISSED]';
+    console.log(
+      `${f.section} — ${f.what}\n    relay ${f.relay}${f.anchor ? ` | anchor ${f.anchor}` : ''}${f.ratio === null ? '' : ` | ratio ${f.ratio}`}${f.target ? ` | target ${f.target}` : ''}${verdict}`,
+    );
+  }
+  log(`wrote ${path.relative(ROOT, jsonFile)} and BENCHMARKS.md; wall time ${results.wallSeconds} s`);
+  return Object.keys(results.errors).length > 0 ? 1 : 0;
+}
+
+/** 7. CPU seconds per GiB, from the ingest and forward runs. */
+function cpuFigures(ctx: BenchContext, ingestResult?: IngestResult, forwardResult?: ForwardResult): void {
+  if (ingestResult) {
+    for (const [key, label] of [
+      ['onePatch', 'one PATCH'],
+      ['chunked', '10 MB chunks'],
+    ] as const) {
+      const c = ingestResult.cases[key];
+      ctx.figure({
+        section: '7. CPU',
+        what: `CPU seconds per GiB ingested (${label}): relay process vs bare @tus/server process`,
+        relay: `${c.relayCpuPerGiB.toFixed(2)} s/GiB`,
+        anchor: `${c.bareCpuPerGiB.toFixed(2)} s/GiB`,
+        ratio: c.bareCpuPerGiB > 0 ? round(c.relayCpuPerGiB / c.bareCpuPerGiB) : null,
+        target: 'report',
+        met: null,
+      });
+    }
+  }
+  if (ingestResult && forwardResult) {
+    const fresh = ingestResult.cases.onePatch.relayCpuPerGiB;
+    ctx.figure({
+      section: '7. CPU',
+      what: 'relay CPU seconds per GiB ingested (one PATCH) inside the end-to-end runs (relay up for a while) vs in the ingest runs',
+      relay: `${forwardResult.endToEnd.relayCpuPerGiB.toFixed(2)} s/GiB`,
+      anchor: `${fresh.toFixed(2)} s/GiB`,
+      ratio: fresh > 0 ? round(forwardResult.endToEnd.relayCpuPerGiB / fresh) : null,
+      target: 'report (see "GC storms")',
+      met: null,
+    });
+  }
+  if (forwardResult) {
+    ctx.figure({
+      section: '7. CPU',
+      what: 'CPU seconds per GiB forwarded: worker process vs the tus-js-client script process',
+      relay: `${forwardResult.workerCpuPerGiB.toFixed(2)} s/GiB`,
+      anchor: `${forwardResult.anchorCpuPerGiB.toFixed(2)} s/GiB`,
+      ratio:
+        forwardResult.anchorCpuPerGiB > 0
+          ? round(forwardResult.workerCpuPerGiB / forwardResult.anchorCpuPerGiB)
+          : null,
+      target: 'report',
+      met: null,
+    });
+  }
+}
+
+let cleaning = false;
+async function cleanUp(): Promise<void> {
+  if (cleaning) return;
+  cleaning = true;
+  killAll();
+  await removeScratch().catch(() => {});
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the bench processes and removing scratch files`);
+    void cleanUp().then(() => process.exit(130));
+  });
+}
+
+main()
+  .then(async (code) => {
+    await cleanUp();
+    process.exit(code);
+  })
+  .catch(async (error: unknown) => {
+    console.error(error);
+    await cleanUp();
+    process.exit(1);
+  });

@@ -1,0 +1,69 @@
+import { GiB, MB, MiB } from './lib/stats.js';
+
+export type Mode = 'full' | 'quick';
+
+/** Sizes and counts of one run. `--quick` keeps every measurement, smaller and fewer. */
+export interface Plan {
+  mode: Mode;
+  /** The "1 GiB" file of ingest, forward and end to end. */
+  bigBytes: number;
+  /** Repetitions of each ingest/forward/end-to-end case; the median is reported. */
+  iterations: number;
+  /** FORWARD_CHUNK_SIZE's default, and the "10 MB chunks" of the anchors. */
+  chunkBytes: number;
+  memory: {
+    concurrentUploads: number;
+    concurrentBytes: number;
+    /** Forwarded at once by one worker (FORWARD_CONCURRENCY). */
+    workerFiles: number;
+    workerSmallBytes: number;
+    workerBigBytes: number;
+  };
+  latency: { uploads: number; bytes: number; defaultRpsUploads: number };
+  /** `windowSeconds`: processing is watched until every job is ready, or this long. */
+  queue: { items: number; windowSeconds: number; rps: number };
+}
+
+export function planFor(mode: Mode): Plan {
+  if (mode === 'quick') {
+    return {
+      mode,
+      bigBytes: 64 * MiB,
+      iterations: 1,
+      chunkBytes: 10 * MB,
+      memory: {
+        concurrentUploads: 50,
+        concurrentBytes: 10 * MB,
+        workerFiles: 4,
+        workerSmallBytes: 10 * MB,
+        workerBigBytes: 64 * MiB,
+      },
+      latency: { uploads: 30, bytes: 256 * 1024, defaultRpsUploads: 4 },
+      queue: { items: 1_000, windowSeconds: 15, rps: 50 },
+    };
+  }
+  return {
+    mode,
+    bigBytes: GiB,
+    iterations: 3,
+    chunkBytes: 10 * MB,
+    memory: {
+      concurrentUploads: 50,
+      concurrentBytes: 100 * MB,
+      workerFiles: 4,
+      workerSmallBytes: 100 * MB,
+      workerBigBytes: GiB,
+    },
+    latency: { uploads: 200, bytes: 256 * 1024, defaultRpsUploads: 20 },
+    queue: { items: 10_000, windowSeconds: 120, rps: 50 },
+  };
+}
+
+/** "1 GiB", "64 MiB", "100 MB", "256 KiB". */
+export function formatSize(bytes: number): string {
+  if (bytes % GiB === 0) return `${bytes / GiB} GiB`;
+  if (bytes % MiB === 0) return `${bytes / MiB} MiB`;
+  if (bytes % MB === 0) return `${bytes / MB} MB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
