@@ -9,7 +9,7 @@ import { createRedis } from '@gtr/core';
 import { removeScratch, WORK_ROOT } from './lib/files.js';
 import { type DiskSpeed, describeMachine, measureDisk } from './lib/machine.js';
 import { killAll, ROOT } from './lib/proc.js';
-import { redisUrl } from './lib/stack.js';
+import { nodeArgs, redisUrl } from './lib/stack.js';
 import { GiB, round } from './lib/stats.js';
 import { type Mode, planFor } from './plan.js';
 import { writeBenchmarksMd } from './report/markdown.js';
@@ -94,9 +94,15 @@ async function main(): Promise<number> {
     note: (text) => results.notes.push(text),
     sections: results.sections,
   };
-  for (const app of ['RELAY', 'WORKER']) {
-    const flags = process.env[`BENCH_${app}_NODE_ARGS`];
-    if (flags) ctx.note(`The ${app.toLowerCase()} processes ran with \`${flags}\` (BENCH_${app}_NODE_ARGS).`);
+  for (const app of ['relay', 'worker'] as const) {
+    const flags = nodeArgs(app).join(' ');
+    const from =
+      process.env[`BENCH_${app.toUpperCase()}_NODE_ARGS`] === undefined
+        ? `as \`pnpm start:${app}\` does`
+        : `BENCH_${app.toUpperCase()}_NODE_ARGS`;
+    ctx.note(
+      `The ${app} processes ran as \`node ${flags ? `${flags} ` : ''}apps/${app}/dist/main.js\` (${from}).`,
+    );
   }
   log(
     `${mode} run: ${results.machine.cores} cores, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}`,

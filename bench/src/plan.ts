@@ -7,8 +7,8 @@ export interface Plan {
   mode: Mode;
   /** The "1 GiB" file of ingest, forward and end to end. */
   bigBytes: number;
-  /** Repetitions of each ingest/forward/end-to-end case; the median is reported. */
-  iterations: number;
+  /** Repetitions of each case (ingest, forward, end to end); medians are reported. */
+  iterations: { ingest: number; forward: number; endToEnd: number };
   /** FORWARD_CHUNK_SIZE's default, and the "10 MB chunks" of the anchors. */
   chunkBytes: number;
   memory: {
@@ -29,7 +29,7 @@ export function planFor(mode: Mode): Plan {
     return {
       mode,
       bigBytes: 64 * MiB,
-      iterations: 1,
+      iterations: { ingest: 1, forward: 1, endToEnd: 1 },
       chunkBytes: 10 * MB,
       memory: {
         concurrentUploads: 50,
@@ -45,7 +45,7 @@ export function planFor(mode: Mode): Plan {
   return {
     mode,
     bigBytes: GiB,
-    iterations: 3,
+    iterations: { ingest: 7, forward: 5, endToEnd: 3 },
     chunkBytes: 10 * MB,
     memory: {
       concurrentUploads: 50,

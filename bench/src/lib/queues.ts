@@ -23,6 +23,9 @@ export class BenchRedis {
   }
 
   async close(): Promise<void> {
+    // A Queue writes its meta key once connected: let that happen before the keys are deleted.
+    const { forward, import: imports, track, notify } = this.queues;
+    await Promise.all([forward, imports, track, notify].map((q) => q.waitUntilReady().catch(() => {})));
     await this.queues.close().catch(() => {});
     await deleteKeys(this.redis, this.prefix).catch(() => {});
     await this.redis.quit().catch(() => {});

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Faults } from '@gtr/gcore-emulator';
-import { NodeProcess } from './proc.js';
+import { NodeProcess, ROOT } from './proc.js';
 
 export const TOKEN = 'bench-token';
 export const EMULATOR_KEY = 'emulator-key';
@@ -106,18 +107,34 @@ export async function startWorkerProcess(
 }
 
 /**
- * Node flags for the app processes: `BENCH_RELAY_NODE_ARGS` / `BENCH_WORKER_NODE_ARGS` (space
- * separated, e.g. `--initial-old-space-size=64`) to try a V8 setting, and `BENCH_CPU_PROF=<dir>`
- * for V8 CPU profiles (`--cpu-prof`, one file per process) to open in Chrome DevTools.
+ * Node flags for the app processes: those of `pnpm start:relay` / `start:worker`, unless
+ * `BENCH_RELAY_NODE_ARGS` / `BENCH_WORKER_NODE_ARGS` (space separated; empty for none) say
+ * otherwise; and with `BENCH_CPU_PROF=<dir>`, V8 CPU profiles (`--cpu-prof`, one file per process)
+ * to open in Chrome DevTools.
  */
 export function nodeArgs(name: 'relay' | 'worker', extra: string[] = []): string[] {
-  const configured = (process.env[`BENCH_${name.toUpperCase()}_NODE_ARGS`] ?? '')
-    .split(/\s+/)
-    .filter(Boolean);
-  const args = [...configured, ...extra];
+  const configured = process.env[`BENCH_${name.toUpperCase()}_NODE_ARGS`];
+  const args = [
+    ...(configured === undefined ? scriptFlags(`start:${name}`) : configured.split(/\s+/).filter(Boolean)),
+    ...extra,
+  ];
   const dir = process.env.BENCH_CPU_PROF;
   if (dir) args.push('--cpu-prof', `--cpu-prof-dir=${path.join(path.resolve(dir), name)}`);
   return args;
+}
+
+/** The Node flags `pnpm <script>` starts the app with (root package.json), so the bench runs it alike. */
+export function scriptFlags(script: string): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const tokens = (pkg.scripts?.[script] ?? '').split(/\s+/);
+  const flags: string[] = [];
+  for (const token of tokens.slice(tokens.indexOf('node') + 1)) {
+    if (!token.startsWith('--')) break;
+    flags.push(token);
+  }
+  return flags;
 }
 
 export function uploadDirOf(dataDir: string): string {

@@ -43,7 +43,7 @@ export function renderRun(results: Results): string {
     '',
     `Machine: ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB RAM, Node ${m.node}, ${m.os}; disk ${disk.device} (${disk.filesystem}, ${disk.sizeGiB} GiB${disk.rotational === null ? '' : disk.rotational ? ', reported rotational (virtual disk)' : ', SSD'})` +
       (results.disk ? `, \`dd … conv=fdatasync\` ${results.disk.mbPerSecond} MB/s.` : '.'),
-    `Sizes: big file ${formatSize(plan.bigBytes)}, ${plan.iterations} repetition(s) per case (median shown), chunks ${formatSize(plan.chunkBytes)}.`,
+    `Sizes: big file ${formatSize(plan.bigBytes)}, chunks ${formatSize(plan.chunkBytes)}; medians of ${plan.iterations.ingest} ingest, ${plan.iterations.forward} forward and ${plan.iterations.endToEnd} end-to-end repetitions per case.`,
     '',
     renderTable(results.figures),
   ];

@@ -148,7 +148,7 @@ export async function forward(ctx: BenchContext): Promise<ForwardResult> {
     };
 
     const runs: ForwardRun[] = [];
-    for (let i = 0; i < plan.iterations; i++) {
+    for (let i = 0; i < plan.iterations.forward; i++) {
       const order = i % 2 === 0 ? [runWorker, runAnchor] : [runAnchor, runWorker];
       for (const run of order) {
         const result = await run(i);
@@ -162,7 +162,7 @@ export async function forward(ctx: BenchContext): Promise<ForwardResult> {
     // 3. End to end: the queue runs; the client's first byte to the emulator's last.
     await redis.resumeForwarding();
     const e2eRuns: EndToEndRun[] = [];
-    for (let i = 0; i < plan.iterations; i++) {
+    for (let i = 0; i < plan.iterations.endToEnd; i++) {
       const name = `e2e-${i}`;
       syncDisk();
       const relayBefore = relay.proc.sample();

@@ -95,7 +95,7 @@ export async function ingest(ctx: BenchContext, disk: DiskSpeed | null): Promise
     await sleep(IDLE_MS);
 
     const runs: IngestRun[] = [];
-    for (let i = 0; i < plan.iterations; i++) {
+    for (let i = 0; i < plan.iterations.ingest; i++) {
       for (const chunking of CHUNKINGS) {
         // Alternate who goes first, so a slow drift of the machine does not favour one side.
         const order = i % 2 === 0 ? [...servers] : [...servers].reverse();

@@ -77,7 +77,7 @@ export async function latency(ctx: BenchContext): Promise<LatencyResult> {
     relay: `${slow.p50Ms.toFixed(1)} ms / ${slow.p99Ms.toFixed(1)} ms`,
     anchor: null,
     ratio: null,
-    target: 'report (the pacer spaces the 2 API calls ≥ 263 ms apart)',
+    target: 'report (the API pacer spaces create-video and upload-params ≥ ¼ s apart)',
     met: null,
   });
   return { bytes, runs };
