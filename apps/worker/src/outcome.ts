@@ -26,8 +26,12 @@ export function isComplete(status: VideoStatus, completeOn: 'uploaded' | 'viewab
   return status === 'ready';
 }
 
-/** The job is done: `ready`, the tool is told, and the local copy goes (unless KEEP_FILES). */
+/**
+ * The job is done: the local copy goes first (unless KEEP_FILES; Gcore has the bytes, and a crash
+ * between the two steps then leaves no orphaned file), then `ready`, then the tool is told.
+ */
 export async function finishJob(ctx: WorkerContext, id: string, video?: JobVideo): Promise<void> {
+  if (!ctx.settings.keepFiles) await removeUploadFiles(ctx.uploadDir, id);
   const done = await ctx.jobs.update(
     id,
     { state: 'ready', error: null, ...(video ? { video } : {}) },
@@ -35,6 +39,5 @@ export async function finishJob(ctx: WorkerContext, id: string, video?: JobVideo
   );
   if (!done) return;
   await notifyIfWanted(ctx.queues, done);
-  if (!ctx.settings.keepFiles) await removeUploadFiles(ctx.uploadDir, id);
   ctx.logger.info({ jobId: id, videoId: done.progress.video_id }, 'job ready');
 }
