@@ -1,10 +1,17 @@
-import { createLogger, createQueues, createRedis, readConfigOrExit, resolveRelayTokens } from '@gtr/core';
+import {
+  createLogger,
+  createQueues,
+  createRedis,
+  readConfigOrExit,
+  resolveRelayTokens,
+  runProcess,
+} from '@gtr/core';
 import { createRelayApp } from './app.js';
 import { relaySettingsFromConfig } from './from-config.js';
 import { listen } from './server.js';
 
 /** `pnpm start:relay`: the HTTP half alone (workers run elsewhere, sharing DATA_DIR and Redis). */
-async function main(): Promise<void> {
+async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,22 +36,13 @@ async function main(): Promise<void> {
   await relay.start();
   logger.info({ url: http.url, uploadDir: relay.uploadDir }, 'relay listening');
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  return async (signal: string) => {
     logger.info({ signal }, 'relay stopping');
     relay.stop();
     await http.close();
     await queues.close();
     await redis.quit().catch(() => {});
-    process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runProcess(main);

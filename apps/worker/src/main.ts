@@ -1,10 +1,10 @@
 import http from 'node:http';
-import { createLogger, createQueues, createRedis, readConfigOrExit } from '@gtr/core';
+import { createLogger, createQueues, createRedis, readConfigOrExit, runProcess } from '@gtr/core';
 import { workerDepsFromConfig } from './from-config.js';
 import { createWorker } from './worker.js';
 
 /** `pnpm start:worker`: the forwarding half alone (relays run elsewhere, sharing DATA_DIR and Redis). */
-async function main(): Promise<void> {
+async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
   if (!config.GCORE_API_KEY) {
     console.error('GCORE_API_KEY: required for a worker (pnpm start runs the built-in emulator without one)');
@@ -50,22 +50,13 @@ async function main(): Promise<void> {
     'worker started',
   );
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  return async (signal: string) => {
     logger.info({ signal }, 'worker stopping: transfers in flight go back to the queue');
     metricsServer?.close();
     await worker.close();
     await queues.close();
     await redis.quit().catch(() => {});
-    process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runProcess(main);

@@ -4,6 +4,7 @@ export * from './formats.js';
 export * from './jobs/index.js';
 export * from './logger.js';
 export * from './net/index.js';
+export * from './process.js';
 export * from './redis.js';
 export * from './testing.js';
 export * from './tokens.js';

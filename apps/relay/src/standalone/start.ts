@@ -7,6 +7,7 @@ import {
   type Logger,
   readConfigOrExit,
   resolveRelayTokens,
+  runProcess,
 } from '@gtr/core';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
 import { createWorker, workerDepsFromConfig } from '@gtr/worker';
@@ -19,7 +20,7 @@ import { ensureRedis, NoRedisError } from './redis.js';
  * `pnpm start`: relay and workers in one process, with embedded defaults — the built-in Gcore
  * emulator without GCORE_API_KEY, a Redis found or started, a relay token generated on first start.
  */
-async function main(): Promise<void> {
+async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
   const redisInfo = await ensureRedis(config.REDIS_URL, config.DATA_DIR).catch((error: unknown) => {
@@ -85,10 +86,7 @@ async function main(): Promise<void> {
     redisSource: redisInfo.source,
   });
 
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  return async (signal: string) => {
     logger.info({ signal }, 'stopping');
     relay.stop();
     await http.close();
@@ -97,10 +95,7 @@ async function main(): Promise<void> {
     await Promise.all([redis.quit().catch(() => {}), workerRedis.quit().catch(() => {})]);
     await emulator?.close();
     await redisInfo.stop();
-    process.exit(0);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 async function startBuiltInEmulator(config: Config, logger: Logger): Promise<Emulator> {
@@ -155,7 +150,4 @@ function printWelcome(info: {
   console.log(lines.join('\n'));
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runProcess(main);
