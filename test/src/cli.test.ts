@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { captureIo, runCli } from '@gtr/cli';
-import { createLogger, type PublicJob, sha256File } from '@gtr/core';
+import { createLogger, type PublicJob, setJobState, sha256File } from '@gtr/core';
 import { writeVideoFile } from '@gtr/gcore-emulator';
 import { createRelayApp, type Listening, listen, startTestRelay, type TestRelay } from '@gtr/relay';
 import { ROOT } from './support/processes.js';
@@ -165,8 +165,7 @@ describe('pnpm relay against a relay (no worker)', () => {
     expect(early.code).toBe(1);
     expect(early.err).toBe('relay retry: only failed jobs can be retried; this one is queued\n');
 
-    await relay.relay.jobs.update(id, {
-      state: 'failed',
+    await setJobState(relay.relay.jobs, id, 'failed', {
       error: { code: 'GCORE_REJECTED', message: 'File Invalid', retryable: false },
     });
     const failed = await relayCli(['job', id], env);

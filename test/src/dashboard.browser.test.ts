@@ -7,6 +7,7 @@ import {
   type JobState,
   type JobVideo,
   StatsStore,
+  setJobState,
 } from '@gtr/core';
 import { startTestRelay, type TestRelay } from '@gtr/relay';
 import type { Browser } from 'playwright-core';
@@ -75,8 +76,7 @@ describe('jobs dashboard in a browser', () => {
       progress: { ...emptyProgress(), token: 'gcore-tus-secret' },
       created_at: new Date(Date.now() - (job.minutesAgo ?? 1) * 60_000).toISOString(),
     });
-    await t.relay.jobs.update(job.id, {
-      state: job.state,
+    await setJobState(t.relay.jobs, job.id, job.state, {
       bytes_received:
         job.bytes_received ?? (kind === 'upload' && job.state !== 'receiving' ? (size ?? 0) : 0),
       bytes_forwarded: job.bytes_forwarded ?? 0,
@@ -119,21 +119,21 @@ describe('jobs dashboard in a browser', () => {
     const jobs = t.relay.jobs;
     await jobs.update('live', { bytes_received: 5_000_000 });
     await waitForProgress(page, 'live', 'received', 50);
-    await jobs.update('live', { state: 'queued', bytes_received: 10_000_000 });
+    await setJobState(jobs, 'live', 'queued', { bytes_received: 10_000_000 });
     await waitForJobRow(page, 'live', 'queued');
     await waitForProgress(page, 'live', 'received', 100);
-    await jobs.update('live', { state: 'creating', attempts: 1 });
+    await setJobState(jobs, 'live', 'creating', { attempts: 1 });
     await waitForJobRow(page, 'live', 'creating');
-    await jobs.update('live', { state: 'uploading', video: video(42, 'empty') });
+    await setJobState(jobs, 'live', 'uploading', { video: video(42, 'empty') });
     await waitForJobRow(page, 'live', 'uploading');
     for (const percent of [25, 60, 100]) {
       await jobs.update('live', { bytes_forwarded: percent * 100_000 });
       await waitForProgress(page, 'live', 'forwarded', percent);
     }
-    await jobs.update('live', { state: 'processing', video: video(42, 'pending') });
+    await setJobState(jobs, 'live', 'processing', { video: video(42, 'pending') });
     await waitForJobRow(page, 'live', 'processing');
     await page.waitForSelector(`${jobRowSelector('live')} .col-gcore >> text=Transcoding`);
-    await jobs.update('live', { state: 'ready', video: video(42, 'ready') });
+    await setJobState(jobs, 'live', 'ready', { video: video(42, 'ready') });
     await waitForJobRow(page, 'live', 'ready');
     // The header's counts follow too.
     await page.waitForSelector('[data-count-for="ready"]:text-is("2")');

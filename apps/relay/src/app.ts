@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { JobStore, type Logger, QUEUE_PREFIX, type RelayQueues, UploadRecords } from '@gtr/core';
+import {
+  JobLifecycle,
+  JobStore,
+  type Logger,
+  QUEUE_PREFIX,
+  type RelayQueues,
+  UploadRecords,
+} from '@gtr/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
@@ -14,7 +21,7 @@ import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
 import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
 import { Uploads } from './ingest/uploads.js';
-import { expireUploads } from './maintenance/expiry.js';
+import { UploadExpiry } from './maintenance/expiry.js';
 import { type ReconcileReport, Reconciler } from './maintenance/reconciler.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 
@@ -54,6 +61,7 @@ export interface RelayDeps {
 export interface Relay {
   app: Express;
   jobs: JobStore;
+  lifecycle: JobLifecycle;
   records: UploadRecords;
   uploads: Uploads;
   tus: TusIngest;
@@ -75,10 +83,12 @@ export function createRelayApp(deps: RelayDeps): Relay {
   fs.mkdirSync(uploadDir, { recursive: true });
 
   const jobs = new JobStore(redis, prefix, deps.now);
+  const lifecycle = new JobLifecycle({ jobs, queues, logger });
   const records = new UploadRecords(uploadDir);
   const metrics = createRelayMetrics(jobs);
   const uploads = new Uploads({
     jobs,
+    lifecycle,
     records,
     queues,
     metrics,
@@ -93,18 +103,25 @@ export function createRelayApp(deps: RelayDeps): Relay {
     maxUploadSize: settings.maxUploadSize,
     expiryMs: settings.uploadExpiryMs,
     trustProxy: settings.trustProxy ?? false,
+    onExpired: (id) => expiry.expire(id),
   });
   const reconciler = new Reconciler({ jobs, records, store: tus.store, uploads, queues, logger });
-  const expire = () =>
-    expireUploads({
-      uploadDir,
-      expiryMs: settings.uploadExpiryMs,
-      jobs,
-      records,
-      store: tus.store,
-      logger,
-      ...(deps.now ? { now: deps.now } : {}),
-    });
+  const expiry = new UploadExpiry({
+    uploadDir,
+    expiryMs: settings.uploadExpiryMs,
+    jobs,
+    lifecycle,
+    records,
+    store: tus.store,
+    logger,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const expire = () => expiry.sweep();
+  // A callback whose writer died before queueing it is delivered by whichever process looks first.
+  const deliverCallbacks = () =>
+    lifecycle
+      .deliverDueCallbacks()
+      .catch((error: unknown) => logger.warn({ err: error }, 'callback outbox pass failed'));
 
   const app = express();
   app.disable('x-powered-by');
@@ -147,7 +164,19 @@ export function createRelayApp(deps: RelayDeps): Relay {
   app.use(dashboard.router);
   // The dashboard's buttons call the jobs API with the browser's Basic login.
   app.use('/api', requireBrowserToken(check, { challenge: false }), express.json({ limit: '16mb' }));
-  app.use(jobsRouter({ jobs, records, store: tus.store, queues, redis, queuePrefix: prefix, logger }));
+  app.use(
+    jobsRouter({
+      jobs,
+      lifecycle,
+      expiry,
+      records,
+      store: tus.store,
+      queues,
+      redis,
+      queuePrefix: prefix,
+      logger,
+    }),
+  );
   app.use(
     importsRouter({
       jobs,
@@ -166,6 +195,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
 
   const timers: NodeJS.Timeout[] = [];
   const onRedisReady = () => {
+    void deliverCallbacks();
     reconciler
       .run()
       .catch((error: unknown) => logger.warn({ err: error }, 'reconcile after Redis came back failed'));
@@ -174,6 +204,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
   return {
     app,
     jobs,
+    lifecycle,
     records,
     uploads,
     tus,

@@ -1,7 +1,14 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { deleteKeys, type RedisServerHandle, sha256File, startRedisServer, waitFor } from '@gtr/core';
+import {
+  deleteKeys,
+  type RedisServerHandle,
+  setJobState,
+  sha256File,
+  startRedisServer,
+  waitFor,
+} from '@gtr/core';
 import { writeVideoFile } from '@gtr/gcore-emulator';
 import request from 'supertest';
 import { startTestRelay, type TestRelay, tusUpload } from './testing.js';
@@ -126,7 +133,7 @@ describe('no finished upload is left behind', () => {
       const id = (await create(Buffer.alloc(1_000, 3))).headers.location!.split('/').pop()!;
       // As if the enqueue after the last byte had failed: job still receiving, nothing on the queue.
       await (await t.queues.forward.getJob(id))!.remove();
-      await t.relay.jobs.update(id, { state: 'receiving' });
+      await setJobState(t.relay.jobs, id, 'receiving');
       expect(await t.relay.reconcile()).toEqual({ restored: 0, enqueued: 1 });
       expect((await t.relay.jobs.get(id))?.state).toBe('queued');
       expect(await t.queues.forward.getJob(id)).toBeDefined();

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { emptyProgress } from '@gtr/core';
+import { emptyProgress, setJobState } from '@gtr/core';
 import request from 'supertest';
 import { startTestRelay, type TestRelay } from './testing.js';
 
@@ -83,8 +83,7 @@ describe('jobs API', () => {
     // A forward that failed for good: BullMQ holds it as failed.
     const bull = await t.queues.forward.getJob(id);
     await bull!.remove();
-    await t.relay.jobs.update(id, {
-      state: 'failed',
+    await setJobState(t.relay.jobs, id, 'failed', {
       error: { code: 'GCORE_UNAUTHORIZED', message: 'wrong key', retryable: false },
     });
     const retried = await request(t.relay.app).post(`/api/jobs/${id}/retry`).set(auth);
@@ -95,7 +94,7 @@ describe('jobs API', () => {
 
   it('refuses to retry an upload whose file is gone', async () => {
     const id = await upload('gone.mp4');
-    await t.relay.jobs.update(id, { state: 'failed', error: { code: 'X', message: 'x', retryable: true } });
+    await setJobState(t.relay.jobs, id, 'failed', { error: { code: 'X', message: 'x', retryable: true } });
     await fs.rm(path.join(t.relay.uploadDir, id));
     const res = await request(t.relay.app).post(`/api/jobs/${id}/retry`).set(auth);
     expect(res.status).toBe(409);

@@ -1,4 +1,12 @@
-import type { ApiPacer, JobStore, Logger, RelayQueues, StatsStore, UploadRecords } from '@gtr/core';
+import type {
+  ApiPacer,
+  JobLifecycle,
+  JobStore,
+  Logger,
+  RelayQueues,
+  StatsStore,
+  UploadRecords,
+} from '@gtr/core';
 import type { GcoreClient } from '@gtr/gcore';
 import type { CreateBatcher, StatusBoard } from './batching.js';
 import type { CancelRegistry } from './cancellation.js';
@@ -35,7 +43,9 @@ export interface WorkerSettings {
 export interface WorkerContext {
   settings: Required<Omit<WorkerSettings, 'callbackSecret'>> & { callbackSecret: string | undefined };
   uploadDir: string;
+  /** Reads jobs and saves their fields; states change only through `lifecycle`. */
   jobs: JobStore;
+  lifecycle: JobLifecycle;
   records: UploadRecords;
   queues: RelayQueues;
   gcore: GcoreClient;

@@ -1,4 +1,4 @@
-import { type JobVideo, notifyIfWanted, removeUploadFiles, type VideoStatus } from '@gtr/core';
+import { type JobVideo, removeUploadFiles, type VideoStatus } from '@gtr/core';
 import type { GcoreVideo } from '@gtr/gcore';
 import type { WorkerContext } from './context.js';
 
@@ -28,16 +28,10 @@ export function isComplete(status: VideoStatus, completeOn: 'uploaded' | 'viewab
 
 /**
  * The job is done: the local copy goes first (unless KEEP_FILES; Gcore has the bytes, and a crash
- * between the two steps then leaves no orphaned file), then `ready`, then the tool is told.
+ * between the two steps then leaves no orphaned file), then `ready` (which queues the callback).
  */
 export async function finishJob(ctx: WorkerContext, id: string, video?: JobVideo): Promise<void> {
   if (!ctx.settings.keepFiles) await removeUploadFiles(ctx.uploadDir, id);
-  const done = await ctx.jobs.update(
-    id,
-    { state: 'ready', error: null, ...(video ? { video } : {}) },
-    { onlyFrom: ['queued', 'creating', 'uploading', 'processing'] },
-  );
-  if (!done) return;
-  await notifyIfWanted(ctx.queues, done);
-  ctx.logger.info({ jobId: id, videoId: done.progress.video_id }, 'job ready');
+  const done = await ctx.lifecycle.finish(id, video ? { video } : {});
+  if (done) ctx.logger.info({ jobId: id, videoId: done.progress.video_id }, 'job ready');
 }

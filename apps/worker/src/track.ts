@@ -1,9 +1,10 @@
-import { notifyIfWanted, type TrackJobData } from '@gtr/core';
-import { GcoreApiError } from '@gtr/gcore';
+import type { JobError, TrackJobData } from '@gtr/core';
+import { GcoreApiError, RateLimitBackoff } from '@gtr/gcore';
 import { DelayedError, type Job } from 'bullmq';
 import type { WorkerContext } from './context.js';
-import { classify, RateLimitBackoff } from './failures.js';
+import { classify } from './failures.js';
 import { finishJob, isComplete, toJobVideo } from './outcome.js';
+import { pauseForRateLimit } from './rate-limit.js';
 
 /**
  * The track queue's processor: one look at Gcore's status per run, then the job waits (delayed,
@@ -28,13 +29,11 @@ export function trackProcessor(ctx: WorkerContext) {
     try {
       video = await ctx.statuses.get(videoId);
     } catch (error) {
-      const { error: jobError, rateLimitMs } = classify(error);
-      if (rateLimitMs !== undefined) {
-        // Without a Retry-After, a short backoff growing with repeats (as for forwards): the pace
-        // is every worker's, and the longest poll interval would stall all forwards for 30 s.
-        const waitMs = backoff.next(rateLimitMs >= 0 ? rateLimitMs : undefined);
-        await ctx.pacer.pushBack(waitMs);
-        return later(waitMs);
+      const { error: jobError, rateLimited } = classify(error);
+      if (rateLimited) {
+        // The pace is every worker's, but the track queue is not paused: its polls are delayed
+        // jobs already, and the longest poll interval would stall all forwards for 30 s.
+        return later(await pauseForRateLimit(ctx, backoff, rateLimited.advertisedMs));
       }
       if (error instanceof GcoreApiError && error.status === 404) {
         await fail(ctx, id, {
@@ -80,14 +79,9 @@ export function trackProcessor(ctx: WorkerContext) {
   };
 }
 
-async function fail(
-  ctx: WorkerContext,
-  id: string,
-  error: { code: string; message: string; retryable: boolean },
-): Promise<void> {
-  const failed = await ctx.jobs.update(id, { state: 'failed', error }, { onlyFrom: ['processing'] });
+async function fail(ctx: WorkerContext, id: string, error: JobError): Promise<void> {
+  const failed = await ctx.lifecycle.fail(id, error, ['processing']);
   if (!failed) return;
   ctx.metrics.forwardsFailed.inc({ code: error.code });
-  await notifyIfWanted(ctx.queues, failed);
   ctx.logger.warn({ jobId: id, code: error.code, message: error.message }, 'job failed at Gcore');
 }

@@ -1,25 +1,26 @@
 import path from 'node:path';
 import {
   ApiPacer,
+  FORWARDING,
   type ForwardJobData,
   type ForwardJobName,
+  JobLifecycle,
   JobStore,
   type Logger,
   type NotifyJobData,
-  notifyIfWanted,
   QUEUE_PREFIX,
   QUEUES,
   type RelayQueues,
   StatsStore,
   type TrackJobData,
 } from '@gtr/core';
-import { GcoreClient } from '@gtr/gcore';
-import { type Job, Worker } from 'bullmq';
+import { backoffDelay, GcoreClient, retryBackoff } from '@gtr/gcore';
+import { type BackoffStrategy, type Job, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CreateBatcher, StatusBoard } from './batching.js';
 import { CancelRegistry } from './cancellation.js';
 import type { WorkerContext, WorkerSettings } from './context.js';
-import { FORWARDING, forwardProcessor } from './forward.js';
+import { forwardProcessor } from './forward/processor.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { notifyProcessor } from './notify.js';
 import { WorkerRecords } from './records.js';
@@ -66,6 +67,13 @@ export interface RelayWorker {
   close(): Promise<void>;
 }
 
+/** The queues' `backoff: { type: RETRY_BACKOFF, delay }`, by the project's one backoff policy. */
+const retryDelay: BackoffStrategy = (attemptsMade, _type, _error, job) => {
+  const backoff = job?.opts.backoff;
+  const first = typeof backoff === 'object' ? (backoff.delay ?? 1_000) : (backoff ?? 1_000);
+  return backoffDelay(retryBackoff(first), attemptsMade);
+};
+
 /** Builds and starts the BullMQ workers for the forward, track and notify queues. */
 export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   const { redis, queues, logger } = deps;
@@ -91,6 +99,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   await cancels.listen(redis);
   const uploadDir = path.resolve(deps.settings.dataDir, 'uploads');
   const settings = deps.settings;
+  const jobs = new JobStore(redis, prefix, now);
   const context: WorkerContext = {
     settings: {
       ...settings,
@@ -104,7 +113,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       callbackSecret: settings.callbackSecret,
     },
     uploadDir,
-    jobs: new JobStore(redis, prefix, now),
+    jobs,
+    lifecycle: new JobLifecycle({ jobs, queues, logger }),
     records: new WorkerRecords(uploadDir, logger),
     queues,
     gcore,
@@ -121,6 +131,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   const common = {
     connection: redis,
     prefix,
+    settings: { backoffStrategy: retryDelay },
     ...(deps.lock
       ? { lockDuration: deps.lock.durationMs, stalledInterval: deps.lock.stalledIntervalMs }
       : {}),
@@ -153,15 +164,10 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   };
   // Safety net: a job BullMQ gives up on must not stay "uploading" for ever in the relay's records.
   const onGaveUp = (job: Job<ForwardJobData, unknown, ForwardJobName> | undefined, error: Error) => {
-    if (!job || job.name === 'delete-video' || error.name === 'RateLimitError') return;
-    if (job.attemptsMade < (job.opts.attempts ?? 1) && error.name !== 'UnrecoverableError') return;
-    context.jobs
-      .update(
-        job.data.id,
-        { state: 'failed', error: { code: 'FORWARD_FAILED', message: error.message, retryable: true } },
-        { onlyFrom: FORWARDING },
-      )
-      .then((failed) => (failed ? notifyIfWanted(queues, failed) : undefined))
+    if (!job || job.name === 'delete-video' || error instanceof RateLimitError) return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1) && !(error instanceof UnrecoverableError)) return;
+    context.lifecycle
+      .fail(job.data.id, { code: 'FORWARD_FAILED', message: error.message, retryable: true }, FORWARDING)
       .catch((e: unknown) =>
         logger.warn({ err: e, jobId: job.data.id }, 'could not record a failed forward'),
       );
@@ -201,6 +207,12 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     ...(deps.watchdog ? { options: deps.watchdog } : {}),
   });
   watchdog.start();
+  // Callbacks whose writer died between reaching a final state and queueing them.
+  const outbox = setInterval(() => {
+    context.lifecycle
+      .deliverDueCallbacks()
+      .catch((error: unknown) => logger.warn({ err: error }, 'callback outbox pass failed'));
+  }, 5_000).unref();
 
   return {
     metrics,
@@ -208,6 +220,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     workers,
     async close() {
       watchdog.stop();
+      clearInterval(outbox);
       // Stop fetching first, or a closing worker picks the handed-back job up again at once.
       const closing = all().map((w) => w.close());
       cancels.abortAll('shutdown');

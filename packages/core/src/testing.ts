@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { JobPatch, JobStore } from './jobs/store.js';
+import { JOB_STATES, type JobRecord, type JobState } from './jobs/types.js';
 import { createRedis } from './redis.js';
 
 /** The Redis the tests use: REDIS_URL, else the local default. */
@@ -125,4 +127,19 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Puts a job in any state with any fields, for test fixtures (production code moves jobs only
+ * through JobLifecycle and its table of allowed moves). A final state still writes the callback
+ * outbox entry, as a real move would.
+ */
+export async function setJobState(
+  jobs: JobStore,
+  id: string,
+  state: JobState,
+  patch: JobPatch = {},
+): Promise<JobRecord | null> {
+  const moved = await jobs.transition(id, state, JOB_STATES, patch);
+  return moved?.record ?? null;
 }

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { RateLimitBackoff } from './backoff.js';
 import { ChunkReader } from './chunk-reader.js';
 import {
   ForwardAbortedError,
@@ -44,7 +45,7 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
   let stallRestarts = 0;
   let offsetAtLastStall = -1;
   let rateLimitWaitMs = 0;
-  let rateLimitHits = 0;
+  const rateLimits = new RateLimitBackoff();
 
   try {
     for (;;) {
@@ -91,8 +92,7 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
       const { error } = outcome;
       if (!(error instanceof GcoreTusError) || error.status !== 429 || error instanceof GcoreTokenError)
         throw error;
-      const waitMs = error.retryAfterMs ?? backoffMs(rateLimitHits);
-      rateLimitHits++;
+      const waitMs = rateLimits.next(error.retryAfterMs);
       if (rateLimitWaitMs + waitMs > maxRateLimitWaitMs) {
         throw new GcoreTusError({
           status: 429,
@@ -135,12 +135,6 @@ async function fileSize(filePath: string): Promise<number> {
       { retryable: false, cause: error },
     );
   }
-}
-
-/** 1 s, 2 s, 4 s … capped at 30 s, each somewhere in its upper half so workers do not align. */
-function backoffMs(attempt: number): number {
-  const base = Math.min(30_000, 1000 * 2 ** attempt);
-  return Math.round(base / 2 + (Math.random() * base) / 2);
 }
 
 async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

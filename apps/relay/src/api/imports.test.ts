@@ -10,6 +10,7 @@ import {
   deleteKeys,
   type PublicJob,
   type RelayQueues,
+  setJobState,
   testPrefix,
   testRedisUrl,
 } from '@gtr/core';
@@ -399,8 +400,7 @@ describe('imports API', () => {
     expect(renewed.body.id).not.toBe(first.body.id);
     expect(renewed.body.state).toBe('queued');
 
-    await t.relay.jobs.update(renewed.body.id, {
-      state: 'failed',
+    await setJobState(t.relay.jobs, renewed.body.id, 'failed', {
       error: { code: 'GCORE_ERROR', message: 'File Invalid', retryable: false },
     });
     const failed = await post({ origin_url: url });

@@ -5,10 +5,10 @@ import {
   ensureTracking,
   JOB_KINDS,
   JOB_STATES,
+  type JobLifecycle,
   type JobRecord,
   type JobStore,
   type Logger,
-  notifyIfWanted,
   type RelayQueues,
   toPublicJob,
   type UploadRecords,
@@ -17,9 +17,12 @@ import { type Request, Router } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { RelayFileStore } from '../ingest/store.js';
+import type { UploadExpiry } from '../maintenance/expiry.js';
 
 export interface JobsApiDeps {
   jobs: JobStore;
+  lifecycle: JobLifecycle;
+  expiry: UploadExpiry;
   records: UploadRecords;
   store: RelayFileStore;
   queues: Pick<RelayQueues, 'forward' | 'import' | 'track' | 'notify'>;
@@ -50,14 +53,15 @@ export function jobsRouter(deps: JobsApiDeps): Router {
     const id = String(req.params.id);
     const job = ID.test(id) ? await deps.jobs.get(id) : null;
     if (!job) throw new AppError('JOB_NOT_FOUND', `no job with id "${id.slice(0, 128)}"`, 404);
-    return job;
+    return deps.expiry.current(job);
   };
 
   router.get('/api/jobs', async (req, res) => {
     const parsed = listQuery.safeParse(req.query);
     if (!parsed.success) throw new AppError('INVALID_QUERY', parsed.error.issues[0]!.message, 400);
     const page = await deps.jobs.list(parsed.data);
-    res.json({ items: page.items.map(toPublicJob), next: page.next });
+    const items = await Promise.all(page.items.map((job) => deps.expiry.current(job)));
+    res.json({ items: items.map(toPublicJob), next: page.next });
   });
 
   router.get('/api/jobs/:id', async (req, res) => {
@@ -81,11 +85,7 @@ export function jobsRouter(deps: JobsApiDeps): Router {
     }
     // Gcore already holds the bytes: only the processing is followed again.
     const nextState = job.progress.uploaded_at && job.video?.status !== 'error' ? 'processing' : 'queued';
-    const updated = await deps.jobs.update(
-      job.id,
-      { state: nextState, error: null },
-      { onlyFrom: ['failed'] },
-    );
+    const updated = await deps.lifecycle.retry(job.id, nextState);
     if (!updated) throw new AppError('JOB_NOT_FAILED', 'the job changed state meanwhile; look again', 409);
     if (nextState === 'processing') await ensureTracking(deps.queues, job.id);
     else await ensureForwarding(deps.queues, job.id, job.kind, job.request.via);
@@ -107,11 +107,7 @@ export function jobsRouter(deps: JobsApiDeps): Router {
         409,
       );
     }
-    const updated = await deps.jobs.update(
-      job.id,
-      { state: 'canceled', ...(deleteVideo ? { delete_video: true } : {}) },
-      { onlyFrom: JOB_STATES.filter((s) => s !== 'canceled') },
-    );
+    const updated = await deps.lifecycle.cancel(job.id, { deleteVideo });
     if (!updated) throw new AppError('JOB_NOT_FOUND', 'the job is gone', 404);
     // Workers abort an in-flight transfer on this signal; a waiting job is simply dropped.
     await deps.redis.publish(cancelChannel(deps.queuePrefix), job.id);
@@ -122,7 +118,6 @@ export function jobsRouter(deps: JobsApiDeps): Router {
     // Uploads and imports pulled through the relay both keep a local copy.
     await deps.store.discard(job.id);
     await deps.records.remove(job.id);
-    await notifyIfWanted(deps.queues, updated);
     deps.logger.info({ jobId: job.id, from: job.state, deleteVideo }, 'job canceled');
     res.status(202).json(toPublicJob(updated));
   });

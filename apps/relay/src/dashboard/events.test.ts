@@ -1,4 +1,4 @@
-import { emptyProgress, type PublicJob } from '@gtr/core';
+import { emptyProgress, type PublicJob, setJobState } from '@gtr/core';
 import { startTestRelay, type TestRelay } from '../testing.js';
 
 interface SseEvent {
@@ -114,7 +114,7 @@ describe('GET /api/events', () => {
       await sse.next((e) => e.event === 'ready');
       await create('job-a');
       const created = await sse.next(hasJob('job-a', (j) => j.state === 'receiving'));
-      await t.relay.jobs.update('job-a', { state: 'uploading', bytes_received: 1_000, bytes_forwarded: 400 });
+      await setJobState(t.relay.jobs, 'job-a', 'uploading', { bytes_received: 1_000, bytes_forwarded: 400 });
       const moved = await sse.next(
         hasJob('job-a', (j) => j.state === 'uploading' && j.bytes_forwarded === 400),
       );

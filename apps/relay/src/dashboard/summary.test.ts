@@ -1,4 +1,4 @@
-import { emptyProgress, type JobState, StatsStore } from '@gtr/core';
+import { emptyProgress, type JobState, StatsStore, setJobState } from '@gtr/core';
 import request from 'supertest';
 import { startTestRelay, type TestRelay } from '../testing.js';
 
@@ -19,7 +19,7 @@ describe('GET /api/dashboard/summary', () => {
         request: { description: null, filetype: null, fields: {}, callback_url: null, via: 'gcore' },
         progress: { ...emptyProgress(), token: 'gcore-tus-secret' },
       })
-      .then(() => (state === 'queued' ? null : t.relay.jobs.update(id, { state })));
+      .then(() => (state === 'queued' ? null : setJobState(t.relay.jobs, id, state)));
 
   it('counts jobs per state, the forward queue, live stats and the upstream', async () => {
     t = await startTestRelay({

@@ -22,6 +22,11 @@ export interface TusIngestOptions {
   expiryMs: number;
   /** Build `Location` from `X-Forwarded-*`/`Forwarded` (behind a reverse proxy). */
   trustProxy: boolean;
+  /**
+   * @tus/server found this upload expired (it answers 410): removes it and fails its job before
+   * the answer leaves, so that the client and the jobs API agree from that moment on.
+   */
+  onExpired(id: string): Promise<unknown>;
 }
 
 export interface TusIngest {
@@ -119,6 +124,10 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       return;
     }
     const response = await server.handleWeb(new NodeRequest({ req, res }));
+    if (response.status === 410 && (req.method === 'HEAD' || req.method === 'PATCH')) {
+      const id = uploadIdOf(req.path);
+      if (id) await options.onExpired(id);
+    }
     if (response.status < 400) {
       sendNodeResponse(res, response);
       return;
@@ -134,6 +143,12 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   }
 
   return { server, store, handle };
+}
+
+/** The upload id of `/files/<id>`, as @tus/server reads it (the last path segment). */
+function uploadIdOf(requestPath: string): string | null {
+  const match = /^\/files\/([^/]+)$/.exec(requestPath);
+  return match ? decodeURIComponent(match[1]!) : null;
 }
 
 /** Longest `Upload-Metadata` taken: the relay's own keys fit in a fraction of it. */

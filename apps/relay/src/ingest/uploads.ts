@@ -2,6 +2,7 @@ import {
   AppError,
   emptyProgress,
   ensureForwarding,
+  type JobLifecycle,
   type JobRecord,
   type JobStore,
   type Logger,
@@ -15,6 +16,7 @@ import { readUploadMetadata } from './metadata.js';
 
 export interface UploadsDeps {
   jobs: JobStore;
+  lifecycle: JobLifecycle;
   records: UploadRecords;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
   metrics: RelayMetrics;
@@ -128,11 +130,7 @@ export class Uploads {
   /** A completed upload's job is `queued` and on the forward queue, whatever Redis had before. */
   async queueCompleted(record: UploadRecord): Promise<void> {
     const size = record.size ?? 0;
-    const updated = await this.deps.jobs.update(
-      record.id,
-      { state: 'queued', bytes_received: size, size },
-      { onlyFrom: ['receiving'] },
-    );
+    const updated = await this.deps.lifecycle.queue(record.id, { bytes_received: size, size });
     if (!updated) {
       const existing = await this.deps.jobs.get(record.id);
       if (!existing) await this.restoreJob(record, 'queued');
@@ -145,8 +143,8 @@ export class Uploads {
   async terminated(id: string): Promise<void> {
     this.lastProgress.delete(id);
     await this.deps.records.remove(id);
-    await this.deps.jobs
-      .update(id, { state: 'canceled' }, { onlyFrom: ['receiving'] })
+    await this.deps.lifecycle
+      .cancel(id, { from: ['receiving'] })
       .catch((error: unknown) =>
         this.deps.logger.warn({ err: error, uploadId: id }, 'could not mark terminated job'),
       );

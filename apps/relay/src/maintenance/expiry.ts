@@ -1,62 +1,84 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { JobStore, Logger, UploadRecords } from '@gtr/core';
+import type { JobLifecycle, JobRecord, JobStore, Logger, UploadRecords } from '@gtr/core';
 import type { RelayFileStore } from '../ingest/store.js';
 
 export interface ExpiryDeps {
   uploadDir: string;
   expiryMs: number;
   jobs: JobStore;
+  lifecycle: JobLifecycle;
   records: UploadRecords;
   store: RelayFileStore;
   logger: Logger;
   now?: () => number;
 }
 
+const EXPIRED = {
+  code: 'UPLOAD_EXPIRED',
+  message: 'the upload was not finished within UPLOAD_EXPIRY and was removed; upload the file again',
+  retryable: false,
+};
+
 /**
- * Removes unfinished uploads older than UPLOAD_EXPIRY. A finished upload is never touched here:
- * it stays until it has been forwarded (the worker removes it then).
+ * Unfinished uploads older than UPLOAD_EXPIRY (counted from creation, as @tus/server's 410 is)
+ * are removed and their jobs fail with `UPLOAD_EXPIRED`. That happens wherever an expired upload
+ * is first seen — a TUS request answered 410, a look at its job through the API, or the periodic
+ * sweep — so the two never disagree. A finished upload is never touched here: it stays until it
+ * has been forwarded (the worker removes it then).
  */
-export async function expireUploads(deps: ExpiryDeps): Promise<number> {
-  const now = (deps.now ?? Date.now)();
-  let names: string[];
-  try {
-    names = await fs.readdir(deps.uploadDir);
-  } catch {
-    return 0;
+export class UploadExpiry {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: ExpiryDeps) {
+    this.now = deps.now ?? Date.now;
   }
-  const infoIds = names
-    .filter((n) => n.endsWith('.json') && !n.endsWith('.relay.json'))
-    .map((n) => n.slice(0, -'.json'.length));
-  let removed = 0;
-  for (const id of infoIds) {
-    const upload = await deps.store.getUpload(id).catch(() => null);
-    const record = await deps.records.read(id).catch(() => null);
-    if (record?.completed_at) continue;
-    if (upload && upload.size !== undefined && upload.offset === upload.size) continue;
-    const created = upload?.creation_date
-      ? Date.parse(upload.creation_date)
-      : (await fs.stat(path.join(deps.uploadDir, `${id}.json`)).catch(() => null))?.mtimeMs;
-    if (created === undefined || Number.isNaN(created) || now - created < deps.expiryMs) continue;
-    await deps.store.discard(id);
-    await deps.records.remove(id);
-    await deps.jobs
-      .update(
-        id,
-        {
-          state: 'failed',
-          error: {
-            code: 'UPLOAD_EXPIRED',
-            message:
-              'the upload was not finished within UPLOAD_EXPIRY and was removed; upload the file again',
-            retryable: false,
-          },
-        },
-        { onlyFrom: ['receiving'] },
-      )
-      .catch(() => {});
-    removed++;
+
+  isDue(createdAtMs: number): boolean {
+    return this.deps.expiryMs > 0 && this.now() > createdAtMs + this.deps.expiryMs;
   }
-  if (removed) deps.logger.info({ removed }, 'expired unfinished uploads');
-  return removed;
+
+  /** Removes the upload and fails its job, unless it is finished. Returns whether it did. */
+  async expire(id: string): Promise<boolean> {
+    const { store, records, lifecycle } = this.deps;
+    const record = await records.read(id).catch(() => null);
+    if (record?.completed_at) return false;
+    const upload = await store.getUpload(id).catch(() => null);
+    if (upload && upload.size !== undefined && upload.offset === upload.size) return false;
+    await store.discard(id);
+    await records.remove(id);
+    await lifecycle.fail(id, EXPIRED, ['receiving']);
+    return true;
+  }
+
+  /** The job as it is now: a `receiving` job past its expiry is expired first. */
+  async current(job: JobRecord): Promise<JobRecord> {
+    if (job.state !== 'receiving' || !this.isDue(Date.parse(job.created_at))) return job;
+    await this.expire(job.id);
+    return (await this.deps.jobs.get(job.id)) ?? job;
+  }
+
+  /** The periodic pass over the upload dir. Returns how many uploads it removed. */
+  async sweep(): Promise<number> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.deps.uploadDir);
+    } catch {
+      return 0;
+    }
+    const infoIds = names
+      .filter((n) => n.endsWith('.json') && !n.endsWith('.relay.json'))
+      .map((n) => n.slice(0, -'.json'.length));
+    let removed = 0;
+    for (const id of infoIds) {
+      const upload = await this.deps.store.getUpload(id).catch(() => null);
+      const created = upload?.creation_date
+        ? Date.parse(upload.creation_date)
+        : (await fs.stat(path.join(this.deps.uploadDir, `${id}.json`)).catch(() => null))?.mtimeMs;
+      if (created === undefined || Number.isNaN(created) || !this.isDue(created)) continue;
+      if (await this.expire(id).catch(() => false)) removed++;
+    }
+    if (removed) this.deps.logger.info({ removed }, 'expired unfinished uploads');
+    return removed;
+  }
 }

@@ -7,7 +7,7 @@ import {
   QUEUES,
   type TrackJobData,
 } from './queues.js';
-import { type ImportVia, type JobKind, type JobRecord, toPublicJob } from './types.js';
+import type { ImportVia, JobKind } from './types.js';
 
 export interface RelayQueues {
   forward: Queue<ForwardJobData, unknown, ForwardJobName>;
@@ -26,7 +26,14 @@ export interface QueueOptions {
   onError?: (error: Error) => void;
 }
 
-/** The three queues with their retry policies, the same for the relay and every worker. */
+/**
+ * Retries wait by the project's one backoff policy (`backoffDelay` in @gtr/gcore, registered by
+ * every worker as BullMQ's custom strategy): exponential from `delay`, capped, with jitter.
+ */
+export const RETRY_BACKOFF = 'relay';
+const retryFrom = (delay: number) => ({ type: RETRY_BACKOFF, delay });
+
+/** The queues with their retry policies, the same for the relay and every worker. */
 export function createQueues(connection: ConnectionOptions, options: QueueOptions): RelayQueues {
   const prefix = options.prefix ?? QUEUE_PREFIX;
   // BullMQ keeps finished jobs only for a while: the relay's job records are the history.
@@ -36,7 +43,7 @@ export function createQueues(connection: ConnectionOptions, options: QueueOption
     prefix,
     defaultJobOptions: {
       attempts: options.forwardAttempts,
-      backoff: { type: 'exponential', delay: 2_000, jitter: 0.5 },
+      backoff: retryFrom(2_000),
       ...keep,
     },
   };
@@ -46,12 +53,12 @@ export function createQueues(connection: ConnectionOptions, options: QueueOption
     connection,
     prefix,
     // Tracking reschedules itself between polls; attempts cover Gcore API errors while polling.
-    defaultJobOptions: { attempts: 20, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, ...keep },
+    defaultJobOptions: { attempts: 20, backoff: retryFrom(1_000), ...keep },
   });
   const notify = new Queue<NotifyJobData>(QUEUES.notify, {
     connection,
     prefix,
-    defaultJobOptions: { attempts: 10, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 }, ...keep },
+    defaultJobOptions: { attempts: 10, backoff: retryFrom(1_000), ...keep },
   });
   const onError = options.onError ?? (() => {});
   for (const queue of [forward, imports, track, notify]) queue.on('error', onError);
@@ -108,18 +115,4 @@ export async function ensureTracking(queues: Pick<RelayQueues, 'track'>, id: str
     await existing.remove();
   }
   await queues.track.add('track', { id, polls: 0 }, { jobId: id });
-}
-
-/**
- * Queues the callback for a job that reached a final state, if the tool asked for one. The job
- * id is per state, so a retried job that ends again is notified again.
- */
-export async function notifyIfWanted(queues: Pick<RelayQueues, 'notify'>, job: JobRecord): Promise<void> {
-  const url = job.request.callback_url;
-  if (!url || !['ready', 'failed', 'canceled'].includes(job.state)) return;
-  await queues.notify.add(
-    'notify',
-    { id: job.id, url, job: toPublicJob(job) },
-    { jobId: `notify-${job.id}-${job.state}-${Date.parse(job.updated_at)}` },
-  );
 }

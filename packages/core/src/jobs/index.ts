@@ -1,6 +1,7 @@
 export * from './bull.js';
 export * from './fields.js';
 export * from './files.js';
+export * from './lifecycle.js';
 export * from './pacer.js';
 export * from './queues.js';
 export * from './records.js';

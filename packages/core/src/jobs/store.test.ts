@@ -47,21 +47,23 @@ describe('JobStore', () => {
 
   it('moves a job between state indexes and sets finished_at on final states', async () => {
     await store.create(newJob('a'));
-    await store.update('a', { state: 'queued', bytes_received: 100 });
+    await store.transition('a', 'queued', ['receiving'], { bytes_received: 100 });
     expect(await store.countByState()).toMatchObject({ receiving: 0, queued: 1 });
-    const done = await store.update('a', { state: 'ready' });
-    expect(done?.finished_at).not.toBeNull();
-    expect(await store.countByState()).toMatchObject({ queued: 0, ready: 1 });
-    const again = await store.update('a', { state: 'queued' });
-    expect(again?.finished_at).toBeNull();
+    const done = await store.transition('a', 'failed', ['queued']);
+    expect(done?.record.finished_at).not.toBeNull();
+    expect(await store.countByState()).toMatchObject({ queued: 0, failed: 1 });
+    const again = await store.transition('a', 'queued', ['failed']);
+    expect(again?.record.finished_at).toBeNull();
   });
 
-  it('refuses an update from a state not allowed, leaving the job as it was', async () => {
+  it('refuses a move or an update from a state not allowed, leaving the job as it was', async () => {
     await store.create(newJob('a'));
-    await store.update('a', { state: 'canceled' });
-    expect(await store.update('a', { state: 'uploading' }, { onlyFrom: ['queued', 'creating'] })).toBeNull();
-    expect((await store.get('a'))?.state).toBe('canceled');
-    expect(await store.update('missing', { state: 'queued' })).toBeNull();
+    await store.transition('a', 'canceled', ['receiving']);
+    expect(await store.transition('a', 'uploading', ['queued', 'creating'])).toBeNull();
+    expect(await store.update('a', { bytes_forwarded: 5 }, { onlyFrom: ['uploading'] })).toBeNull();
+    expect(await store.get('a')).toMatchObject({ state: 'canceled', bytes_forwarded: 0 });
+    expect(await store.transition('missing', 'queued', ['receiving'])).toBeNull();
+    expect(await store.update('missing', { bytes_received: 1 })).toBeNull();
   });
 
   it('lists newest first with a cursor and filters by state and kind', async () => {

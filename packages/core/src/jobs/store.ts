@@ -24,11 +24,13 @@ export interface NewJob {
   created_at?: string;
 }
 
-/** Fields a writer may change. `updated_at` is always set; `finished_at` follows the state. */
+/**
+ * Fields a writer may change without moving the job. `updated_at` is always set. The state (and
+ * `finished_at`, which follows it) changes only through {@link JobLifecycle}.
+ */
 export type JobPatch = Partial<
   Pick<
     JobRecord,
-    | 'state'
     | 'name'
     | 'size'
     | 'bytes_received'
@@ -36,7 +38,6 @@ export type JobPatch = Partial<
     | 'video'
     | 'attempts'
     | 'error'
-    | 'finished_at'
     | 'progress'
     | 'delete_video'
   >
@@ -76,21 +77,50 @@ return seq
 const UPDATE = `
 local raw = redis.call('HGET', KEYS[1], 'state')
 if not raw then return nil end
-local current = cjson.decode(raw)
 if ARGV[3] ~= '' then
+  local current = cjson.decode(raw)
   local allowed = false
   for s in string.gmatch(ARGV[3], '[^,]+') do
     if s == current then allowed = true end
   end
   if not allowed then return {0, redis.call('HGETALL', KEYS[1])} end
 end
-if ARGV[4] ~= '' and ARGV[4] ~= current then
-  local seq = redis.call('HGET', KEYS[1], 'seq')
-  redis.call('ZREM', ARGV[1] .. current, ARGV[2])
-  redis.call('ZADD', ARGV[1] .. ARGV[4], seq, ARGV[2])
+if #ARGV >= 5 then redis.call('HSET', KEYS[1], unpack(ARGV, 4)) end
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return {1, redis.call('HGETALL', KEYS[1])}
+`;
+
+// KEYS: the job, the callback outbox (sorted set + hash), then one index per state in
+// JOB_STATES order. ARGV: id, allowed current states, target state, events channel, outbox
+// entry (empty unless the target is final), its score, then field/value pairs.
+// Reaching a final state with a callback_url writes the job as it is now into the outbox in the
+// same step, so no caller can forget the callback (JobLifecycle delivers and clears it).
+const STATE_KEY = JOB_STATES.map((state, i) => `${state} = ${i + 4}`).join(', ');
+const TRANSITION = `
+local raw = redis.call('HGET', KEYS[1], 'state')
+if not raw then return nil end
+local current = cjson.decode(raw)
+local allowed = false
+for s in string.gmatch(ARGV[2], '[^,]+') do
+  if s == current then allowed = true end
 end
-if #ARGV >= 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 6)) end
-redis.call('PUBLISH', ARGV[5], ARGV[2])
+if not allowed then return {0, redis.call('HGETALL', KEYS[1])} end
+local index = { ${STATE_KEY} }
+local to = ARGV[3]
+if to ~= current then
+  local seq = redis.call('HGET', KEYS[1], 'seq')
+  redis.call('ZREM', KEYS[index[current]], ARGV[1])
+  redis.call('ZADD', KEYS[index[to]], seq, ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'state', cjson.encode(to), unpack(ARGV, 7))
+if ARGV[5] ~= '' then
+  local request = cjson.decode(redis.call('HGET', KEYS[1], 'request') or 'null')
+  if type(request) == 'table' and type(request.callback_url) == 'string' and request.callback_url ~= '' then
+    redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+    redis.call('HSET', KEYS[3], ARGV[5], cjson.encode(redis.call('HGETALL', KEYS[1])))
+  end
+end
+redis.call('PUBLISH', ARGV[4], ARGV[1])
 return {1, redis.call('HGETALL', KEYS[1])}
 `;
 
@@ -149,6 +179,14 @@ export class JobStore {
 
   private index(name: string): string {
     return `${this.prefix}:jobs:${name}`;
+  }
+
+  private get outboxIndex(): string {
+    return `${this.prefix}:callbacks:due`;
+  }
+
+  private get outboxData(): string {
+    return `${this.prefix}:callbacks:jobs`;
   }
 
   /** Creates the job unless one with this id exists; either way returns the stored record. */
@@ -216,27 +254,86 @@ export class JobStore {
   }
 
   /**
-   * Changes some fields atomically. Returns the record after the change, or `null` when the job
-   * does not exist or was not in one of `onlyFrom` (then nothing changed).
+   * Changes some fields atomically, without moving the job. Returns the record after the change,
+   * or `null` when the job does not exist or was not in one of `onlyFrom` (then nothing changed).
    */
   async update(id: string, patch: JobPatch, options: UpdateOptions = {}): Promise<JobRecord | null> {
     const full: Partial<JobRecord> = { ...patch, updated_at: new Date(this.now()).toISOString() };
-    if (patch.state !== undefined && patch.finished_at === undefined) {
-      full.finished_at = isFinalState(patch.state) ? full.updated_at! : null;
-    }
     const result = (await this.redis.eval(
       UPDATE,
       1,
       this.key(id),
-      this.index('state:'),
       id,
-      (options.onlyFrom ?? []).join(','),
-      patch.state ?? '',
       this.eventsChannel,
+      (options.onlyFrom ?? []).join(','),
       ...encode(full),
     )) as [number, string[]] | null;
     if (!result || result[0] === 0) return null;
     return decode(pairsToObject(result[1]));
+  }
+
+  /**
+   * Moves a job to `to` when it is in one of `from`, with `patch` in the same step; a final
+   * state with a callback_url also lands in the callback outbox. Only {@link JobLifecycle} calls
+   * this (it holds the table of allowed moves); tests use it to set up fixtures.
+   */
+  async transition(
+    id: string,
+    to: JobState,
+    from: readonly JobState[],
+    patch: JobPatch = {},
+  ): Promise<{ record: JobRecord; outbox: string | null } | null> {
+    const at = this.now();
+    const updated_at = new Date(at).toISOString();
+    const full: Partial<JobRecord> = {
+      ...patch,
+      updated_at,
+      finished_at: isFinalState(to) ? updated_at : null,
+    };
+    const outbox = isFinalState(to) ? callbackKey(id, to, at) : null;
+    const result = (await this.redis.eval(
+      TRANSITION,
+      3 + JOB_STATES.length,
+      this.key(id),
+      this.outboxIndex,
+      this.outboxData,
+      ...JOB_STATES.map((state) => this.index(`state:${state}`)),
+      id,
+      from.join(','),
+      to,
+      this.eventsChannel,
+      outbox ?? '',
+      at,
+      ...encode(full),
+    )) as [number, string[]] | null;
+    if (!result || result[0] === 0) return null;
+    return { record: decode(pairsToObject(result[1])), outbox };
+  }
+
+  /** Callback outbox entries written at least `olderThanMs` ago, with the job as it was then. */
+  async pendingCallbacks(olderThanMs: number, limit = 100): Promise<Array<{ key: string; job: JobRecord }>> {
+    const keys = await this.redis.zrangebyscore(
+      this.outboxIndex,
+      '-inf',
+      this.now() - olderThanMs,
+      'LIMIT',
+      0,
+      limit,
+    );
+    if (keys.length === 0) return [];
+    const snapshots = await this.redis.hmget(this.outboxData, ...keys);
+    const pending: Array<{ key: string; job: JobRecord }> = [];
+    for (const [i, key] of keys.entries()) {
+      const snapshot = snapshots[i];
+      if (snapshot) pending.push({ key, job: decode(pairsToObject(JSON.parse(snapshot) as string[])) });
+      else await this.clearCallback(key);
+    }
+    return pending;
+  }
+
+  /** The callback of this outbox entry is queued: forget the entry. */
+  async clearCallback(key: string): Promise<void> {
+    await this.redis.multi().zrem(this.outboxIndex, key).hdel(this.outboxData, key).exec();
   }
 
   async remove(id: string): Promise<boolean> {
@@ -300,6 +397,14 @@ export class JobStore {
   async idsInState(state: JobState, limit = 1_000): Promise<string[]> {
     return this.redis.zrangebyscore(this.index(`state:${state}`), '-inf', '+inf', 'LIMIT', 0, limit);
   }
+}
+
+/**
+ * One callback per job per final state reached: the notify queue's job id, so queueing the same
+ * outbox entry twice (a crash between queueing and clearing it) still delivers once.
+ */
+export function callbackKey(id: string, state: JobState, at: number): string {
+  return `notify-${id}-${state}-${at}`;
 }
 
 function encode(fields: Partial<JobRecord>): string[] {

@@ -1,0 +1,54 @@
+import { AppError, type ForwardProgress, type JobPatch, type JobRecord, type UploadRecord } from '@gtr/core';
+import type { WorkerContext } from '../context.js';
+import { toJobVideo } from '../outcome.js';
+
+/** The job was canceled (or taken by another path) while this attempt ran: stop quietly. */
+export class JobCanceledError extends AppError {
+  constructor() {
+    super('JOB_CANCELED', 'the job was canceled', 409);
+    this.name = 'JobCanceledError';
+  }
+}
+
+/**
+ * One forward attempt of one job: what each step reads (the job as the attempt started, the
+ * progress so far, the abort signal) and the two ways it saves (Redis first, then the upload's
+ * record on disk). The steps themselves live one per file beside this one.
+ */
+export class ForwardAttempt {
+  progress: ForwardProgress;
+  readonly id: string;
+
+  constructor(
+    readonly ctx: WorkerContext,
+    readonly record: JobRecord,
+    readonly signal: AbortSignal,
+    /** Called whenever bytes reach Gcore: the 429 streak is over. */
+    readonly onMoving: () => void,
+  ) {
+    this.progress = { ...record.progress };
+    this.id = record.id;
+  }
+
+  /** Into `creating` or `uploading`; a job canceled meanwhile stops the attempt. */
+  async moveTo(state: 'creating' | 'uploading'): Promise<void> {
+    if (!(await this.ctx.lifecycle.advance(this.id, state))) throw new JobCanceledError();
+  }
+
+  /** Saves the progress (and `extra`) in Redis. */
+  async save(extra: JobPatch = {}): Promise<void> {
+    await this.ctx.jobs.update(this.id, { ...extra, progress: this.progress });
+  }
+
+  /** Mirrors a resume point into the upload's record on disk (the copy Redis can be rebuilt from). */
+  async saveRecord(patch: Partial<Omit<UploadRecord, 'id'>>): Promise<void> {
+    await this.ctx.records.update(this.id, patch);
+  }
+
+  async saveVideo(video: { id: number; client_id?: number | null }): Promise<void> {
+    this.progress.video_id = video.id;
+    this.progress.client_id = video.client_id ?? null;
+    await this.save({ video: toJobVideo(video as Parameters<typeof toJobVideo>[0]) });
+    await this.saveRecord({ video_id: video.id, client_id: this.progress.client_id });
+  }
+}

@@ -1,0 +1,72 @@
+import { emptyProgress } from '@gtr/core';
+import type { CreateVideoFields } from '@gtr/gcore';
+import type { ForwardAttempt } from './attempt.js';
+
+/**
+ * Step 1: the Gcore video entity. The attempt is marked before the call, so a retry that finds
+ * the mark but no video id adopts the video the lost call created instead of making another.
+ */
+export async function ensureVideo(
+  attempt: ForwardAttempt,
+  extra: Partial<CreateVideoFields> = {},
+): Promise<void> {
+  const { ctx, record, progress } = attempt;
+  if (progress.video_id !== null) return;
+  await attempt.moveTo('creating');
+  const fields = {
+    name: record.name,
+    ...(record.request.description ? { description: record.request.description } : {}),
+    ...record.request.fields,
+    ...extra,
+  } as CreateVideoFields;
+
+  if (progress.create_started_at !== null) {
+    const orphan = await findOrphan(attempt, fields.name, progress.create_started_at);
+    if (orphan) {
+      ctx.logger.info(
+        { jobId: attempt.id, videoId: orphan.id },
+        'adopted the video an earlier attempt created',
+      );
+      await attempt.saveVideo(orphan);
+      return;
+    }
+  }
+  progress.create_started_at = ctx.now();
+  await attempt.save();
+  // Imports come in crowds (migrations): their creates share Gcore's batch endpoint.
+  const video =
+    record.kind === 'import' && fields.origin_url
+      ? await ctx.creator.create(fields)
+      : await ctx.gcore.createVideo(fields, { signal: attempt.signal });
+  await attempt.saveVideo(video);
+  ctx.logger.info({ jobId: attempt.id, videoId: video.id }, 'Gcore video created');
+}
+
+/** The video a create call made before its answer (or our save of it) was lost. */
+async function findOrphan(attempt: ForwardAttempt, name: string, since: number) {
+  const candidates = await attempt.ctx.gcore.listVideos(
+    { search: name, per_page: 100 },
+    { signal: attempt.signal },
+  );
+  const origin = attempt.record.origin_url;
+  return candidates
+    .filter(
+      (v) =>
+        v.name === name &&
+        v.status === 'empty' &&
+        !v.error &&
+        Date.parse(v.created_at ?? '') >= since - 60_000 &&
+        (origin === null || v.origin_url === origin),
+    )
+    .sort((a, b) => Date.parse(a.created_at ?? '') - Date.parse(b.created_at ?? ''))[0];
+}
+
+/** A retry after Gcore refused the file (e.g. `File Invalid`): a fresh entity, a fresh upload. */
+export async function startOver(attempt: ForwardAttempt): Promise<void> {
+  const videoId = attempt.progress.video_id!;
+  await attempt.ctx.gcore.deleteVideo(videoId, { ignoreNotFound: true, signal: attempt.signal });
+  attempt.progress = emptyProgress();
+  await attempt.save({ video: null, bytes_forwarded: 0 });
+  await attempt.saveRecord({ video_id: null, client_id: null, upload_url: null, uploaded_at: null });
+  attempt.ctx.logger.info({ jobId: attempt.id, videoId }, 'deleted the video Gcore refused; starting over');
+}

@@ -1,0 +1,16 @@
+import type { JobRecord } from '@gtr/core';
+import type { WorkerContext } from '../context.js';
+
+/** After a cancel: delete the Gcore video if the tool asked for it; the files are gone already. */
+export async function afterCancel(ctx: WorkerContext, record: JobRecord): Promise<void> {
+  if (record.delete_video && record.progress.video_id !== null) await deleteVideoOf(ctx, record.id);
+}
+
+/** The `delete-video` job of a cancel with `delete_video=true`. */
+export async function deleteVideoOf(ctx: WorkerContext, id: string): Promise<void> {
+  const record = await ctx.jobs.get(id);
+  const videoId = record?.progress.video_id;
+  if (!record || videoId === null || videoId === undefined) return;
+  const existed = await ctx.gcore.deleteVideo(videoId, { ignoreNotFound: true });
+  ctx.logger.info({ jobId: id, videoId, existed }, 'Gcore video deleted on cancel');
+}

@@ -1,0 +1,77 @@
+import { forwardFile, GcoreError, GcoreTokenError } from '@gtr/gcore';
+import type { ForwardAttempt } from './attempt.js';
+import { ensureUploadParams } from './upload-params.js';
+
+/**
+ * Step 3: the local file to Gcore's TUS server, resuming from the saved upload URL (at most the
+ * chunk in flight is sent twice). A refused token fetches fresh parameters and resumes.
+ */
+export async function sendFile(attempt: ForwardAttempt, file: string, size: number): Promise<void> {
+  const { ctx, record, progress } = attempt;
+  await attempt.moveTo('uploading');
+  let acknowledged = 0;
+  let lastWrite = 0;
+  const rateLimited = () => {
+    ctx.metrics.rateLimited.inc({ source: 'tus' });
+    ctx.stats.recordRateLimited().catch(() => {});
+  };
+  for (let tokenTries = 0; ; tokenTries++) {
+    await ensureUploadParams(attempt, tokenTries > 0);
+    try {
+      const result = await forwardFile({
+        filePath: file,
+        endpoint: progress.endpoint!,
+        ...(progress.upload_url ? { uploadUrl: progress.upload_url } : {}),
+        size,
+        chunkSize: ctx.settings.chunkSize,
+        stallTimeoutMs: ctx.settings.stallTimeoutMs,
+        // A 429 on a PATCH pauses the whole queue (the processor's rate-limit pause), not just this upload.
+        maxRateLimitWaitMs: 0,
+        metadata: {
+          filename: record.filename ?? `${attempt.id}.mp4`,
+          ...(record.request.filetype ? { filetype: record.request.filetype } : {}),
+          token: progress.token!,
+          video_id: progress.video_id!,
+          client_id: progress.client_id ?? '',
+        },
+        signal: attempt.signal,
+        onUploadUrl: async (url) => {
+          progress.upload_url = url;
+          await attempt.save();
+          await attempt.saveRecord({ upload_url: url });
+        },
+        onProgress: (bytes) => {
+          const delta = bytes - acknowledged;
+          acknowledged = bytes;
+          if (delta > 0) {
+            attempt.onMoving();
+            ctx.stats.recordForwarded(delta).catch(() => {});
+          }
+          const now = ctx.now();
+          if (now - lastWrite >= 500 || bytes === size) {
+            lastWrite = now;
+            ctx.jobs
+              .update(attempt.id, { bytes_forwarded: bytes }, { onlyFrom: ['uploading'] })
+              .catch(() => {});
+          }
+        },
+        onRateLimited: rateLimited,
+        logger: ctx.logger,
+      });
+      ctx.metrics.bytesSent.inc(result.bytesSent);
+      progress.upload_url = result.uploadUrl;
+      return;
+    } catch (error) {
+      if (error instanceof GcoreTokenError && tokenTries < 2) {
+        ctx.logger.info(
+          { jobId: attempt.id, kind: error.kind },
+          'Gcore refused the TUS token; fetching fresh parameters',
+        );
+        progress.token = null;
+        continue;
+      }
+      if (error instanceof GcoreError && error.status === 429) rateLimited();
+      throw error;
+    }
+  }
+}
