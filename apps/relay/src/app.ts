@@ -103,7 +103,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     maxUploadSize: settings.maxUploadSize,
     expiryMs: settings.uploadExpiryMs,
     trustProxy: settings.trustProxy ?? false,
-    onExpired: (id) => expiry.expire(id),
+    expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
   });
   const reconciler = new Reconciler({ jobs, records, store: tus.store, uploads, queues, logger });
   const expiry = new UploadExpiry({

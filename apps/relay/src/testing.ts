@@ -35,6 +35,8 @@ export interface TestRelayOptions extends Partial<RelaySettings> {
   logger?: Logger;
   reconcileIntervalMs?: number;
   now?: () => number;
+  /** Attempts per forward of the jobs this relay queues. Default 8. */
+  forwardAttempts?: number;
 }
 
 /** A relay on 127.0.0.1 port 0 with its own data dir and Redis key prefix. */
@@ -43,7 +45,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'relay-test-')));
   const prefix = options.prefix ?? testPrefix();
   const redis = createRedis(options.redisUrl ?? testRedisUrl(), { role: 'client' });
-  const queues = createQueues(redis, { forwardAttempts: 8, prefix });
+  const queues = createQueues(redis, { forwardAttempts: options.forwardAttempts ?? 8, prefix });
   const relay = createRelayApp({
     settings: {
       dataDir,

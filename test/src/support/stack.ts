@@ -28,6 +28,8 @@ export interface StackOptions {
   logger?: Logger;
   /** The only API key the emulator accepts (default: its own). */
   emulatorApiKey?: string;
+  /** Attempts per forward before a job fails (default: the relay's 8, the worker's 5). */
+  forwardAttempts?: number;
 }
 
 export interface Stack {
@@ -53,7 +55,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.emulatorApiKey ? { apiKey: options.emulatorApiKey } : {}),
   });
   const dataDir = options.relay?.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'stack-')));
-  const relay = await startTestRelay({ logger, ...options.relay, dataDir });
+  const relay = await startTestRelay({
+    logger,
+    ...(options.forwardAttempts ? { forwardAttempts: options.forwardAttempts } : {}),
+    ...options.relay,
+    dataDir,
+  });
   let workerRedis: Redis | null = null;
   let worker: RelayWorker | null = null;
 
@@ -67,7 +74,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     async startWorker(overrides = {}) {
       await stack.stopWorker();
       workerRedis = createRedis(testRedisUrl(), { role: 'worker' });
-      const queues = createQueues(workerRedis, { forwardAttempts: 5, prefix: relay.prefix });
+      const queues = createQueues(workerRedis, {
+        forwardAttempts: options.forwardAttempts ?? 5,
+        prefix: relay.prefix,
+      });
       worker = await createWorker({
         settings: {
           dataDir,

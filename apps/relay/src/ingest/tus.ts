@@ -23,10 +23,13 @@ export interface TusIngestOptions {
   /** Build `Location` from `X-Forwarded-*`/`Forwarded` (behind a reverse proxy). */
   trustProxy: boolean;
   /**
-   * @tus/server found this upload expired (it answers 410): removes it and fails its job before
-   * the answer leaves, so that the client and the jobs API agree from that moment on.
+   * Whether a HEAD/PATCH that @tus/server answered 410 (it found the upload expired) or 404 is
+   * about an expired upload. For a 410 it also removes the upload and fails its job before the
+   * answer leaves, so that the client and the jobs API agree from that moment on; a 404 for an
+   * upload whose job failed `UPLOAD_EXPIRED` (removed by the sweep or a look at the job) is
+   * answered 410 as well.
    */
-  onExpired(id: string): Promise<unknown>;
+  expired(id: string, tusSaysGone: boolean): Promise<boolean>;
 }
 
 export interface TusIngest {
@@ -123,10 +126,13 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       sendError(res, refused.status, { code: refused.code, message: refused.message });
       return;
     }
-    const response = await server.handleWeb(new NodeRequest({ req, res }));
-    if (response.status === 410 && (req.method === 'HEAD' || req.method === 'PATCH')) {
+    let response = await server.handleWeb(new NodeRequest({ req, res }));
+    if (
+      (response.status === 410 || response.status === 404) &&
+      (req.method === 'HEAD' || req.method === 'PATCH')
+    ) {
       const id = uploadIdOf(req.path);
-      if (id) await options.onExpired(id);
+      if (id && (await options.expired(id, response.status === 410))) response = gone(response);
     }
     if (response.status < 400) {
       sendNodeResponse(res, response);
@@ -143,6 +149,19 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   }
 
   return { server, store, handle };
+}
+
+/** 410 with the relay's UPLOAD_EXPIRED error, keeping @tus/server's other headers (CORS, Tus-Resumable). */
+function gone(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.delete('Content-Length');
+  const body = JSON.stringify({
+    error: {
+      code: 'UPLOAD_EXPIRED',
+      message: 'the upload expired (UPLOAD_EXPIRY) and was removed; upload the file again',
+    },
+  });
+  return new Response(body, { status: 410, headers });
 }
 
 /** The upload id of `/files/<id>`, as @tus/server reads it (the last path segment). */

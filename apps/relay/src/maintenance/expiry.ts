@@ -51,6 +51,16 @@ export class UploadExpiry {
     return true;
   }
 
+  /**
+   * For a TUS request answered 410 (@tus/server found the upload past its expiry) or 404: is
+   * the upload gone because it expired? A 410 expires it now (unless it is finished).
+   */
+  async explains(id: string, tusSaysGone: boolean): Promise<boolean> {
+    if (tusSaysGone && (await this.expire(id))) return true;
+    const job = await this.deps.jobs.get(id);
+    return job?.state === 'failed' && job.error?.code === EXPIRED.code;
+  }
+
   /** The job as it is now: a `receiving` job past its expiry is expired first. */
   async current(job: JobRecord): Promise<JobRecord> {
     if (job.state !== 'receiving' || !this.isDue(Date.parse(job.created_at))) return job;
