@@ -273,7 +273,8 @@ describe('imports end to end, against the Gcore emulator (which pulls origin_url
     });
 
     const relayCli = async (argv: string[]) => {
-      const cap = captureIo({ env, pollIntervalMs: 50 });
+      // Its own cwd and HOME, not the checkout's (where `pnpm start` keeps a token in ./data).
+      const cap = captureIo({ env: { HOME: tmp, ...env }, cwd: tmp, pollIntervalMs: 50 });
       const code = await runCli(argv, cap.io);
       return { code, out: cap.stdout(), err: cap.stderr() };
     };
