@@ -8,6 +8,7 @@ const workspace = {
   relay: 'apps/relay',
   worker: 'apps/worker',
   'gcore-emulator': 'apps/gcore-emulator',
+  standalone: 'apps/standalone',
 };
 
 /** @type {import('jest').Config} */

@@ -20,7 +20,7 @@ describe('pnpm start on a fresh machine', () => {
   it('comes up with no configuration, prints a token, and takes an upload to ready at the built-in emulator', async () => {
     // Only PATH and HOME (and REDIS_URL when the machine's Redis is elsewhere), as a newcomer has.
     app = runApp(
-      'apps/relay/dist/standalone/start.js',
+      'apps/standalone/dist/main.js',
       process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {},
       {
         cwd: tmp,
