@@ -11,6 +11,9 @@ const workspace = {
   standalone: 'apps/standalone',
 };
 
+/** Packages with test helpers at `@gtr/<name>/testing` (kept out of their main entry points). */
+const testing = ['core', 'relay', 'cli'];
+
 /** @type {import('jest').Config} */
 export default {
   testEnvironment: 'node',
@@ -20,6 +23,9 @@ export default {
   moduleNameMapper: {
     ...Object.fromEntries(
       Object.entries(workspace).map(([name, dir]) => [`^@gtr/${name}$`, `<rootDir>/${dir}/src/index.ts`]),
+    ),
+    ...Object.fromEntries(
+      testing.map((name) => [`^@gtr/${name}/testing$`, `<rootDir>/${workspace[name]}/src/testing.ts`]),
     ),
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -5,10 +5,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { captureIo, runCli } from '@gtr/cli';
-import { createLogger, type PublicJob, sha256File } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
-import { createRelayApp, type Listening, listen, startTestRelay, type TestRelay } from '@gtr/relay';
+import { runCli } from '@gtr/cli';
+import { captureIo } from '@gtr/cli/testing';
+import { createLogger, type PublicJob } from '@gtr/core';
+import { sha256File, writeVideoFile } from '@gtr/core/testing';
+import { createRelayApp, type Listening, listen } from '@gtr/relay';
+import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import { ROOT } from './support/processes.js';
 import { type Stack, startStack } from './support/stack.js';
 

@@ -8,7 +8,7 @@ import {
   type JobVideo,
   StatsStore,
 } from '@gtr/core';
-import { startTestRelay, type TestRelay } from '@gtr/relay';
+import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import type { Browser } from 'playwright-core';
 import {
   type DashboardPage,

@@ -4,8 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { sha256File, waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import { sha256File, waitFor, writeVideoFile } from '@gtr/core/testing';
 import { signBody } from '@gtr/worker';
 import { type Stack, startStack } from './support/stack.js';
 

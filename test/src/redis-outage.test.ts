@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type RedisServerHandle, startRedisServer, waitFor } from '@gtr/core';
-import { type Emulator, startEmulator, writeVideoFile } from '@gtr/gcore-emulator';
+import { type RedisServerHandle, startRedisServer, waitFor, writeVideoFile } from '@gtr/core/testing';
+import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
 import { clientUpload } from './support/clients.js';
 import { type Cluster, jobsOf, startCluster, uploadDirOf } from './support/cluster.js';
 

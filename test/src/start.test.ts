@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createRedis, JobStore, testRedisUrl, waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
-import { tusUpload } from '@gtr/relay';
+import { createRedis, JobStore } from '@gtr/core';
+import { testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
+import { tusUpload } from '@gtr/relay/testing';
 import { type AppProcess, runApp } from './support/processes.js';
 
 describe('pnpm start on a fresh machine', () => {

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { testRedisUrl, waitFor } from '@gtr/core';
-import { type Emulator, startEmulator, writeVideoFile } from '@gtr/gcore-emulator';
-import { startTestRelay, type TestRelay, tusUpload } from '@gtr/relay';
+import { testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
+import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
+import { startTestRelay, type TestRelay, tusUpload } from '@gtr/relay/testing';
 import { type AppProcess, runApp } from './support/processes.js';
 
 const MB = 1024 * 1024;

@@ -1,8 +1,14 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { deleteKeys, type RedisServerHandle, sha256File, startRedisServer, waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import {
+  deleteKeys,
+  type RedisServerHandle,
+  sha256File,
+  startRedisServer,
+  waitFor,
+  writeVideoFile,
+} from '@gtr/core/testing';
 import request from 'supertest';
 import { startTestRelay, type TestRelay, tusUpload } from './testing.js';
 

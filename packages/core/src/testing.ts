@@ -1,6 +1,9 @@
+// Test helpers, imported as `@gtr/core/testing` (never from the `@gtr/core` entry point).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createRedis } from './redis.js';
+
+export { writeVideoFile } from './video-file.js';
 
 /** The Redis the tests use: REDIS_URL, else the local default. */
 export const testRedisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { startEmulator, writeVideoFile } from '@gtr/gcore-emulator';
+import { writeVideoFile } from '@gtr/core/testing';
+import { startEmulator } from '@gtr/gcore-emulator';
 import { GcoreClient } from './client.js';
 import { chooseUploadEndpoint } from './endpoint.js';
 import {
