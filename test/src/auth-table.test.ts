@@ -1,4 +1,4 @@
-import { startTestRelay, type TestRelay } from '@gtr/relay';
+import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import request from 'supertest';
 
 /*

@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createRedis, deleteKeys, testPrefix, testRedisUrl } from '@gtr/core';
+import { createRedis } from '@gtr/core';
+import { deleteKeys, testPrefix, testRedisUrl } from '@gtr/core/testing';
 import { seededRandom } from './support/cluster.js';
 import { type AppProcess, startRelayProcess } from './support/processes.js';
 

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import { writeVideoFile } from '@gtr/core/testing';
 import type { Browser } from 'playwright-core';
 import { jobRowSelector, launchChromium, openDashboard, waitForJobRow } from './support/browser.js';
 import { ROOT } from './support/processes.js';

@@ -3,8 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { type JobState, type PublicJob, waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import type { JobState, PublicJob } from '@gtr/core';
+import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import { type Origin, sendFile, startOrigin } from './support/origin.js';
 import { type Stack, type StackOptions, startStack } from './support/stack.js';
 

@@ -5,22 +5,35 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { captureIo, runCli } from '@gtr/cli';
-import { createLogger, type PublicJob, setJobState, sha256File } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
-import { createRelayApp, type Listening, listen, startTestRelay, type TestRelay } from '@gtr/relay';
+import { runCli } from '@gtr/cli';
+import { captureIo } from '@gtr/cli/testing';
+import { createLogger, type PublicJob } from '@gtr/core';
+import { setJobState, sha256File, writeVideoFile } from '@gtr/core/testing';
+import { createRelayApp, type Listening, listen } from '@gtr/relay';
+import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import { ROOT } from './support/processes.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1_000_000;
 
-/** Runs `pnpm relay …` in-process against `url`; the upload store lives in `config`. */
+// Every CLI run gets a directory of its own as cwd (the CLI looks for `./data/relay-token` there)
+// and HOME, never the checkout's: `pnpm start` leaves its token in the checkout's ./data.
+let cliHome: string;
+beforeAll(async () => {
+  cliHome = await fs.mkdtemp(path.join(os.tmpdir(), 'cli-home-'));
+});
+afterAll(() => fs.rm(cliHome, { recursive: true, force: true }));
+
+/**
+ * Runs `pnpm relay …` in-process with exactly `env` (plus HOME) in `cwd` (default: an empty
+ * directory of its own); the upload store lives in env's XDG_CONFIG_HOME.
+ */
 async function relayCli(
   argv: string[],
   env: Record<string, string>,
   options: { interruptOn?: RegExp; cwd?: string } = {},
 ): Promise<{ code: number; out: string; err: string }> {
-  const cap = captureIo({ env, pollIntervalMs: 50, ...(options.cwd ? { cwd: options.cwd } : {}) });
+  const cap = captureIo({ env: { HOME: cliHome, ...env }, pollIntervalMs: 50, cwd: options.cwd ?? cliHome });
   if (options.interruptOn) {
     const pattern = options.interruptOn;
     const write = cap.io.stdout.write.bind(cap.io.stdout);
@@ -192,7 +205,7 @@ describe('pnpm relay against a relay (no worker)', () => {
     }
   });
 
-  it('uses the token `pnpm start` keeps in DATA_DIR when RELAY_TOKEN is not set', async () => {
+  it('uses the token `pnpm start` keeps in DATA_DIR when RELAY_TOKEN is not set, then ./data/relay-token', async () => {
     const dataDir = path.join(tmp, 'data-dir');
     await fs.mkdir(dataDir, { recursive: true });
     await fs.writeFile(path.join(dataDir, 'relay-token'), `${relay.token}\n`);
@@ -200,8 +213,40 @@ describe('pnpm relay against a relay (no worker)', () => {
     const withFile = await relayCli(['jobs', '--limit', '1'], { ...noToken, DATA_DIR: dataDir });
     expect(withFile.code).toBe(0);
     const without = await relayCli(['jobs'], { ...noToken, DATA_DIR: path.join(tmp, 'empty') });
-    expect(without.code).toBe(1);
     expect(without.err).toContain('the relay wants a token and none was found');
+    expect(without.code).toBe(1);
+
+    // Without one in DATA_DIR, the default place: ./data/relay-token of the root (here the cwd).
+    const root = path.join(tmp, 'root-with-data');
+    await fs.mkdir(path.join(root, 'data'), { recursive: true });
+    await fs.writeFile(path.join(root, 'data', 'relay-token'), `${relay.token}\n`);
+    const fromRoot = await relayCli(
+      ['jobs', '--limit', '1'],
+      { ...noToken, DATA_DIR: path.join(tmp, 'empty') },
+      {
+        cwd: root,
+      },
+    );
+    expect(fromRoot).toMatchObject({ code: 0, err: '' });
+    const defaultDir = await relayCli(['jobs', '--limit', '1'], noToken, { cwd: root });
+    expect(defaultDir).toMatchObject({ code: 0, err: '' });
+  });
+
+  it('never reads the ./data of the directory the tests run from (`pnpm start` keeps its token there)', async () => {
+    // What a checkout looks like after `pnpm start`: a token of another relay in ./data/relay-token.
+    const checkout = path.join(tmp, 'checkout-after-pnpm-start');
+    await fs.mkdir(path.join(checkout, 'data'), { recursive: true });
+    await fs.writeFile(path.join(checkout, 'data', 'relay-token'), 'rt_decoy-from-pnpm-start\n');
+    const { RELAY_TOKEN: _unused, ...noToken } = env;
+    const before = process.cwd();
+    process.chdir(checkout);
+    try {
+      const { code, err } = await relayCli(['jobs'], noToken);
+      expect(err).toContain('the relay wants a token and none was found');
+      expect(code).toBe(1);
+    } finally {
+      process.chdir(before);
+    }
   });
 
   it('says how to start the relay when none answers', async () => {
@@ -223,8 +268,8 @@ describe('pnpm relay against a relay (no worker)', () => {
       process.execPath,
       [path.join(ROOT, 'packages/cli/dist/main.js'), 'jobs', '--limit', '1'],
       {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', RELAY_URL: relay.url, RELAY_TOKEN: relay.token },
+        cwd: cliHome,
+        env: { PATH: process.env.PATH ?? '', HOME: cliHome, RELAY_URL: relay.url, RELAY_TOKEN: relay.token },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createRedis, deleteKeys, testPrefix, testRedisUrl } from '@gtr/core';
+import { createRedis } from '@gtr/core';
+import { deleteKeys, testPrefix, testRedisUrl } from '@gtr/core/testing';
 import { startRelayProcess } from './support/processes.js';
 
 const TOKEN = 'dist-dashboard-token';

@@ -7,9 +7,9 @@ import {
   type JobState,
   type JobVideo,
   StatsStore,
-  setJobState,
 } from '@gtr/core';
-import { startTestRelay, type TestRelay } from '@gtr/relay';
+import { setJobState } from '@gtr/core/testing';
+import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import type { Browser } from 'playwright-core';
 import {
   type DashboardPage,

@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { sha256File } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import { sha256File, writeVideoFile } from '@gtr/core/testing';
 import { type Stack, startStack } from './support/stack.js';
 
 /*

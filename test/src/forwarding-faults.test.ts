@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Faults, writeVideoFile } from '@gtr/gcore-emulator';
+import { writeVideoFile } from '@gtr/core/testing';
+import type { Faults } from '@gtr/gcore-emulator';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1024 * 1024;

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type PublicJob, waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import type { PublicJob } from '@gtr/core';
+import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import { type Origin, sendFile, startOrigin } from './support/origin.js';
 import { type Stack, startStack } from './support/stack.js';
 

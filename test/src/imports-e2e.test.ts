@@ -2,10 +2,11 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { captureIo, runCli } from '@gtr/cli';
+import { runCli } from '@gtr/cli';
+import { captureIo } from '@gtr/cli/testing';
 import type { PublicJob } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
-import { startTestRelay, type TestRelay } from '@gtr/relay';
+import { writeVideoFile } from '@gtr/core/testing';
+import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import S3rver from 's3rver';
 import { type Origin, sendFile, startOrigin } from './support/origin.js';
 import { type Stack, startStack } from './support/stack.js';
@@ -273,7 +274,8 @@ describe('imports end to end, against the Gcore emulator (which pulls origin_url
     });
 
     const relayCli = async (argv: string[]) => {
-      const cap = captureIo({ env, pollIntervalMs: 50 });
+      // Its own cwd and HOME, not the checkout's (where `pnpm start` keeps a token in ./data).
+      const cap = captureIo({ env: { HOME: tmp, ...env }, cwd: tmp, pollIntervalMs: 50 });
       const code = await runCli(argv, cap.io);
       return { code, out: cap.stdout(), err: cap.stderr() };
     };

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type RedisServerHandle, startRedisServer, waitFor } from '@gtr/core';
-import { type Emulator, startEmulator, writeVideoFile } from '@gtr/gcore-emulator';
+import { type RedisServerHandle, startRedisServer, waitFor, writeVideoFile } from '@gtr/core/testing';
+import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
 import { clientUpload } from './support/clients.js';
 import { type Cluster, jobsOf, startCluster, uploadDirOf } from './support/cluster.js';
 
@@ -72,14 +72,12 @@ describe('a 20 s Redis outage in the middle of a run', () => {
     const workerPid = cluster.worker!.child.pid;
 
     await redis.stop();
-    const down = Date.now();
     // … and two more started while Redis is down.
     const during = [upload(5), upload(6)];
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     const ready = await fetch(`${cluster.url}/readyz`);
     expect(ready.status).toBe(503);
     await redis.start();
-    const outage = Date.now() - down;
 
     const uploads = await Promise.all([...early, ...running, ...during]);
     const ids = uploads.map((u) => u.id);
@@ -101,7 +99,6 @@ describe('a 20 s Redis outage in the middle of a run', () => {
       );
     });
 
-    expect(outage).toBeGreaterThanOrEqual(OUTAGE_MS);
     expect(jobs.map((j) => [j.state, j.error])).toEqual(jobs.map(() => ['ready', null]));
     const videos = emulator.videos().filter((v) => !v.deleted);
     expect(videos).toHaveLength(uploads.length);

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { createLogger, waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import { createLogger } from '@gtr/core';
+import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import { type Stack, startStack } from './support/stack.js';
 
 /*

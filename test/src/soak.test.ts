@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type JobRecord, testRedisUrl, waitFor } from '@gtr/core';
-import { type Emulator, type Faults, startEmulator, writeVideoFile } from '@gtr/gcore-emulator';
+import type { JobRecord } from '@gtr/core';
+import { testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
+import { type Emulator, type Faults, startEmulator } from '@gtr/gcore-emulator';
 import { clientUpload } from './support/clients.js';
 import { type Cluster, jobsOf, seededRandom, startCluster, uploadDirOf } from './support/cluster.js';
 

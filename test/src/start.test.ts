@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createRedis, JobStore, testRedisUrl, waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
-import { tusUpload } from '@gtr/relay';
+import { createRedis, JobStore } from '@gtr/core';
+import { testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
+import { tusUpload } from '@gtr/relay/testing';
 import { type AppProcess, runApp } from './support/processes.js';
 
 describe('pnpm start on a fresh machine', () => {
@@ -20,7 +20,7 @@ describe('pnpm start on a fresh machine', () => {
   it('comes up with no configuration, prints a token, and takes an upload to ready at the built-in emulator', async () => {
     // Only PATH and HOME (and REDIS_URL when the machine's Redis is elsewhere), as a newcomer has.
     app = runApp(
-      'apps/relay/dist/standalone/start.js',
+      'apps/standalone/dist/main.js',
       process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {},
       {
         cwd: tmp,

@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { waitFor } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import { type Stack, startStack } from './support/stack.js';
 
 /*

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { testRedisUrl, waitFor } from '@gtr/core';
-import { type Emulator, startEmulator, writeVideoFile } from '@gtr/gcore-emulator';
-import { startTestRelay, type TestRelay, tusUpload } from '@gtr/relay';
+import { testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
+import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
+import { startTestRelay, type TestRelay, tusUpload } from '@gtr/relay/testing';
 import { type AppProcess, runApp } from './support/processes.js';
 
 const MB = 1024 * 1024;
@@ -94,9 +94,9 @@ describe('a worker process that dies or stops mid-upload', () => {
     const { id, sha256 } = await uploadFile(size);
     const first = await startWorker();
     await patchedBeyond(30 * MB);
-    const stopping = Date.now();
     expect(await first.stop('SIGTERM')).toBe(0);
-    expect(Date.now() - stopping).toBeLessThan(5_000);
+    // It let go in the middle of the transfer instead of finishing it first.
+    expect(emulator.videos()[0]!.bytesPatched).toBeLessThan(size);
     expect(first.output()).toMatch(/worker stopping/);
     await startWorker();
     const job = await readyJob(id);

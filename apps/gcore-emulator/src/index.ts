@@ -9,4 +9,3 @@ export {
 export { DEFAULT_FAULTS, type Faults, FaultsError, parseFaults, type RetryAfterForm } from './faults.js';
 export type { EmulatorStats } from './stats.js';
 export type { EmulatedVideo, VideoStatus } from './store.js';
-export { writeVideoFile } from './video-file.js';

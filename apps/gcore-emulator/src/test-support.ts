@@ -3,9 +3,9 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeVideoFile } from '@gtr/core/testing';
 import * as tus from 'tus-js-client';
 import type { Emulator } from './emulator.js';
-import { writeVideoFile } from './video-file.js';
 
 export interface ApiAnswer {
   status: number;

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeVideoFile } from '@gtr/core/testing';
 import { detectContainer } from './container.js';
 import { scratch } from './test-support.js';
-import { writeVideoFile } from './video-file.js';
 
 describe('writeVideoFile', () => {
   it('writes a file of the asked size that looks like an MP4 and reports its SHA-256', async () => {

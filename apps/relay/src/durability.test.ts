@@ -8,8 +8,8 @@ import {
   sha256File,
   startRedisServer,
   waitFor,
-} from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+  writeVideoFile,
+} from '@gtr/core/testing';
 import request from 'supertest';
 import { startTestRelay, type TestRelay, tusUpload } from './testing.js';
 

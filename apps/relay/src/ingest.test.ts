@@ -1,8 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { sha256File } from '@gtr/core';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import { sha256File, writeVideoFile } from '@gtr/core/testing';
 import request from 'supertest';
 import { startTestRelay, type TestRelay, tusUpload } from './testing.js';
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { emptyProgress, setJobState } from '@gtr/core';
+import { emptyProgress } from '@gtr/core';
+import { setJobState } from '@gtr/core/testing';
 import request from 'supertest';
 import { startTestRelay, type TestRelay } from './testing.js';
 

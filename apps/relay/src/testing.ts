@@ -1,16 +1,9 @@
+// Test helpers, imported as `@gtr/relay/testing` (never from the `@gtr/relay` entry point).
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  createLogger,
-  createQueues,
-  createRedis,
-  deleteKeys,
-  type Logger,
-  type RelayQueues,
-  testPrefix,
-  testRedisUrl,
-} from '@gtr/core';
+import { createLogger, createQueues, createRedis, type Logger, type RelayQueues } from '@gtr/core';
+import { deleteKeys, testPrefix, testRedisUrl } from '@gtr/core/testing';
 import type { Redis } from 'ioredis';
 import { createRelayApp, type Relay, type RelaySettings } from './app.js';
 import { listen } from './server.js';

@@ -1,4 +1,5 @@
-import { createLogger, createRedis, deleteKeys, testPrefix, testRedisUrl, waitFor } from '@gtr/core';
+import { createLogger, createRedis } from '@gtr/core';
+import { deleteKeys, testPrefix, testRedisUrl, waitFor } from '@gtr/core/testing';
 import { Queue, Worker } from 'bullmq';
 import { WorkerWatchdog } from './watchdog.js';
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { writeVideoFile } from '@gtr/gcore-emulator';
+import { writeVideoFile } from '@gtr/core/testing';
 import { ROOT } from './proc.js';
 
 /** Scratch space on the repository's disk (git-ignored); everything in it is removed at the end. */

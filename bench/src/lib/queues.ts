@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createQueues, createRedis, deleteKeys, type RelayQueues } from '@gtr/core';
+import { createQueues, createRedis, type RelayQueues } from '@gtr/core';
+import { deleteKeys } from '@gtr/core/testing';
 import { redisUrl } from './stack.js';
 
 /** The orchestrator's handle on one run's Redis keys: pause/resume forwarding, and clean up. */

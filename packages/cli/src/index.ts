@@ -31,5 +31,4 @@ export {
   titleOf,
 } from './s3.js';
 export { DEFAULT_RELAY_URL, type RelayTarget, resolveTarget } from './target.js';
-export { type CapturedIo, captureIo } from './testing.js';
 export { defaultUploadStorePath, FileUploadStore } from './upload-store.js';

@@ -6,5 +6,4 @@ export * from './logger.js';
 export * from './net/index.js';
 export * from './process.js';
 export * from './redis.js';
-export * from './testing.js';
 export * from './tokens.js';

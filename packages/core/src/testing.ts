@@ -1,8 +1,11 @@
+// Test helpers, imported as `@gtr/core/testing` (never from the `@gtr/core` entry point).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { JobPatch, JobStore } from './jobs/store.js';
 import { JOB_STATES, type JobRecord, type JobState } from './jobs/types.js';
 import { createRedis } from './redis.js';
+
+export { writeVideoFile } from './video-file.js';
 
 /** The Redis the tests use: REDIS_URL, else the local default. */
 export const testRedisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

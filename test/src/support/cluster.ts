@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
-import { createRedis, deleteKeys, type JobRecord, JobStore, testPrefix } from '@gtr/core';
+import { createRedis, type JobRecord, JobStore } from '@gtr/core';
+import { deleteKeys, testPrefix } from '@gtr/core/testing';
 import type { Emulator } from '@gtr/gcore-emulator';
 import type { Redis } from 'ioredis';
 import { type AppProcess, runApp } from './processes.js';

@@ -8,11 +8,10 @@ import {
   type JobRecord,
   type JobState,
   type Logger,
-  testRedisUrl,
-  waitFor,
 } from '@gtr/core';
+import { testRedisUrl, waitFor } from '@gtr/core/testing';
 import { type Emulator, type Faults, startEmulator } from '@gtr/gcore-emulator';
-import { startTestRelay, type TestRelay, type TestRelayOptions, tusUpload } from '@gtr/relay';
+import { startTestRelay, type TestRelay, type TestRelayOptions, tusUpload } from '@gtr/relay/testing';
 import { createWorker, type RelayWorker, type WorkerSettings } from '@gtr/worker';
 import type { Redis } from 'ioredis';
 

@@ -3,17 +3,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  createLogger,
-  createQueues,
-  createRedis,
-  deleteKeys,
-  type PublicJob,
-  type RelayQueues,
-  setJobState,
-  testPrefix,
-  testRedisUrl,
-} from '@gtr/core';
+import { createLogger, createQueues, createRedis, type PublicJob, type RelayQueues } from '@gtr/core';
+import { deleteKeys, setJobState, testPrefix, testRedisUrl } from '@gtr/core/testing';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
 import { createRelayApp, type Relay } from '../app.js';

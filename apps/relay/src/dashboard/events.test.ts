@@ -1,4 +1,5 @@
-import { emptyProgress, type PublicJob, setJobState } from '@gtr/core';
+import { emptyProgress, type PublicJob } from '@gtr/core';
+import { setJobState } from '@gtr/core/testing';
 import { startTestRelay, type TestRelay } from '../testing.js';
 
 interface SseEvent {

@@ -1,4 +1,5 @@
-import { emptyProgress, type JobState, StatsStore, setJobState } from '@gtr/core';
+import { emptyProgress, type JobState, StatsStore } from '@gtr/core';
+import { setJobState } from '@gtr/core/testing';
 import request from 'supertest';
 import { startTestRelay, type TestRelay } from '../testing.js';
 

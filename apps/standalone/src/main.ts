@@ -10,10 +10,8 @@ import {
   runProcess,
 } from '@gtr/core';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
+import { createRelayApp, listen, relaySettingsFromConfig } from '@gtr/relay';
 import { createWorker, workerDepsFromConfig } from '@gtr/worker';
-import { createRelayApp } from '../app.js';
-import { relaySettingsFromConfig } from '../from-config.js';
-import { listen } from '../server.js';
 import { ensureRedis, NoRedisError } from './redis.js';
 
 /**

@@ -1,0 +1,1 @@
+export { type EmbeddedRedis, ensureRedis, NoRedisError, pingRedis } from './redis.js';
