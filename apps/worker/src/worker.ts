@@ -86,7 +86,9 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     baseUrl: deps.gcore.apiUrl,
     apiKey: deps.gcore.apiKey,
     timeoutMs: deps.gcore.timeoutMs ?? 30_000,
-    beforeRequest: ({ signal }) => pacer.take(signal),
+    beforeRequest: async ({ signal }) => {
+      await pacer.take(signal);
+    },
     onResponse: ({ route, status }) => {
       metrics.gcoreRequests.inc({ route, status: String(status) });
       if (status === 429) {

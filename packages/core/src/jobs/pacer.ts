@@ -38,9 +38,20 @@ export class ApiPacer {
     this.intervalMs = Math.max(1, Math.ceil((1000 / requestsPerSecond) * 1.1));
   }
 
-  async take(signal?: AbortSignal): Promise<void> {
+  /** Waits for this caller's slot; resolves with how long the slot was ahead (ms). */
+  async take(signal?: AbortSignal): Promise<number> {
     const waitMs = Number(await this.redis.eval(TAKE, 1, this.key, this.intervalMs));
     if (waitMs > 0) await sleep(waitMs, signal);
+    return waitMs;
+  }
+
+  /** How far ahead the next free slot is now (ms; 0 when a request could go at once). */
+  async ahead(): Promise<number> {
+    const [next, [seconds, micros]] = await Promise.all([
+      this.redis.get(this.key),
+      this.redis.time() as Promise<[number, number]>,
+    ]);
+    return Math.max(0, Number(next ?? 0) - (Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)));
   }
 
   async pushBack(ms: number): Promise<void> {
