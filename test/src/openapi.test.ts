@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { type PublicJob, waitFor } from '@gtr/core';
+import { configSchema, type PublicJob, waitFor } from '@gtr/core';
 import { writeVideoFile } from '@gtr/gcore-emulator';
 import { startTestRelay, type TestRelay } from '@gtr/relay';
 import { Validator } from '@seriousme/openapi-schema-validator';
@@ -117,6 +117,17 @@ describe('docs/openapi.json', () => {
     expect(basic.status).toBe(200);
     const anonymous = expectSpec(await request(t.relay.app).get('/api/openapi.json'));
     expect([anonymous.status, anonymous.body.error.code]).toEqual([401, 'UNAUTHORIZED']);
+  });
+
+  it('is named, with every path it has, in docs/contract.md, which also names every environment variable', async () => {
+    const contract = await fs.readFile(path.join(path.dirname(OPENAPI_FILE), 'contract.md'), 'utf8');
+    const missing = [
+      ...Object.keys(configSchema.shape).map((name) => `\`${name}\``),
+      ...Object.keys(spec.paths).filter((p) => !p.startsWith('/files/{')),
+      'openapi.json',
+      'errors.md',
+    ].filter((needle) => !contract.includes(needle));
+    expect(missing).toEqual([]);
   });
 
   describe('the response check', () => {
@@ -233,7 +244,8 @@ describe('a running relay answers every documented operation as documented (emul
   afterAll(async () => {
     await stack?.close();
     await origin?.close();
-    hook?.close();
+    hook?.closeAllConnections();
+    await new Promise((resolve) => (hook ? hook.close(resolve) : resolve(undefined)));
     await fs.rm(tmp, { recursive: true, force: true });
   });
 
