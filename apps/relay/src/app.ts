@@ -14,6 +14,7 @@ import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import { importsRouter } from './api/imports.js';
 import { jobsRouter } from './api/jobs.js';
+import { openapiRouter } from './api/openapi.js';
 import { createTokenCheck, requireToken } from './auth.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
@@ -164,6 +165,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
   app.use(dashboard.router);
   // The dashboard's buttons call the jobs API with the browser's Basic login.
   app.use('/api', requireBrowserToken(check, { challenge: false }), express.json({ limit: '16mb' }));
+  app.use(openapiRouter());
   app.use(
     jobsRouter({
       jobs,

@@ -102,7 +102,7 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-/** Every environment variable the relay reads, with its default. See CONTRACT.md and README.md. */
+/** Every environment variable the relay reads, with its default. See docs/contract.md and README.md. */
 export const configSchema = z.object({
   /** Relay HTTP port. Default 8080. */
   PORT: int(8080, 0, 65_535),

@@ -7,6 +7,7 @@ import { createLogger, createQueues, createRedis, type PublicJob, type RelayQueu
 import { deleteKeys, setJobState, testPrefix, testRedisUrl } from '@gtr/core/testing';
 import type { Redis } from 'ioredis';
 import request from 'supertest';
+import { expectSpec } from '../../../../test/src/support/openapi.js';
 import { createRelayApp, type Relay } from '../app.js';
 import type { ImportSettings } from '../imports/importer.js';
 
@@ -132,11 +133,13 @@ describe('imports API', () => {
     request(t.relay.app)
       .post('/api/imports')
       .set(t.auth)
+      .expect(expectSpec)
       .send(body as object);
   const batch = (body: unknown) =>
     request(t.relay.app)
       .post('/api/imports/batch')
       .set(t.auth)
+      .expect(expectSpec)
       .send(body as object);
   // Imports Gcore pulls itself wait on the light `import` queue.
   const queued = () => t.queues.import.getJobCountByTypes('waiting', 'prioritized', 'delayed');
@@ -185,7 +188,7 @@ describe('imports API', () => {
       callback_url: 'http://tool/hook',
       via: 'gcore',
     });
-    const shown = await request(t.relay.app).get(`/api/jobs/${job.id}`).set(t.auth);
+    const shown = await request(t.relay.app).get(`/api/jobs/${job.id}`).set(t.auth).expect(expectSpec);
     expect(shown.body).toEqual(job);
   });
 
@@ -385,7 +388,9 @@ describe('imports API', () => {
   it('imports a canceled URL anew, but hands a failed job back as it is', async () => {
     const url = `${origin.base}/v/again.mp4`;
     const first = await post({ origin_url: url });
-    expect((await request(t.relay.app).delete(`/api/jobs/${first.body.id}`).set(t.auth)).status).toBe(202);
+    expect(
+      (await request(t.relay.app).delete(`/api/jobs/${first.body.id}`).set(t.auth).expect(expectSpec)).status,
+    ).toBe(202);
     const renewed = await post({ origin_url: url });
     expect(renewed.status).toBe(202);
     expect(renewed.body.id).not.toBe(first.body.id);

@@ -1,4 +1,4 @@
-/** Where a job is. See CONTRACT.md, "The job object". */
+/** Where a job is. See docs/contract.md, "The job object". */
 export const JOB_STATES = [
   'receiving',
   'queued',

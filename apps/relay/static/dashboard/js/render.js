@@ -1,7 +1,7 @@
 import { h } from './dom.js';
 import { formatAge, formatBytes, formatDateTime, hostOf, percent } from './format.js';
 
-/** The job states in their order through the pipeline (CONTRACT.md), with what each means. */
+/** The job states in their order through the pipeline (docs/contract.md), with what each means. */
 export const STATES = [
   { id: 'receiving', label: 'Receiving', hint: 'the tool is uploading to the relay' },
   { id: 'queued', label: 'Queued', hint: 'waiting for a forwarding worker' },
