@@ -2,6 +2,7 @@
 // its native-ESM mode (`--experimental-vm-modules`, set by the root `test` script) and workspace
 // imports resolve to source, not to `dist/`.
 const workspace = {
+  contract: 'packages/contract',
   core: 'packages/core',
   gcore: 'packages/gcore',
   cli: 'packages/cli',

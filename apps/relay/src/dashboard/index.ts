@@ -55,7 +55,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       index: false,
       setHeaders: (res) => res.setHeader('Cache-Control', 'private, no-cache'),
     }),
-    (_req: Request, res: Response) => sendError(res, 404, { code: 'NOT_FOUND', message: 'no such asset' }),
+    (_req: Request, res: Response) => sendError(res, 'NOT_FOUND', 'no such asset'),
   );
   router.get('/api/dashboard/summary', auth, async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
