@@ -1,4 +1,4 @@
-import type { JobKind, JobState, PublicJob } from '@gtr/core';
+import type { JobKind, JobState, PublicJob } from '@gtr/contract';
 import { CliError } from './io.js';
 import type { RelayTarget } from './target.js';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { PublicJob } from '@gtr/core';
+import type { PublicJob } from '@gtr/contract';
 import { type ImportItem, type RelayClient, RelayError } from '../api.js';
 import { connect, intOption, parseCommandArgs } from '../args.js';
 import { followJobs } from '../follow.js';
