@@ -29,7 +29,11 @@ export const ERROR_CODES = {
     meaning: 'with Basic auth, changes are accepted only from the relay’s own pages',
   },
   NOT_FOUND: { status: 404, retryable: false, meaning: 'no such route or asset' },
-  INVALID_REQUEST: { status: 400, retryable: false, meaning: 'invalid request' },
+  INVALID_REQUEST: {
+    status: 400,
+    retryable: false,
+    meaning: 'the request is not one the relay can take (the message says why)',
+  },
   INVALID_JSON: { status: 400, retryable: false, meaning: 'the request body is not valid JSON' },
   BODY_TOO_LARGE: { status: 413, retryable: false, meaning: 'the request body is too large' },
   UNSUPPORTED_ENCODING: {
