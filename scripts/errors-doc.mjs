@@ -12,10 +12,12 @@ const cell = (text) => text.replaceAll('|', '\\|').replaceAll('<', '&lt;').repla
 
 /** @param {Readonly<Record<string, {status: number | null, retryable: boolean, meaning: string}>>} codes */
 export function renderErrorsDoc(codes) {
-  const rows = Object.entries(codes).map(
-    ([code, info]) =>
-      `| \`${code}\` | ${info.status ?? '—'} | ${info.retryable ? 'yes' : 'no'} | ${cell(info.meaning)} |`,
-  );
+  const rows = Object.entries(codes).map(([code, info]) => [
+    `\`${code}\``,
+    String(info.status ?? '—'),
+    info.retryable ? 'yes' : 'no',
+    cell(info.meaning),
+  ]);
   return [
     '# Error codes',
     '',
@@ -32,11 +34,16 @@ export function renderErrorsDoc(codes) {
     '',
     `${rows.length} codes.`,
     '',
-    '| code | HTTP status | retryable | meaning |',
-    '| ---- | ----------- | --------- | ------- |',
-    ...rows,
+    ...table(['code', 'HTTP status', 'retryable', 'meaning'], rows),
     '',
   ].join('\n');
+}
+
+/** A Markdown table with its columns padded, as `biome format` leaves it. */
+function table(header, rows) {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i].length)));
+  const line = (cells) => `| ${cells.map((text, i) => text.padEnd(widths[i])).join(' | ')} |`;
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
