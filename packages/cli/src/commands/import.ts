@@ -258,7 +258,7 @@ async function submit(client: RelayClient, sources: readonly Source[], io: CliIo
       ) {
         throw error;
       }
-      if (error.status === 404 && error.code === 'NOT_FOUND') throw error;
+      if (error.status === 404 && error.is('NOT_FOUND')) throw error;
       out.rejected.push({ where: only.where, url: only.shown, message: error.message });
     }
     return out;
