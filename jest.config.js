@@ -9,6 +9,7 @@
 //   e2e   (`pnpm test:e2e`): test/src (built apps as child processes, headless Chromium) and the
 //         few tests beside the code that start a process of their own (SPAWNING below).
 const workspace = {
+  contract: 'packages/contract',
   core: 'packages/core',
   gcore: 'packages/gcore',
   cli: 'packages/cli',

@@ -31,7 +31,12 @@ describe('the built relay (apps/relay/dist)', () => {
     let exited = false;
     try {
       const basic = `Basic ${Buffer.from(`ops:${TOKEN}`).toString('base64')}`;
-      for (const url of ['/dashboard', '/dashboard/assets/js/main.js', '/dashboard/assets/dashboard.css']) {
+      for (const url of [
+        '/dashboard',
+        '/dashboard/assets/js/main.js',
+        '/dashboard/assets/dashboard.css',
+        '/dashboard/assets/contract/index.js',
+      ]) {
         const res = await fetch(`${relay.url}${url}`, { headers: { Authorization: basic } });
         expect({ url, status: res.status }).toEqual({ url, status: 200 });
       }

@@ -191,7 +191,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     }),
   );
   app.use(auth, (_req: Request, res: Response) => {
-    sendError(res, 404, { code: 'NOT_FOUND', message: 'no such route' });
+    sendError(res, 'NOT_FOUND', 'no such route');
   });
   app.use(errorMiddleware(logger));
 

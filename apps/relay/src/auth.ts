@@ -46,9 +46,10 @@ export function requireToken(check: (token: string) => boolean, options: AuthOpt
       return;
     }
     if (options.basic) res.setHeader('WWW-Authenticate', 'Basic realm="gcore-tus-relay", charset="UTF-8"');
-    sendError(res, 401, {
-      code: 'UNAUTHORIZED',
-      message: token ? 'the token is not valid for this relay' : 'send Authorization: Bearer <relay token>',
-    });
+    sendError(
+      res,
+      'UNAUTHORIZED',
+      token ? 'the token is not valid for this relay' : 'send Authorization: Bearer <relay token>',
+    );
   };
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Express } from 'express';
+import { renderError } from './http-errors.js';
 
 export interface Listening {
   server: http.Server;
@@ -53,13 +54,15 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const [status, code, message] =
+  const answer = renderError(
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'HEADERS_TOO_LARGE', 'the request headers are too large (16 KB at most)']
+      ? 'HEADERS_TOO_LARGE'
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'REQUEST_TIMEOUT', 'the request headers did not arrive in time']
-        : [400, 'BAD_REQUEST', 'the request is not valid HTTP/1.1'];
-  const body = JSON.stringify({ error: { code, message } });
+        ? 'REQUEST_TIMEOUT'
+        : 'BAD_REQUEST',
+  );
+  const { status } = answer;
+  const body = JSON.stringify(answer.body);
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -1,4 +1,4 @@
-import type { JobKind, JobState, PublicJob } from '@gtr/core';
+import type { ErrorCode, JobKind, JobState, PublicJob } from '@gtr/contract';
 import { CliError } from './io.js';
 import type { RelayTarget } from './target.js';
 
@@ -54,11 +54,16 @@ export class RelayError extends CliError {
     readonly kind: RelayErrorKind,
     /** HTTP status, when the relay answered. */
     readonly status: number | null = null,
-    /** The relay's error code (`JOB_NOT_FOUND`, …), when it sent one. */
+    /** The relay's error code (`JOB_NOT_FOUND`, …), when it sent one: maybe one this CLI does not know. */
     readonly code: string | null = null,
   ) {
     super(message);
     this.name = 'RelayError';
+  }
+
+  /** Whether the relay answered with this code (typed, so a misspelt code does not compile). */
+  is(code: ErrorCode): boolean {
+    return this.code === code;
   }
 
   /** Worth trying again later: the relay was down, slow or had a server error. */
@@ -141,7 +146,7 @@ export function relayHttpError(
   }
   const code = typeof error?.code === 'string' ? error.code : null;
   const message = typeof error?.message === 'string' ? error.message : null;
-  if (status === 404 && code === 'NOT_FOUND') {
+  if (status === 404 && code === ('NOT_FOUND' satisfies ErrorCode)) {
     return new RelayError(
       `the relay at ${target.url} does not offer ${what} (an older relay, or RELAY_URL points elsewhere)`,
       'http',
@@ -249,16 +254,18 @@ export class RelayClient {
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let res: Response;
     let text: string;
+    const deadline = AbortSignal.timeout(timeoutMs);
     try {
       res = await this.fetch(`${this.target.url}${path}`, {
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: deadline,
       });
       text = await res.text();
     } catch (error) {
-      if ((error as { name?: string }).name === 'TimeoutError') {
+      // Whatever fetch made of it: the deadline's firing is what says it timed out.
+      if (deadline.aborted) {
         throw new RelayError(
           `the relay at ${this.target.url} did not answer within ${timeoutMs / 1000} s`,
           'timeout',

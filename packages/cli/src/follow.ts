@@ -1,4 +1,4 @@
-import { isFinalState, type PublicJob } from '@gtr/core';
+import { isFinalState, type PublicJob } from '@gtr/contract';
 import { type RelayClient, RelayError } from './api.js';
 import { CliError, sleep } from './io.js';
 

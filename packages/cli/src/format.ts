@@ -1,4 +1,4 @@
-import type { PublicJob } from '@gtr/core';
+import type { PublicJob } from '@gtr/contract';
 
 const UNITS = ['B', 'kB', 'MB', 'GB', 'TB'];
 

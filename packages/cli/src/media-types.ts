@@ -1,4 +1,4 @@
-import { extensionOf } from '@gtr/core';
+import { extensionOf } from '@gtr/contract';
 
 /**
  * MIME types for the video extensions Gcore accepts. MPEG transport streams (`.mts`, `.m2ts`) get

@@ -1,4 +1,4 @@
-import type { PublicJob } from '@gtr/core';
+import type { PublicJob } from '@gtr/contract';
 import cliProgress from 'cli-progress';
 import { describeOutcome, describeProgress, formatBytes, formatDuration, truncate } from './format.js';
 import type { Writer } from './io.js';

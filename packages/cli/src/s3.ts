@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { GetObjectCommand, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { extensionOf, VIDEO_EXTENSIONS } from '@gtr/core';
+import { extensionOf, VIDEO_EXTENSIONS } from '@gtr/contract';
 
 /** `s3://bucket/prefix` taken apart. */
 export interface S3Location {

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http';
+import type { ErrorCode } from '@gtr/contract';
 
 export interface GcoreErrorOptions {
   retryable: boolean;
@@ -13,14 +14,14 @@ export interface GcoreErrorOptions {
  * `cause` chains never contain the API key or a TUS token.
  */
 export class GcoreError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly retryable: boolean;
   /** HTTP status of the answer that caused this, when there was one. */
   declare readonly status?: number;
   /** How long the server asked us to wait, from `Retry-After`/`retry-after-ms` or our own backoff. */
   declare readonly retryAfterMs?: number;
 
-  constructor(code: string, message: string, options: GcoreErrorOptions) {
+  constructor(code: ErrorCode, message: string, options: GcoreErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -46,7 +47,7 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 425 || status === 429 || status >= 500;
 }
 
-const API_CODES: Record<number, string> = {
+const API_CODES: Record<number, ErrorCode> = {
   400: 'GCORE_BAD_REQUEST',
   401: 'GCORE_UNAUTHORIZED',
   403: 'GCORE_FORBIDDEN',
@@ -61,7 +62,7 @@ const API_CODES: Record<number, string> = {
 };
 
 /** The stable code for an HTTP status from Gcore's API. */
-export function apiErrorCode(status: number): string {
+export function apiErrorCode(status: number): ErrorCode {
   return API_CODES[status] ?? (status >= 500 ? 'GCORE_SERVER_ERROR' : 'GCORE_UNEXPECTED_STATUS');
 }
 
@@ -160,7 +161,7 @@ export class GcoreTimeoutError extends GcoreError {
 
 /** The caller's AbortSignal fired. Not retryable: someone asked us to stop. */
 export class GcoreAbortedError extends GcoreError {
-  constructor(message = 'Gcore request was aborted by the caller', code = 'GCORE_ABORTED') {
+  constructor(message = 'Gcore request was aborted by the caller', code: ErrorCode = 'GCORE_ABORTED') {
     super(code, message, { retryable: false });
   }
 }
@@ -175,7 +176,7 @@ export interface GcoreTusErrorInit {
   body: string;
   retryAfterMs?: number | undefined;
   /** Overrides the code derived from the status. */
-  code?: string;
+  code?: ErrorCode;
   /** Overrides the retryability derived from the status. */
   retryable?: boolean;
 }
@@ -215,7 +216,7 @@ export class GcoreTusError extends GcoreError {
   }
 }
 
-function tusErrorCode(status: number): string {
+function tusErrorCode(status: number): ErrorCode {
   if (status === 429) return 'GCORE_TUS_RATE_LIMITED';
   if (status === 404 || status === 410) return 'GCORE_TUS_UPLOAD_GONE';
   if (status === 405) return 'GCORE_TUS_METHOD_NOT_ALLOWED';
@@ -225,7 +226,7 @@ function tusErrorCode(status: number): string {
 
 export type GcoreTokenErrorKind = 'invalid' | 'video_mismatch' | 'client_mismatch';
 
-const TOKEN_CODES: Record<GcoreTokenErrorKind, string> = {
+const TOKEN_CODES: Record<GcoreTokenErrorKind, ErrorCode> = {
   invalid: 'GCORE_TUS_TOKEN_INVALID',
   video_mismatch: 'GCORE_TUS_TOKEN_VIDEO_MISMATCH',
   client_mismatch: 'GCORE_TUS_TOKEN_CLIENT_MISMATCH',

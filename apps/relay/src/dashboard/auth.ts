@@ -21,20 +21,18 @@ export function requireBrowserToken(check: (token: string) => boolean, options: 
     const token = presentedToken(req, true);
     if (req.method === 'OPTIONS' || (token && check(token))) {
       if (token && isBasic(req) && !SAFE_METHODS.has(req.method) && !isSameOrigin(req)) {
-        sendError(res, 403, {
-          code: 'CROSS_SITE_REQUEST',
-          message: 'with Basic auth, changes are accepted only from the relay’s own pages',
-        });
+        sendError(res, 'CROSS_SITE_REQUEST');
         return;
       }
       next();
       return;
     }
     if (challenge) res.setHeader('WWW-Authenticate', 'Basic realm="gcore-tus-relay", charset="UTF-8"');
-    sendError(res, 401, {
-      code: 'UNAUTHORIZED',
-      message: token ? 'the token is not valid for this relay' : 'send Authorization: Bearer <relay token>',
-    });
+    sendError(
+      res,
+      'UNAUTHORIZED',
+      token ? 'the token is not valid for this relay' : 'send Authorization: Bearer <relay token>',
+    );
   };
 }
 

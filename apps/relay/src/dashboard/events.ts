@@ -49,7 +49,7 @@ export class JobEvents {
   /** `GET /api/events`. */
   handle = (req: Request, res: Response): void => {
     if (this.closed) {
-      sendError(res, 503, { code: 'SHUTTING_DOWN', message: 'the relay is stopping' });
+      sendError(res, 'SHUTTING_DOWN');
       return;
     }
     res.writeHead(200, {

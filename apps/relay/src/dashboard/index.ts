@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type JobStore, type Logger, type RelayQueues, StatsStore } from '@gtr/core';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
@@ -33,6 +36,10 @@ export interface Dashboard {
 
 // Same depth under src/ (Jest) and dist/ (node), so one relative path finds the package's static/.
 const ASSETS = fileURLToPath(new URL('../../static/dashboard/', import.meta.url));
+/** URL of the contract's compiled ES modules (job states, …): the page takes them from there. */
+const CONTRACT_PATH = '/dashboard/assets/contract';
+/** Its modules only: not their maps or declarations. */
+const CONTRACT_MODULE = /^\/[a-z][\w-]*\.js$/;
 
 /** The operators' jobs dashboard, its live feed, and bull-board, all behind a relay token. */
 export function createDashboard(deps: DashboardDeps): Dashboard {
@@ -48,6 +55,15 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     res.sendFile('index.html', { root: ASSETS, headers: { 'Cache-Control': 'private, no-cache' } });
   });
   router.use(
+    CONTRACT_PATH,
+    auth,
+    pageHeaders,
+    (req: Request, res: Response, next: NextFunction) =>
+      CONTRACT_MODULE.test(req.path) ? next() : sendError(res, 'NOT_FOUND', 'no such asset'),
+    contractModules(),
+    (_req: Request, res: Response) => sendError(res, 'NOT_FOUND', 'no such asset'),
+  );
+  router.use(
     '/dashboard/assets',
     auth,
     pageHeaders,
@@ -55,7 +71,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       index: false,
       setHeaders: (res) => res.setHeader('Cache-Control', 'private, no-cache'),
     }),
-    (_req: Request, res: Response) => sendError(res, 404, { code: 'NOT_FOUND', message: 'no such asset' }),
+    (_req: Request, res: Response) => sendError(res, 'NOT_FOUND', 'no such asset'),
   );
   router.get('/api/dashboard/summary', auth, async (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
@@ -65,6 +81,28 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   // Our JSON parser first, so a malformed body gets the relay's error shape, not bull-board's.
   router.use(BULL_BOARD_PATH, auth, express.json({ limit: '1mb' }), bullBoardRouter(deps.queues));
   return { router, close: () => events.close() };
+}
+
+/**
+ * The contract package's compiled modules (`dist/`, built by `tsc -b`), found on the first request
+ * for them: the relay's other routes, and their tests, do not need the package built.
+ */
+function contractModules() {
+  let serve: ReturnType<typeof express.static> | undefined;
+  return (req: Request, res: Response, next: NextFunction): void => {
+    serve ??= express.static(contractDist(), {
+      index: false,
+      setHeaders: (r) => r.setHeader('Cache-Control', 'private, no-cache'),
+    });
+    serve(req, res, next);
+  };
+}
+
+/** The package's entry is in `dist/` (in `src/` under Jest, which maps packages to their sources). */
+function contractDist(): string {
+  let dir = path.dirname(createRequire(import.meta.url).resolve('@gtr/contract'));
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return path.join(dir, 'dist');
 }
 
 /** The page shows names chosen by whoever uploaded: no inline script may ever run, and no framing. */

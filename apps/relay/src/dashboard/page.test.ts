@@ -30,19 +30,40 @@ describe('the dashboard page', () => {
   it('finds every asset the page and its modules load', async () => {
     const html = (await request(t.relay.app).get('/dashboard').set(auth)).text;
     const urls = [...html.matchAll(/(?:src|href)="(\/dashboard\/assets\/[^"]+)"/g)].map((m) => m[1]!);
-    const scripts = await fs.readdir(path.join(STATIC, 'js'));
-    for (const file of scripts) {
-      const source = await fs.readFile(path.join(STATIC, 'js', file), 'utf8');
-      for (const m of source.matchAll(/from '\.\/([^']+)'/g)) urls.push(`/dashboard/assets/js/${m[1]}`);
-    }
     expect(urls).toEqual(
       expect.arrayContaining(['/dashboard/assets/js/main.js', '/dashboard/assets/dashboard.css']),
     );
-    for (const url of new Set(urls)) {
+    // Every module as served, and every module it imports (the contract's included), as the browser.
+    const seen = new Set<string>();
+    for (let url = urls.shift(); url !== undefined; url = urls.shift()) {
+      if (seen.has(url)) continue;
+      seen.add(url);
       const res = await request(t.relay.app).get(url).set(auth);
       expect({ url, status: res.status }).toEqual({ url, status: 200 });
-      if (url.endsWith('.js')) expect(res.headers['content-type']).toMatch(/javascript/);
+      if (!url.endsWith('.js')) continue;
+      expect(res.headers['content-type']).toMatch(/javascript/);
+      for (const m of res.text.matchAll(/(?:from|import) '(\.{1,2}\/[^']+)'/g)) {
+        urls.push(new URL(m[1]!, `http://relay${url}`).pathname);
+      }
     }
+    expect([...seen]).toEqual(
+      expect.arrayContaining(['/dashboard/assets/contract/index.js', '/dashboard/assets/contract/jobs.js']),
+    );
+  });
+
+  it('serves the contract modules only, not their sources, maps or declarations', async () => {
+    for (const url of [
+      '/dashboard/assets/contract/index.d.ts',
+      '/dashboard/assets/contract/index.js.map',
+      '/dashboard/assets/contract/.tsbuildinfo',
+      '/dashboard/assets/contract/%2e%2e/package.json',
+      '/dashboard/assets/contract/nope.js',
+    ]) {
+      const res = await request(t.relay.app).get(url).set(auth);
+      expect({ url, status: res.status }).toEqual({ url, status: 404 });
+    }
+    const res = await request(t.relay.app).get('/dashboard/assets/contract/index.js');
+    expect(res.status).toBe(401);
   });
 
   it('serves nothing outside its static folder', async () => {

@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { AppError, type Logger } from '@gtr/core';
+import { AppError, type ErrorCode, type Logger } from '@gtr/core';
 import { Server } from '@tus/server';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
-import { sendError } from '../http-errors.js';
+import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { RelayFileStore } from './store.js';
 import type { Uploads } from './uploads.js';
@@ -39,7 +39,7 @@ export interface TusIngest {
 }
 
 // tus-node-server answers errors in plain text; the contract promises JSON everywhere.
-const CODE_BY_STATUS: Record<number, string> = {
+const CODE_BY_STATUS: Record<number, ErrorCode> = {
   400: 'INVALID_REQUEST',
   403: 'INVALID_REQUEST',
   404: 'UPLOAD_NOT_FOUND',
@@ -98,20 +98,15 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     onResponseError: (_req, error) => {
       if (isDiskFull(error)) {
         logger.warn({ err: error }, 'upload dir is full');
-        return { status_code: 507, body: JSON.stringify({ error: DISK_FULL }) };
+        return forTus(renderError('INSUFFICIENT_STORAGE'));
       }
-      if (error instanceof AppError) {
-        return { status_code: error.httpStatus, body: JSON.stringify({ error: error.toJSON() }) };
-      }
+      // The hooks' refusals say whether sending the request again can help.
+      if (error instanceof AppError) return forTus(renderAppError(error, true));
       if (!('status_code' in error)) {
         logger.error({ err: error }, 'TUS request failed');
-        return {
-          status_code: 500,
-          body: JSON.stringify({
-            error: { code: 'INTERNAL_ERROR', message: 'the relay could not handle this request' },
-          }),
-        };
+        return forTus(renderError('INTERNAL_ERROR'));
       }
+      // tus-node-server's own protocol errors: its plain text is wrapped by `asJsonError`.
       return undefined;
     },
   });
@@ -123,7 +118,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       // The body, if any, is not read: close the connection instead of draining it.
       res.setHeader('Connection', 'close');
       for (const [name, value] of Object.entries(refused.headers ?? {})) res.setHeader(name, value);
-      sendError(res, refused.status, { code: refused.code, message: refused.message });
+      sendError(res, refused.code, refused.message);
       return;
     }
     let response = await server.handleWeb(new NodeRequest({ req, res }));
@@ -173,10 +168,10 @@ function uploadIdOf(requestPath: string): string | null {
 /** Longest `Upload-Metadata` taken: the relay's own keys fit in a fraction of it. */
 export const MAX_METADATA_BYTES = 8 * 1024;
 
+/** Answered with the code's status, and unless given its message, from the catalogue. */
 interface Refusal {
-  status: number;
-  code: string;
-  message: string;
+  code: ErrorCode;
+  message?: string;
   headers?: Record<string, string>;
 }
 
@@ -189,17 +184,11 @@ function refuseMalformed(req: ExpressRequest): Refusal | null {
   if (req.method === 'OPTIONS') return null;
   const version = req.headers['tus-resumable'];
   if (version !== undefined && version !== '1.0.0') {
-    return {
-      status: 412,
-      code: 'TUS_VERSION_MISMATCH',
-      message: 'this server speaks TUS 1.0.0 (Tus-Resumable: 1.0.0)',
-      headers: { 'Tus-Version': '1.0.0' },
-    };
+    return { code: 'TUS_VERSION_MISMATCH', headers: { 'Tus-Version': '1.0.0' } };
   }
   const metadata = req.get('upload-metadata');
   if (metadata !== undefined && Buffer.byteLength(metadata) > MAX_METADATA_BYTES) {
     return {
-      status: 431,
       code: 'METADATA_TOO_LARGE',
       message: `Upload-Metadata must be at most ${MAX_METADATA_BYTES} bytes`,
     };
@@ -207,23 +196,14 @@ function refuseMalformed(req: ExpressRequest): Refusal | null {
   if (req.method === 'PATCH' && version !== undefined) {
     const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
     if (type !== 'application/offset+octet-stream') {
-      return {
-        status: 415,
-        code: 'INVALID_CONTENT_TYPE',
-        message: 'a PATCH must have Content-Type: application/offset+octet-stream',
-      };
+      return { code: 'INVALID_CONTENT_TYPE' };
     }
     if (req.headers['upload-offset'] === undefined) {
-      return { status: 400, code: 'MISSING_UPLOAD_OFFSET', message: 'a PATCH must carry Upload-Offset' };
+      return { code: 'MISSING_UPLOAD_OFFSET' };
     }
   }
   return null;
 }
-
-const DISK_FULL = {
-  code: 'INSUFFICIENT_STORAGE',
-  message: 'the relay has no room for this upload right now; try again later',
-};
 
 /** ENOSPC from creating an upload's files (its writes turn it into an AppError themselves). */
 const isDiskFull = (error: unknown): boolean =>
@@ -234,7 +214,7 @@ async function ensureRoomFor(dir: string, size: number | undefined): Promise<voi
   if (size === undefined || size === 0) return;
   const stats = await fs.statfs(dir).catch(() => null);
   if (stats && size > stats.bavail * stats.bsize) {
-    throw new AppError(DISK_FULL.code, DISK_FULL.message, 507, true);
+    throw new AppError('INSUFFICIENT_STORAGE');
   }
 }
 
@@ -248,5 +228,8 @@ async function asJsonError(response: Response): Promise<string> {
   }
   const code = CODE_BY_STATUS[response.status] ?? 'INVALID_REQUEST';
   const message = text.trim().replace(/\s+/g, ' ') || `HTTP ${response.status}`;
-  return JSON.stringify({ error: { code, message } });
+  return JSON.stringify(renderError(code, message, { status: response.status }).body);
 }
+
+/** A rendered error as tus-node-server's `onResponseError` returns it. */
+const forTus = ({ status, body }: RenderedError) => ({ status_code: status, body: JSON.stringify(body) });

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { PublicJob } from '@gtr/core';
+import type { PublicJob } from '@gtr/contract';
 import { type ImportItem, type RelayClient, RelayError } from '../api.js';
 import { connect, intOption, parseCommandArgs } from '../args.js';
 import { followJobs } from '../follow.js';
@@ -258,7 +258,7 @@ async function submit(client: RelayClient, sources: readonly Source[], io: CliIo
       ) {
         throw error;
       }
-      if (error.status === 404 && error.code === 'NOT_FOUND') throw error;
+      if (error.status === 404 && error.is('NOT_FOUND')) throw error;
       out.rejected.push({ where: only.where, url: only.shown, message: error.message });
     }
     return out;

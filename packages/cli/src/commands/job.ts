@@ -1,4 +1,4 @@
-import type { PublicJob } from '@gtr/core';
+import type { PublicJob } from '@gtr/contract';
 import { connect, parseCommandArgs } from '../args.js';
 import { formatAge, formatBytes, percent } from '../format.js';
 import { type CliIo, EXIT, UsageError } from '../io.js';

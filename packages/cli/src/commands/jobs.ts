@@ -1,4 +1,4 @@
-import { JOB_KINDS, JOB_STATES, type PublicJob } from '@gtr/core';
+import { JOB_KINDS, JOB_STATES, type PublicJob } from '@gtr/contract';
 import { connect, intOption, parseCommandArgs } from '../args.js';
 import { describeProgress, formatAge, renderTable, truncate } from '../format.js';
 import { type CliIo, EXIT, UsageError } from '../io.js';

@@ -1,7 +1,7 @@
 import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { PublicJob } from '@gtr/core';
+import type { PublicJob } from '@gtr/contract';
 import { type DetailedError, Upload } from 'tus-js-client';
 import { type RelayClient, relayHttpError, relayNetworkError } from '../api.js';
 import { connect, intOption, parseCommandArgs, sizeOption } from '../args.js';

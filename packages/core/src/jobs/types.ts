@@ -1,57 +1,21 @@
-/** Where a job is. See docs/contract.md, "The job object". */
-export const JOB_STATES = [
-  'receiving',
-  'queued',
-  'creating',
-  'uploading',
-  'processing',
-  'ready',
-  'failed',
-  'canceled',
-] as const;
-export type JobState = (typeof JOB_STATES)[number];
+// What clients see of a job is the contract's; the rest of this file is the relay's own.
+export {
+  FINAL_STATES,
+  IMPORT_VIAS,
+  type ImportVia,
+  isFinalState,
+  JOB_KINDS,
+  JOB_STATES,
+  type JobError,
+  type JobKind,
+  type JobState,
+  type JobVideo,
+  type PublicJob,
+  VIDEO_STATUSES,
+  type VideoStatus,
+} from '@gtr/contract';
 
-/** States a job never leaves by itself (only a retry moves a failed job on). */
-export const FINAL_STATES: readonly JobState[] = ['ready', 'failed', 'canceled'];
-export const isFinalState = (state: JobState): boolean => FINAL_STATES.includes(state);
-
-export const JOB_KINDS = ['upload', 'import'] as const;
-export type JobKind = (typeof JOB_KINDS)[number];
-
-export type VideoStatus = 'empty' | 'pending' | 'viewable' | 'ready' | 'error';
-
-export interface JobVideo {
-  id: number;
-  status: VideoStatus;
-  error: string | null;
-  hls_url: string | null;
-  slug: string | null;
-}
-
-export interface JobError {
-  code: string;
-  message: string;
-  retryable: boolean;
-}
-
-/** The job as the public API shows it. */
-export interface PublicJob {
-  id: string;
-  kind: JobKind;
-  state: JobState;
-  name: string;
-  filename: string | null;
-  size: number | null;
-  bytes_received: number;
-  bytes_forwarded: number;
-  origin_url: string | null;
-  video: JobVideo | null;
-  attempts: number;
-  error: JobError | null;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-}
+import type { ImportVia, PublicJob } from '@gtr/contract';
 
 /** Fields passed to Gcore's create-video call, as the tool gave them (already validated). */
 export interface GcoreVideoFields {
@@ -66,14 +30,6 @@ export interface GcoreVideoFields {
   auto_translate_subtitles_language?: string;
   origin_http_headers?: string;
 }
-
-/**
- * Who fetches an import's `origin_url`: `gcore` passes it to Gcore's create-video call (Gcore
- * pulls it); `relay` has the worker download it (through the SSRF guard) and upload it over TUS
- * like an upload. Uploads are always `gcore` (nothing to fetch).
- */
-export const IMPORT_VIAS = ['gcore', 'relay'] as const;
-export type ImportVia = (typeof IMPORT_VIAS)[number];
 
 /** What the tool asked for; never changes after creation. */
 export interface JobRequest {

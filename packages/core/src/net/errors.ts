@@ -20,22 +20,10 @@ export type SafeFetchErrorCode =
   /** The body ended before its announced length (downloads). */
   | 'DOWNLOAD_INCOMPLETE';
 
-const STATUS: Record<SafeFetchErrorCode, number> = {
-  INVALID_URL: 400,
-  UNSUPPORTED_SCHEME: 400,
-  ADDRESS_NOT_ALLOWED: 400,
-  DNS_FAILED: 422,
-  CONNECTION_FAILED: 502,
-  TOO_MANY_REDIRECTS: 422,
-  FETCH_TIMEOUT: 504,
-  TOO_LARGE: 413,
-  ORIGIN_STATUS: 502,
-  DOWNLOAD_INCOMPLETE: 502,
-};
-
 /**
- * An AppError with a fetch-specific code. `retryable` says whether the same request later can
- * succeed (timeouts, resets, 5xx/429 answers), which the worker maps to BullMQ retries.
+ * An AppError with a fetch-specific code; its HTTP status is the catalogue's. `retryable` says
+ * whether the same request later can succeed (timeouts, resets, 5xx/429 answers), which the worker
+ * maps to BullMQ retries.
  */
 export class SafeFetchError extends AppError {
   declare readonly code: SafeFetchErrorCode;
@@ -45,12 +33,13 @@ export class SafeFetchError extends AppError {
   constructor(
     code: SafeFetchErrorCode,
     message: string,
-    retryable = false,
+    /** Default: the catalogue's (timeouts, resets and incomplete downloads are; the rest is not). */
+    retryable?: boolean,
     options?: ErrorOptions & {
       /** For ORIGIN_STATUS: the origin's HTTP status. */ status?: number;
     },
   ) {
-    super(code, message, STATUS[code], retryable, options);
+    super(code, message, undefined, retryable, options);
     this.name = 'SafeFetchError';
     this.status = options?.status ?? null;
   }

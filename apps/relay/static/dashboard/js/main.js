@@ -1,39 +1,70 @@
-import { cancelJob, getJob, getSummary, listJobs, retryJob } from './api.js';
+// @ts-check
+import { JOB_KINDS, JOB_STATES } from '../contract/index.js';
+import { ApiError, cancelJob, getJob, getSummary, listJobs, retryJob } from './api.js';
 import { byId, h, setText } from './dom.js';
 import { formatCount, formatRate } from './format.js';
 import { connectLive } from './live.js';
 import { refreshAges, renderRow, STATES } from './render.js';
 
+/**
+ * @typedef {import('./api.js').PublicJob} PublicJob
+ * @typedef {import('./api.js').JobState} JobState
+ * @typedef {import('./api.js').JobKind} JobKind
+ * @typedef {import('./api.js').DashboardSummary} DashboardSummary
+ * @typedef {import('./live.js').LiveStatus} LiveStatus
+ * @typedef {import('./live.js').JobsEvent} JobsEvent
+ * @typedef {{state: JobState | '', kind: JobKind | '', q: string}} Filters
+ */
+
 const PAGE_SIZE = 100;
 const ID_PATTERN = /^[A-Za-z0-9_-]{6,128}$/;
 
 const view = {
-  /** id → job (PublicJob), the jobs loaded for the current state/kind filter. */
+  /** @type {Map<string, PublicJob>} id → job, the jobs loaded for the current state/kind filter. */
   jobs: new Map(),
-  /** Cursor of the next older page, or null when everything is loaded. */
+  /** @type {string | null} Cursor of the next older page, or null when everything is loaded. */
   next: null,
+  /** @type {Filters} */
   filters: { state: '', kind: '', q: '' },
-  /** A job found by exact id from the search box, shown whatever the filters. */
+  /** @type {string | null} A job found by exact id from the search box, shown whatever the filters. */
   pinned: null,
+  /** @type {Set<string>} */
   busy: new Set(),
   loaded: false,
   loadSeq: 0,
+  /** @type {DashboardSummary | null} */
   summary: null,
+  /** @type {LiveStatus} */
   liveStatus: 'connecting',
 };
-/** id → {tr, job}: rows are rebuilt only when their job changed. */
+/**
+ * @type {Map<string, {tr: HTMLTableRowElement, job: PublicJob, busy: boolean}>} id → row: rows are
+ * rebuilt only when their job changed.
+ */
 const rows = new Map();
 
 const tbody = byId('job-rows');
+/** @type {HTMLInputElement} */
 const search = byId('search');
+/** @type {HTMLSelectElement} */
 const kindSelect = byId('filter-kind');
+
+/**
+ * @template {string} T
+ * @param {readonly T[]} values
+ * @param {string} value
+ * @returns {value is T}
+ */
+const isOneOf = (values, value) => /** @type {readonly string[]} */ (values).includes(value);
 
 // ---- filters -------------------------------------------------------------------------------
 
+/** @param {PublicJob} job */
 const matchesFilters = (job) =>
   (!view.filters.state || job.state === view.filters.state) &&
   (!view.filters.kind || job.kind === view.filters.kind);
 
+/** @param {PublicJob} job */
 function matchesQuery(job) {
   const q = view.filters.q;
   if (!q) return true;
@@ -41,6 +72,7 @@ function matchesQuery(job) {
 }
 
 // Ties keep the relay's order (the sort is stable and the map holds the list as the API gave it).
+/** @type {(a: PublicJob, b: PublicJob) => number} */
 const newestFirst = (a, b) => (a.created_at === b.created_at ? 0 : a.created_at < b.created_at ? 1 : -1);
 
 function visibleJobs() {
@@ -53,8 +85,8 @@ function readFiltersFromUrl() {
   const params = new URLSearchParams(location.search);
   const state = params.get('state') ?? '';
   const kind = params.get('kind') ?? '';
-  view.filters.state = STATES.some((s) => s.id === state) ? state : '';
-  view.filters.kind = ['upload', 'import'].includes(kind) ? kind : '';
+  view.filters.state = isOneOf(JOB_STATES, state) ? state : '';
+  view.filters.kind = isOneOf(JOB_KINDS, kind) ? kind : '';
   search.value = params.get('q') ?? '';
   view.filters.q = search.value.trim().toLowerCase();
   kindSelect.value = view.filters.kind;
@@ -93,13 +125,14 @@ async function reload() {
     render();
   } catch (error) {
     if (seq !== view.loadSeq) return;
-    if (error.status === 0) setLiveStatus('offline');
-    else toast(`Could not load jobs: ${error.message}`, 'error');
+    if (error instanceof ApiError && error.status === 0) setLiveStatus('offline');
+    else toast(`Could not load jobs: ${messageOf(error)}`, 'error');
   }
 }
 
 async function loadOlder() {
   if (!view.next) return;
+  /** @type {HTMLButtonElement} */
   const button = byId('load-more');
   button.disabled = true;
   const seq = view.loadSeq;
@@ -110,19 +143,25 @@ async function loadOlder() {
     view.next = page.next;
     render();
   } catch (error) {
-    toast(`Could not load older jobs: ${error.message}`, 'error');
+    toast(`Could not load older jobs: ${messageOf(error)}`, 'error');
   } finally {
     button.disabled = false;
   }
 }
 
-/** Of two copies of a job, the one changed last (a list and an event may cross on the way). */
+/**
+ * Of two copies of a job, the one changed last (a list and an event may cross on the way).
+ * @type {(a: PublicJob | undefined, b: PublicJob) => PublicJob}
+ */
 const newer = (a, b) => (a && a.updated_at > b.updated_at ? a : b);
 
-/** Live changes: merge into what is loaded, as if the list had been fetched again. */
+/**
+ * Live changes: merge into what is loaded, as if the list had been fetched again.
+ * @param {JobsEvent} event
+ */
 function applyJobs({ jobs = [], removed = [] }) {
   const oldest = [...view.jobs.values()].reduce(
-    (min, j) => (min && min < j.created_at ? min : j.created_at),
+    (/** @type {string | null} */ min, j) => (min && min < j.created_at ? min : j.created_at),
     null,
   );
   for (const job of jobs) {
@@ -155,6 +194,7 @@ function render() {
   const now = Date.now();
   const list = visibleJobs();
   const keep = new Set();
+  /** @type {HTMLTableRowElement | null} */
   let previous = null;
   for (const job of list) {
     let entry = rows.get(job.id);
@@ -163,16 +203,20 @@ function render() {
       const tr = renderRow(job, now, busy);
       if (entry) {
         if (entry.job.state !== job.state) tr.classList.add('flash');
-        const focused = entry.tr.contains(document.activeElement)
-          ? document.activeElement.dataset.action
-          : null;
+        const active = document.activeElement;
+        const focused =
+          active instanceof HTMLElement && entry.tr.contains(active) ? active.dataset.action : null;
         entry.tr.replaceWith(tr);
-        if (focused) (tr.querySelector(`[data-action="${focused}"]`) ?? search).focus();
+        if (focused) {
+          const again = /** @type {HTMLElement | null} */ (tr.querySelector(`[data-action="${focused}"]`));
+          (again ?? search).focus();
+        }
       }
       entry = { tr, job, busy };
       rows.set(job.id, entry);
     }
     keep.add(job.id);
+    /** @type {ChildNode | null} */
     const expected = previous ? previous.nextSibling : tbody.firstChild;
     if (entry.tr !== expected) tbody.insertBefore(entry.tr, expected);
     previous = entry.tr;
@@ -186,6 +230,7 @@ function render() {
   renderListInfo(list.length);
 }
 
+/** @param {number} shown */
 function renderListInfo(shown) {
   const filtered = Boolean(view.filters.state || view.filters.kind || view.filters.q);
   const empty = byId('empty');
@@ -207,15 +252,19 @@ function renderListInfo(shown) {
   setText(byId('list-count'), count);
   byId('load-more').hidden = !view.next;
   const stateInfo = STATES.find((s) => s.id === view.filters.state);
-  const kindLabel = { upload: 'uploads', import: 'imports' }[view.filters.kind] ?? 'jobs';
+  const kindLabel = view.filters.kind ? KIND_LABELS[view.filters.kind] : 'jobs';
   setText(
     byId('jobs-title'),
     stateInfo ? `${stateInfo.label} ${kindLabel}` : view.filters.kind ? `All ${kindLabel}` : 'All jobs',
   );
 }
 
+/** @type {Record<JobKind, string>} */
+const KIND_LABELS = { upload: 'uploads', import: 'imports' };
+
 function buildStateFilters() {
   const group = byId('state-filters');
+  /** @type {(id: JobState | '', label: string) => HTMLButtonElement} */
   const chip = (id, label) =>
     h(
       'button',
@@ -225,26 +274,31 @@ function buildStateFilters() {
     );
   group.replaceChildren(chip('', 'All'), ...STATES.map((s) => chip(s.id, s.label)));
   group.addEventListener('click', (event) => {
-    const button = event.target.closest('button[data-filter-state]');
-    if (!button) return;
-    const state = button.dataset.filterState;
-    setFilter({ state: state === view.filters.state ? '' : state });
+    const button = targetOf(event)?.closest('button[data-filter-state]');
+    if (!(button instanceof HTMLButtonElement)) return;
+    const state = button.dataset.filterState ?? '';
+    const known = isOneOf(JOB_STATES, state) ? state : '';
+    setFilter({ state: known === view.filters.state ? '' : known });
   });
   markActiveChip();
 }
 
 function markActiveChip() {
   for (const button of byId('state-filters').querySelectorAll('button[data-filter-state]')) {
+    if (!(button instanceof HTMLButtonElement)) continue;
     button.setAttribute('aria-pressed', String(button.dataset.filterState === view.filters.state));
   }
 }
 
+/** @param {DashboardSummary} summary */
 function applySummary(summary) {
   view.summary = summary;
   for (const el of document.querySelectorAll('[data-count-for]')) {
-    const key = el.dataset.countFor;
-    setText(el, formatCount(key === 'all' ? summary.total : (summary.counts[key] ?? 0)));
-    el.closest('.chip')?.classList.toggle('chip-zero', key !== 'all' && !summary.counts[key]);
+    if (!(el instanceof HTMLElement)) continue;
+    const key = el.dataset.countFor ?? '';
+    const count = isOneOf(JOB_STATES, key) ? (summary.counts[key] ?? 0) : 0;
+    setText(el, formatCount(key === 'all' ? summary.total : count));
+    el.closest('.chip')?.classList.toggle('chip-zero', key !== 'all' && !count);
   }
   setText(byId('m-throughput'), formatRate(summary.stats.forward_bytes_per_sec));
   setText(byId('m-429'), formatCount(summary.stats.rate_limited_last_minute));
@@ -263,12 +317,14 @@ function applySummary(summary) {
   document.title = `${failed ? `(${failed} failed) ` : ''}Jobs · gcore-tus-relay`;
 }
 
+/** @type {Record<LiveStatus, string>} */
 const LIVE_TEXT = {
   connecting: 'Connecting…',
   live: 'Live',
   polling: 'Reconnecting · refreshing every 5 s',
   offline: 'Relay unreachable · retrying',
 };
+/** @param {LiveStatus} status */
 function setLiveStatus(status) {
   view.liveStatus = status;
   byId('live').dataset.status = status;
@@ -277,6 +333,7 @@ function setLiveStatus(status) {
 
 // ---- actions -------------------------------------------------------------------------------
 
+/** @param {Partial<Filters>} change */
 function setFilter(change) {
   Object.assign(view.filters, change);
   view.pinned = null;
@@ -287,7 +344,8 @@ function setFilter(change) {
   void reload();
 }
 
-let lookupTimer = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let lookupTimer;
 function onSearch() {
   view.filters.q = search.value.trim().toLowerCase();
   if (view.pinned) {
@@ -310,7 +368,12 @@ function onSearch() {
   }, 300);
 }
 
-/** `retry` or `cancel` through the jobs API; the answer is the job as it is now. */
+/**
+ * `retry` or `cancel` through the jobs API; the answer is the job as it is now.
+ * @param {PublicJob} job
+ * @param {'retry' | 'cancel'} action
+ * @param {{deleteVideo?: boolean}} [options]
+ */
 async function runAction(job, action, options = {}) {
   const retry = action === 'retry';
   view.busy.add(job.id);
@@ -320,37 +383,43 @@ async function runAction(job, action, options = {}) {
     applyJobs({ jobs: [updated] });
     toast(retry ? `Retrying “${job.name}”` : `Canceled “${job.name}”`);
   } catch (error) {
-    toast(`${retry ? 'Retry' : 'Cancel'} of “${job.name}” failed: ${error.message}`, 'error');
+    toast(`${retry ? 'Retry' : 'Cancel'} of “${job.name}” failed: ${messageOf(error)}`, 'error');
   } finally {
     view.busy.delete(job.id);
     scheduleRender();
   }
 }
 
+/** @param {MouseEvent} event */
 function onRowAction(event) {
-  const button = event.target.closest('button[data-action]');
-  if (!button) return;
-  const job = view.jobs.get(button.closest('tr')?.dataset.jobId);
+  const button = targetOf(event)?.closest('button[data-action]');
+  if (!(button instanceof HTMLButtonElement)) return;
+  const job = view.jobs.get(button.closest('tr')?.dataset.jobId ?? '');
   if (!job || view.busy.has(job.id)) return;
   if (button.dataset.action === 'retry') void runAction(job, 'retry');
   else if (button.dataset.action === 'cancel') openCancelDialog(job);
 }
 
+/** @type {PublicJob | null} */
 let cancelTarget = null;
+/** @param {PublicJob} job */
 function openCancelDialog(job) {
   cancelTarget = job;
   setText(byId('cancel-name'), job.name || job.id);
   byId('cancel-delete-video-row').hidden = !job.video;
-  byId('cancel-delete-video').checked = false;
-  byId('cancel-dialog').showModal();
+  /** @type {HTMLInputElement} */ (byId('cancel-delete-video')).checked = false;
+  /** @type {HTMLDialogElement} */ (byId('cancel-dialog')).showModal();
 }
 
 function setUpCancelDialog() {
+  /** @type {HTMLDialogElement} */
   const dialog = byId('cancel-dialog');
   byId('cancel-keep').addEventListener('click', () => dialog.close());
   byId('cancel-confirm').addEventListener('click', () => {
     const job = cancelTarget;
-    const deleteVideo = byId('cancel-delete-video').checked;
+    /** @type {HTMLInputElement} */
+    const checkbox = byId('cancel-delete-video');
+    const deleteVideo = checkbox.checked;
     dialog.close();
     if (job) void runAction(job, 'cancel', { deleteVideo });
   });
@@ -361,6 +430,10 @@ function setUpCancelDialog() {
   });
 }
 
+/**
+ * @param {string} message
+ * @param {'info' | 'error'} [kind]
+ */
 function toast(message, kind = 'info') {
   // While polling, the same failure would otherwise stack up every few seconds.
   if ([...byId('toasts').children].some((el) => el.textContent === message)) return;
@@ -373,13 +446,21 @@ function toast(message, kind = 'info') {
   setTimeout(() => el.remove(), kind === 'error' ? 8_000 : 4_000);
 }
 
+/** @param {unknown} error */
+const messageOf = (error) => (error instanceof Error ? error.message : String(error));
+
+/** @param {Event} event */
+const targetOf = (event) => (event.target instanceof Element ? event.target : null);
+
 // ---- start ---------------------------------------------------------------------------------
 
 readFiltersFromUrl();
 buildStateFilters();
 setUpCancelDialog();
 search.addEventListener('input', onSearch);
-kindSelect.addEventListener('change', () => setFilter({ kind: kindSelect.value }));
+kindSelect.addEventListener('change', () =>
+  setFilter({ kind: isOneOf(JOB_KINDS, kindSelect.value) ? kindSelect.value : '' }),
+);
 tbody.addEventListener('click', onRowAction);
 byId('load-more').addEventListener('click', () => void loadOlder());
 setInterval(() => refreshAges(tbody, Date.now()), 15_000);

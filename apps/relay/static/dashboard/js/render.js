@@ -1,20 +1,33 @@
+// @ts-check
+import { isFinalState, JOB_STATES } from '../contract/index.js';
 import { h } from './dom.js';
 import { formatAge, formatBytes, formatDateTime, hostOf, percent } from './format.js';
 
-/** The job states in their order through the pipeline (docs/contract.md), with what each means. */
-export const STATES = [
-  { id: 'receiving', label: 'Receiving', hint: 'the tool is uploading to the relay' },
-  { id: 'queued', label: 'Queued', hint: 'waiting for a forwarding worker' },
-  { id: 'creating', label: 'Creating', hint: 'creating the video at Gcore' },
-  { id: 'uploading', label: 'Uploading', hint: 'sending the file to Gcore' },
-  { id: 'processing', label: 'Processing', hint: 'Gcore is transcoding' },
-  { id: 'ready', label: 'Ready', hint: 'done' },
-  { id: 'failed', label: 'Failed', hint: 'stopped with an error; can be retried' },
-  { id: 'canceled', label: 'Canceled', hint: 'canceled by an operator or tool' },
-];
-const STATE_BY_ID = new Map(STATES.map((s) => [s.id, s]));
-export const FINAL_STATES = new Set(['ready', 'failed', 'canceled']);
+/**
+ * @typedef {import('./api.js').PublicJob} PublicJob
+ * @typedef {import('./api.js').JobState} JobState
+ * @typedef {import('@gtr/contract').JobVideo} JobVideo
+ * @typedef {import('@gtr/contract').VideoStatus} VideoStatus
+ * @typedef {import('./dom.js').Child} Child
+ * @typedef {import('./dom.js').Leaf} Leaf
+ */
 
+/** @type {Record<JobState, {label: string, hint: string}>} */
+const STATE_TEXT = {
+  receiving: { label: 'Receiving', hint: 'the tool is uploading to the relay' },
+  queued: { label: 'Queued', hint: 'waiting for a forwarding worker' },
+  creating: { label: 'Creating', hint: 'creating the video at Gcore' },
+  uploading: { label: 'Uploading', hint: 'sending the file to Gcore' },
+  processing: { label: 'Processing', hint: 'Gcore is transcoding' },
+  ready: { label: 'Ready', hint: 'done' },
+  failed: { label: 'Failed', hint: 'stopped with an error; can be retried' },
+  canceled: { label: 'Canceled', hint: 'canceled by an operator or tool' },
+};
+
+/** The job states in their order through the pipeline (the contract's), with what each means. */
+export const STATES = JOB_STATES.map((id) => ({ id, ...STATE_TEXT[id] }));
+
+/** @type {Record<VideoStatus, string>} */
 const VIDEO_STATUS = {
   empty: 'Awaiting file',
   pending: 'Transcoding',
@@ -23,7 +36,12 @@ const VIDEO_STATUS = {
   error: 'Error',
 };
 
-/** One table row; `busy` disables its buttons while a retry or cancel is on its way. */
+/**
+ * One table row; `busy` disables its buttons while a retry or cancel is on its way.
+ * @param {PublicJob} job
+ * @param {number} now
+ * @param {boolean} [busy]
+ */
 export function renderRow(job, now, busy = false) {
   return h(
     'tr',
@@ -45,6 +63,10 @@ export function renderRow(job, now, busy = false) {
   );
 }
 
+/**
+ * @param {PublicJob} job
+ * @returns {Leaf[]}
+ */
 function jobCell(job) {
   const meta = [
     h('span', { class: `kind kind-${job.kind}`, text: job.kind === 'import' ? 'Import' : 'Upload' }),
@@ -57,13 +79,16 @@ function jobCell(job) {
   return [
     h('div', { class: 'job-name', title: job.name, text: job.name || '(no name)' }),
     h('div', { class: 'job-meta' }, meta),
-    job.error ? errorLine(job) : null,
+    job.error ? errorLine(job.error, job.state) : null,
   ];
 }
 
-function errorLine(job) {
-  const { code, message, retryable } = job.error;
-  const later = job.state !== 'failed' && retryable ? ' · will retry' : '';
+/**
+ * @param {import('@gtr/contract').JobError} error
+ * @param {JobState} state
+ */
+function errorLine({ code, message, retryable }, state) {
+  const later = state !== 'failed' && retryable ? ' · will retry' : '';
   return h(
     'p',
     { class: 'job-error', title: code },
@@ -73,8 +98,10 @@ function errorLine(job) {
   );
 }
 
+/** @param {JobState} state */
 export function statePill(state) {
-  const info = STATE_BY_ID.get(state) ?? { label: state, hint: '' };
+  // A state this page does not know (a newer relay): shown by its name.
+  const info = STATE_TEXT[state] ?? { label: state, hint: '' };
   return h(
     'span',
     { class: `state state-${state}`, title: info.hint },
@@ -83,6 +110,10 @@ export function statePill(state) {
   );
 }
 
+/**
+ * @param {PublicJob} job
+ * @returns {Child}
+ */
 function progressCell(job) {
   if (job.kind === 'import') {
     const pulled = ['processing', 'ready'].includes(job.state) || job.video?.status === 'viewable';
@@ -116,6 +147,12 @@ function progressCell(job) {
   ];
 }
 
+/**
+ * @param {'received' | 'forwarded'} kind
+ * @param {string} label
+ * @param {number} bytes
+ * @param {number | null} size
+ */
 function bar(kind, label, bytes, size) {
   const pct = percent(bytes, size);
   const fill = h('span', { class: 'bar-fill' });
@@ -143,6 +180,10 @@ function bar(kind, label, bytes, size) {
   );
 }
 
+/**
+ * @param {JobVideo | null} video
+ * @returns {Child}
+ */
 function videoCell(video) {
   if (!video) return h('span', { class: 'muted', title: 'no Gcore video yet', text: '—' });
   return [
@@ -157,6 +198,10 @@ function videoCell(video) {
   ];
 }
 
+/**
+ * @param {PublicJob} job
+ * @param {number} now
+ */
 function ageCell(job, now) {
   const title = `Created ${formatDateTime(job.created_at)}\nUpdated ${formatDateTime(job.updated_at)}${
     job.finished_at ? `\nFinished ${formatDateTime(job.finished_at)}` : ''
@@ -169,8 +214,13 @@ function ageCell(job, now) {
   });
 }
 
+/**
+ * @param {PublicJob} job
+ * @param {boolean} busy
+ */
 function actions(job, busy) {
   const name = job.name || job.id;
+  /** @type {HTMLButtonElement[]} */
   const buttons = [];
   if (job.state === 'failed') {
     buttons.push(
@@ -184,7 +234,7 @@ function actions(job, busy) {
       }),
     );
   }
-  if (!FINAL_STATES.has(job.state)) {
+  if (!isFinalState(job.state)) {
     buttons.push(
       h('button', {
         type: 'button',
@@ -199,10 +249,14 @@ function actions(job, busy) {
   return h('div', { class: 'actions' }, buttons);
 }
 
-/** Refreshes every age cell in place (they drift while the page stays open). */
+/**
+ * Refreshes every age cell in place (they drift while the page stays open).
+ * @param {ParentNode} root
+ * @param {number} now
+ */
 export function refreshAges(root, now) {
   for (const el of root.querySelectorAll('time.age[datetime]')) {
-    const text = formatAge(now - Date.parse(el.getAttribute('datetime')));
+    const text = formatAge(now - Date.parse(el.getAttribute('datetime') ?? ''));
     if (el.textContent !== text) el.textContent = text;
   }
 }

@@ -1,0 +1,72 @@
+import type { ErrorCode } from './errors.js';
+
+/** Where a job is, in the order a job goes through them. */
+export const JOB_STATES = [
+  'receiving',
+  'queued',
+  'creating',
+  'uploading',
+  'processing',
+  'ready',
+  'failed',
+  'canceled',
+] as const;
+export type JobState = (typeof JOB_STATES)[number];
+
+/** States a job never leaves by itself (only a retry moves a failed job on). */
+export const FINAL_STATES: readonly JobState[] = ['ready', 'failed', 'canceled'];
+export const isFinalState = (state: JobState): boolean => FINAL_STATES.includes(state);
+
+export const JOB_KINDS = ['upload', 'import'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** Gcore's processing status of a video, in the order a video goes through them (`error` aside). */
+export const VIDEO_STATUSES = ['empty', 'pending', 'viewable', 'ready', 'error'] as const;
+export type VideoStatus = (typeof VIDEO_STATUSES)[number];
+
+/**
+ * Who fetches an import's `origin_url`: `gcore` passes it to Gcore's create-video call (Gcore
+ * pulls it); `relay` has the worker download it (through the SSRF guard) and upload it over TUS
+ * like an upload. Uploads are always `gcore` (nothing to fetch).
+ */
+export const IMPORT_VIAS = ['gcore', 'relay'] as const;
+export type ImportVia = (typeof IMPORT_VIAS)[number];
+
+export interface JobVideo {
+  id: number;
+  status: VideoStatus;
+  error: string | null;
+  hls_url: string | null;
+  slug: string | null;
+}
+
+/** Why a job failed (or, while it is still retried, why its last attempt did). */
+export interface JobError {
+  /**
+   * One of the catalogue's codes (`ERROR_CODES`). Typed open (any string fits, the catalogue's
+   * are suggested): a job stored by an older or newer relay may carry a code this one lacks.
+   */
+  code: ErrorCode | (string & {});
+  message: string;
+  /** Whether trying again can help (the relay retries by itself while the job is not `failed`). */
+  retryable: boolean;
+}
+
+/** The job as the public API shows it. */
+export interface PublicJob {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  name: string;
+  filename: string | null;
+  size: number | null;
+  bytes_received: number;
+  bytes_forwarded: number;
+  origin_url: string | null;
+  video: JobVideo | null;
+  attempts: number;
+  error: JobError | null;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
