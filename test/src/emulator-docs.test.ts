@@ -1,4 +1,4 @@
-// A Gcore client written only from shared/gcore-api.md (the three documented steps), run against
+// A Gcore client written only from docs/gcore-api.md (the three documented steps), run against
 // the emulator started the way `pnpm emulator` starts it. It knows nothing of the emulator's code.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

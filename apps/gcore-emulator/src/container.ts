@@ -13,7 +13,7 @@ function ascii(head: Buffer, at: number, length: number): string {
 
 /**
  * Names the container of a file from its first bytes, or null when it is none Gcore accepts as an
- * original (see gcore-api.md, "Accepted source formats"). Gcore rejects such uploads as "File Invalid".
+ * original (see docs/gcore-api.md, "Accepted source formats"). Gcore rejects such uploads as "File Invalid".
  */
 export function detectContainer(head: Buffer): string | null {
   if (head.length >= 8 && ISO_BMFF_BOXES.has(ascii(head, 4, 4))) return 'iso-bmff'; // mp4, mov, 3gp, m4v, f4v

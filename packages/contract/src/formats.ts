@@ -1,5 +1,5 @@
 /**
- * Source formats Gcore accepts as originals (gcore-api.md, "Accepted source formats"). Streaming
+ * Source formats Gcore accepts as originals (docs/gcore-api.md, "Accepted source formats"). Streaming
  * outputs (HLS `.m3u8`/`.ts`, DASH `.mpd`) are refused: Gcore cannot use them as originals.
  */
 // biome-ignore format: a list reads better packed
