@@ -6,7 +6,7 @@ import {
   type JobKind,
   type JobState,
   type JobVideo,
-  StatsStore,
+  StatsCounters,
 } from '@gtr/core';
 import { setJobState } from '@gtr/core/testing';
 import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
@@ -405,7 +405,7 @@ describe('jobs dashboard in a browser', () => {
     ];
     for (const job of mix) await seed(job);
     await t.queues.forward.add('upload', { id: 'm5Rc9pWu' }, { jobId: 'm5Rc9pWu' });
-    const stats = new StatsStore(t.redis, t.prefix);
+    const stats = new StatsCounters(t.redis, t.prefix);
     await stats.recordForwarded(187_000_000);
     for (let i = 0; i < 2; i++) await stats.recordRateLimited();
     d = await openDashboard(browser, t.url, t.token);

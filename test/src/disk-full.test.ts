@@ -106,7 +106,7 @@ describe('a full upload disk', () => {
     const partial = await stack.job(secondId);
     expect(partial.state).toBe('receiving');
     expect(partial.bytes_received).toBeLessThanOrEqual(offset);
-    expect((await stack.relay.relay.records.read(secondId))?.completed_at).toBeNull();
+    expect((await stack.relay.relay.manifests.read(secondId))?.completed_at).toBeNull();
     expect(await stack.relay.queues.forward.getJob(secondId)).toBeUndefined();
     expect(await fs.readdir(uploadDir)).not.toContainEqual(expect.stringMatching(/\.tmp$/));
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createRedis, JobStore } from '@gtr/core';
+import { createRedis, JobRepository } from '@gtr/core';
 import { testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
 import { tusUpload } from '@gtr/relay/testing';
 import { type AppProcess, runApp } from './support/processes.js';
@@ -62,7 +62,7 @@ describe('pnpm start on a fresh machine', () => {
     expect(await app.stop('SIGINT')).toBe(0);
     app = undefined;
     const redis = createRedis(testRedisUrl());
-    await new JobStore(redis, 'gtr').remove(id);
+    await new JobRepository(redis, 'gtr').remove(id);
     await redis.quit();
   });
 });

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { Bandwidth } from './bandwidth.js';
+import type { VideoCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { FaultSwitches } from './faults.js';
 import type { Processor } from './processing.js';
 import type { OriginPuller } from './pull.js';
 import type { RateLimiter } from './rate-window.js';
 import type { Stats } from './stats.js';
-import type { VideoStore } from './store.js';
 import type { UploadTokens } from './tokens.js';
 
 /** The collaborators of one emulator instance, handed to its routes. */
@@ -16,7 +16,7 @@ export interface EmulatorContext {
   clock: Clock;
   faults: FaultSwitches;
   stats: Stats;
-  videos: VideoStore;
+  videos: VideoCatalog;
   tokens: UploadTokens;
   processor: Processor;
   puller: OriginPuller;

@@ -1,6 +1,6 @@
 import express, { type Response, Router } from 'express';
+import type { EmulatedVideo } from './catalog.js';
 import { FaultsError } from './faults.js';
-import type { EmulatedVideo } from './store.js';
 
 /** What the control endpoints act on: the emulator's own test-facing methods. */
 export interface ControlTarget {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { createEmulatorApp } from './app.js';
 import { Bandwidth } from './bandwidth.js';
+import { type EmulatedVideo, toEmulatedVideo, VideoCatalog } from './catalog.js';
 import { Clock } from './clock.js';
 import type { EmulatorContext } from './context.js';
 import { FaultSwitches, type Faults } from './faults.js';
@@ -13,7 +14,6 @@ import { Processor } from './processing.js';
 import { OriginPuller } from './pull.js';
 import { RateLimiter } from './rate-window.js';
 import { type EmulatorStats, Stats } from './stats.js';
-import { type EmulatedVideo, toEmulatedVideo, VideoStore } from './store.js';
 import { UploadTokens } from './tokens.js';
 import { WebhookSender } from './webhooks.js';
 
@@ -79,7 +79,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const faults = new FaultSwitches(options.faults);
   const stats = new Stats();
   const webhooks = new WebhookSender(options.webhookUrl, stats, logger);
-  const videos = new VideoStore(clock, options.clientId ?? DEFAULT_CLIENT_ID, {
+  const videos = new VideoCatalog(clock, options.clientId ?? DEFAULT_CLIENT_ID, {
     changed: (video) => webhooks.videoChanged(video),
     deleted: (video) => webhooks.videoDeleted(video),
   });

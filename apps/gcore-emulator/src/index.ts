@@ -1,3 +1,4 @@
+export type { EmulatedVideo, VideoStatus } from './catalog.js';
 export { detectContainer } from './container.js';
 export {
   DEFAULT_API_KEY,
@@ -8,4 +9,3 @@ export {
 } from './emulator.js';
 export { DEFAULT_FAULTS, type Faults, FaultsError, parseFaults, type RetryAfterForm } from './faults.js';
 export type { EmulatorStats } from './stats.js';
-export type { EmulatedVideo, VideoStatus } from './store.js';

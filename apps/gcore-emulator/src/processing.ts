@@ -1,8 +1,8 @@
 import { videoBaseUrl } from './api/video-json.js';
+import type { VideoCatalog, VideoEntity } from './catalog.js';
 import { detectContainer } from './container.js';
 import type { FaultSwitches } from './faults.js';
 import type { FileFacts } from './inspect.js';
-import type { VideoRecord, VideoStore } from './store.js';
 
 const QUALITIES = ['vod360n', 'vod480n', 'vod720n'];
 const LAST = QUALITIES.length - 1;
@@ -17,12 +17,12 @@ export class Processor {
   #closed = false;
 
   constructor(
-    private readonly store: VideoStore,
+    private readonly store: VideoCatalog,
     private readonly faults: FaultSwitches,
   ) {}
 
   /** A whole origin file has arrived for `video`, by upload or pull. */
-  accept(video: VideoRecord, file: FileFacts): void {
+  accept(video: VideoEntity, file: FileFacts): void {
     // A file can finish arriving while the emulator shuts down; no timers may start after close().
     if (video.deleted || this.#closed) return;
     this.cancel(video.id);
@@ -62,7 +62,7 @@ export class Processor {
     this.#timers.clear();
   }
 
-  #schedule(video: VideoRecord, tick: number, stepMs: number, failure: string | null): void {
+  #schedule(video: VideoEntity, tick: number, stepMs: number, failure: string | null): void {
     const timer = setTimeout(() => {
       this.#timers.delete(video.id);
       this.#tick(video, tick, stepMs, failure);
@@ -70,7 +70,7 @@ export class Processor {
     this.#timers.set(video.id, timer);
   }
 
-  #tick(video: VideoRecord, tick: number, stepMs: number, failure: string | null): void {
+  #tick(video: VideoEntity, tick: number, stepMs: number, failure: string | null): void {
     if (video.deleted) return;
     // Time in steps: the lowest quality is done after one step (viewable), the highest after two (ready).
     const elapsed = tick / TICKS_PER_STEP;

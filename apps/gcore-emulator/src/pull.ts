@@ -7,9 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { VideoCatalog, VideoEntity } from './catalog.js';
 import { inspectFile } from './inspect.js';
 import type { Processor } from './processing.js';
-import type { VideoRecord, VideoStore } from './store.js';
 
 /** Gcore documents three tries, each expecting HTTP 200. */
 export const PULL_ATTEMPTS = 3;
@@ -32,12 +32,12 @@ export class OriginPuller {
 
   constructor(
     private readonly dir: string,
-    private readonly store: VideoStore,
+    private readonly store: VideoCatalog,
     private readonly processor: Processor,
     private readonly logger: Logger,
   ) {}
 
-  start(video: VideoRecord): void {
+  start(video: VideoEntity): void {
     if (video.originUrl === null) return;
     this.cancel(video.id);
     const abort = new AbortController();
@@ -63,7 +63,7 @@ export class OriginPuller {
     await Promise.all(pulls.map((p) => p.done));
   }
 
-  async #pull(video: VideoRecord, url: string, signal: AbortSignal): Promise<void> {
+  async #pull(video: VideoEntity, url: string, signal: AbortSignal): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const path = join(this.dir, String(video.id));
     let failure = ORIGIN_NOT_FOUND;

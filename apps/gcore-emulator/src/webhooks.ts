@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
+import type { VideoEntity } from './catalog.js';
 import type { Stats } from './stats.js';
-import type { VideoRecord } from './store.js';
 
 const SEND_TIMEOUT_MS = 5_000;
 
@@ -18,7 +18,7 @@ export class WebhookSender {
     private readonly logger: Logger,
   ) {}
 
-  videoChanged(video: VideoRecord): void {
+  videoChanged(video: VideoEntity): void {
     this.#send({
       type: 'video',
       message: {
@@ -35,7 +35,7 @@ export class WebhookSender {
     });
   }
 
-  videoDeleted(video: VideoRecord): void {
+  videoDeleted(video: VideoEntity): void {
     this.#send({
       type: 'video_delete',
       message: {

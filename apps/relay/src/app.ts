@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   JobLifecycle,
-  JobStore,
+  JobRepository,
   type Logger,
   QUEUE_PREFIX,
   type RelayQueues,
-  UploadRecords,
+  UploadManifests,
 } from '@gtr/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
@@ -61,9 +61,9 @@ export interface RelayDeps {
 
 export interface Relay {
   app: Express;
-  jobs: JobStore;
+  jobs: JobRepository;
   lifecycle: JobLifecycle;
-  records: UploadRecords;
+  manifests: UploadManifests;
   uploads: Uploads;
   tus: TusIngest;
   metrics: RelayMetrics;
@@ -83,14 +83,14 @@ export function createRelayApp(deps: RelayDeps): Relay {
   const uploadDir = path.resolve(settings.dataDir, 'uploads');
   fs.mkdirSync(uploadDir, { recursive: true });
 
-  const jobs = new JobStore(redis, prefix, deps.now);
+  const jobs = new JobRepository(redis, prefix, deps.now);
   const lifecycle = new JobLifecycle({ jobs, queues, logger });
-  const records = new UploadRecords(uploadDir);
+  const manifests = new UploadManifests(uploadDir);
   const metrics = createRelayMetrics(jobs);
   const uploads = new Uploads({
     jobs,
     lifecycle,
-    records,
+    manifests,
     queues,
     metrics,
     logger,
@@ -106,13 +106,13 @@ export function createRelayApp(deps: RelayDeps): Relay {
     trustProxy: settings.trustProxy ?? false,
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
   });
-  const reconciler = new Reconciler({ jobs, records, store: tus.store, uploads, queues, logger });
+  const reconciler = new Reconciler({ jobs, manifests, store: tus.store, uploads, queues, logger });
   const expiry = new UploadExpiry({
     uploadDir,
     expiryMs: settings.uploadExpiryMs,
     jobs,
     lifecycle,
-    records,
+    manifests,
     store: tus.store,
     logger,
     ...(deps.now ? { now: deps.now } : {}),
@@ -171,7 +171,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
       jobs,
       lifecycle,
       expiry,
-      records,
+      manifests,
       store: tus.store,
       queues,
       redis,
@@ -207,7 +207,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     app,
     jobs,
     lifecycle,
-    records,
+    manifests,
     uploads,
     tus,
     metrics,

@@ -78,7 +78,7 @@ describe('no finished upload is left behind', () => {
         retryDelays: [100, 500, 1_000],
       });
       expect(await sha256File(path.join(t.relay.uploadDir, id))).toBe(sha256);
-      expect((await t.relay.records.read(id))?.completed_at).not.toBeNull();
+      expect((await t.relay.manifests.read(id))?.completed_at).not.toBeNull();
 
       await redisServer.start();
       const job = await waitFor(
@@ -110,7 +110,7 @@ describe('no finished upload is left behind', () => {
         .set('Content-Type', 'application/offset+octet-stream')
         .send(body);
 
-    it('rebuilds jobs from the records on disk after Redis lost its data', async () => {
+    it('rebuilds jobs from the manifests on disk after Redis lost its data', async () => {
       const done = (await create(Buffer.alloc(1_000, 2))).headers.location!.split('/').pop()!;
       const partial = (await create(Buffer.alloc(300, 2), 1_000)).headers.location!.split('/').pop()!;
       await deleteKeys(t.redis, t.prefix);

@@ -67,7 +67,7 @@ describe('TUS ingest', () => {
     const queued = await t.queues.forward.getJob(id);
     expect(queued?.data).toEqual({ id });
     expect(queued?.name).toBe('upload');
-    expect((await t.relay.records.read(id))?.completed_at).not.toBeNull();
+    expect((await t.relay.manifests.read(id))?.completed_at).not.toBeNull();
   });
 
   it('shows the job as receiving, with bytes_received, while the upload runs', async () => {

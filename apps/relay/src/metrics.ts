@@ -1,4 +1,4 @@
-import { JOB_STATES, type JobStore } from '@gtr/core';
+import { JOB_STATES, type JobRepository } from '@gtr/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface RelayMetrics {
@@ -12,7 +12,7 @@ export interface RelayMetrics {
 }
 
 /** One registry per relay (no global state), so tests can run several side by side. */
-export function createRelayMetrics(jobs: JobStore, registry = new Registry()): RelayMetrics {
+export function createRelayMetrics(jobs: JobRepository, registry = new Registry()): RelayMetrics {
   const jobCount = new Gauge({
     name: 'relay_jobs',
     help: 'Jobs by state',

@@ -1,11 +1,11 @@
 import type {
   ApiPacer,
   JobLifecycle,
-  JobStore,
+  JobRepository,
   Logger,
   RelayQueues,
-  StatsStore,
-  UploadRecords,
+  StatsCounters,
+  UploadManifests,
 } from '@gtr/core';
 import type { GcoreClient } from '@gtr/gcore';
 import type { CreateBatcher, StatusBoard } from './batching.js';
@@ -44,9 +44,9 @@ export interface WorkerContext {
   settings: Required<Omit<WorkerSettings, 'callbackSecret'>> & { callbackSecret: string | undefined };
   uploadDir: string;
   /** Reads jobs and saves their fields; states change only through `lifecycle`. */
-  jobs: JobStore;
+  jobs: JobRepository;
   lifecycle: JobLifecycle;
-  records: UploadRecords;
+  manifests: UploadManifests;
   queues: RelayQueues;
   gcore: GcoreClient;
   /** Batches imports' create calls (Gcore's batch endpoint). */
@@ -54,7 +54,7 @@ export interface WorkerContext {
   /** Shares status lookups of tracked videos (list pages). */
   statuses: StatusBoard;
   pacer: ApiPacer;
-  stats: StatsStore;
+  stats: StatsCounters;
   cancels: CancelRegistry;
   metrics: WorkerMetrics;
   logger: Logger;

@@ -5,13 +5,13 @@ import {
   type ForwardJobData,
   type ForwardJobName,
   JobLifecycle,
-  JobStore,
+  JobRepository,
   type Logger,
   type NotifyJobData,
   QUEUE_PREFIX,
   QUEUES,
   type RelayQueues,
-  StatsStore,
+  StatsCounters,
   type TrackJobData,
 } from '@gtr/core';
 import { backoffDelay, GcoreClient, retryBackoff } from '@gtr/gcore';
@@ -21,9 +21,9 @@ import { CreateBatcher, StatusBoard } from './batching.js';
 import { CancelRegistry } from './cancellation.js';
 import type { WorkerContext, WorkerSettings } from './context.js';
 import { forwardProcessor } from './forward/processor.js';
+import { WorkerManifests } from './manifests.js';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
 import { notifyProcessor } from './notify.js';
-import { WorkerRecords } from './records.js';
 import { trackProcessor } from './track.js';
 import { type WatchdogOptions, WorkerWatchdog } from './watchdog.js';
 
@@ -80,7 +80,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   const prefix = deps.prefix ?? QUEUE_PREFIX;
   const now = deps.now ?? Date.now;
   const metrics = createWorkerMetrics();
-  const stats = new StatsStore(redis, prefix, now);
+  const stats = new StatsCounters(redis, prefix, now);
   const pacer = new ApiPacer(redis, deps.gcore.requestsPerSecond, `${prefix}:gcore-pace`);
   const gcore = new GcoreClient({
     baseUrl: deps.gcore.apiUrl,
@@ -101,7 +101,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   await cancels.listen(redis);
   const uploadDir = path.resolve(deps.settings.dataDir, 'uploads');
   const settings = deps.settings;
-  const jobs = new JobStore(redis, prefix, now);
+  const jobs = new JobRepository(redis, prefix, now);
   const context: WorkerContext = {
     settings: {
       ...settings,
@@ -117,7 +117,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     uploadDir,
     jobs,
     lifecycle: new JobLifecycle({ jobs, queues, logger }),
-    records: new WorkerRecords(uploadDir, logger),
+    manifests: new WorkerManifests(uploadDir, logger),
     queues,
     gcore,
     creator: new CreateBatcher(gcore),

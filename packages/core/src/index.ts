@@ -7,3 +7,4 @@ export * from './net/index.js';
 export * from './process.js';
 export * from './redis.js';
 export * from './tokens.js';
+export * from './uploads/index.js';

@@ -1,7 +1,7 @@
 // Test helpers, imported as `@gtr/core/testing` (never from the `@gtr/core` entry point).
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { JobPatch, JobStore } from './jobs/store.js';
+import type { JobPatch, JobRepository } from './jobs/repository.js';
 import { JOB_STATES, type JobRecord, type JobState } from './jobs/types.js';
 import { createRedis } from './redis.js';
 
@@ -138,7 +138,7 @@ export async function waitFor<T>(
  * outbox entry, as a real move would.
  */
 export async function setJobState(
-  jobs: JobStore,
+  jobs: JobRepository,
   id: string,
   state: JobState,
   patch: JobPatch = {},

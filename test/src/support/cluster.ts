@@ -1,6 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
-import { createRedis, type JobRecord, JobStore } from '@gtr/core';
+import { createRedis, type JobRecord, JobRepository } from '@gtr/core';
 import { deleteKeys, testPrefix } from '@gtr/core/testing';
 import type { Emulator } from '@gtr/gcore-emulator';
 import type { Redis } from 'ioredis';
@@ -41,7 +41,7 @@ export interface Cluster {
   token: string;
   prefix: string;
   /** The test's own view of the job records (a `worker`-role connection: waits through outages). */
-  jobs: JobStore;
+  jobs: JobRepository;
   redis: Redis;
   relay: AppProcess;
   worker: AppProcess | null;
@@ -91,7 +91,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     url: `http://127.0.0.1:${port}`,
     token,
     prefix,
-    jobs: new JobStore(redis, prefix),
+    jobs: new JobRepository(redis, prefix),
     redis,
     relay: await startRelay(),
     worker: null,

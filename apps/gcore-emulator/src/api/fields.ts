@@ -1,4 +1,4 @@
-import type { ExtraFields } from '../store.js';
+import type { ExtraFields } from '../catalog.js';
 
 /** Gcore's 422 body: `{"errors": {"name": ["can't be blank"]}}`. */
 export type FieldErrors = Record<string, string[]>;

@@ -1,10 +1,10 @@
-import type { VideoRecord } from '../store.js';
+import type { VideoEntity } from '../catalog.js';
 
 /** Where the emulated CDN pretends to serve videos; `.invalid` so nothing ever resolves it. */
 export const CDN_HOST = 'cdn.gcore-emulator.invalid';
 
 /** The base URL of a video's renditions, in Gcore's `{client_id}_{slug}` shape. */
-export function videoBaseUrl(video: VideoRecord): string {
+export function videoBaseUrl(video: VideoEntity): string {
   return `https://${CDN_HOST}/videos/${video.clientId}_${video.slug}`;
 }
 
@@ -34,7 +34,7 @@ function originHost(url: string | null): string | null {
 }
 
 /** A video as Gcore's API shows it. */
-export function videoJson(video: VideoRecord): Record<string, unknown> {
+export function videoJson(video: VideoEntity): Record<string, unknown> {
   const base = videoBaseUrl(video);
   const { poster, ...extra } = video.extra;
   return {

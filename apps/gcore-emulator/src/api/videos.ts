@@ -1,6 +1,6 @@
 import express, { type Request, type Response, Router } from 'express';
+import type { VideoEntity, VideoStatus } from '../catalog.js';
 import type { EmulatorContext } from '../context.js';
-import type { VideoRecord, VideoStatus } from '../store.js';
 import { type FieldErrors, readVideoFields, unwrapVideo, type VideoInput } from './fields.js';
 import { videoJson } from './video-json.js';
 
@@ -28,7 +28,7 @@ export function videosRouter(ctx: EmulatorContext): Router {
   const router = Router();
   router.use(express.json({ limit: '10mb' }));
 
-  const create = (input: VideoInput): VideoRecord => {
+  const create = (input: VideoInput): VideoEntity => {
     const video = ctx.videos.create({
       name: input.name as string,
       description: input.description ?? null,
@@ -42,7 +42,7 @@ export function videosRouter(ctx: EmulatorContext): Router {
     return video;
   };
 
-  const findLive = (req: Request, res: Response): VideoRecord | undefined => {
+  const findLive = (req: Request, res: Response): VideoEntity | undefined => {
     const id = String(req.params.id);
     const video = /^\d+$/.test(id) ? ctx.videos.live(Number(id)) : undefined;
     if (video === undefined) notFound(res);

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Metadata, type Upload } from '@tus/utils';
+import type { VideoEntity } from '../catalog.js';
 import type { EmulatorContext } from '../context.js';
-import type { VideoRecord } from '../store.js';
 
 /** What `@tus/server` sends when a hook throws it. */
 export interface TusError {
@@ -22,7 +22,7 @@ export function wrongParameters(detail: string): TusError {
  * Checks a new upload the way Gcore's upload servers do, with their error texts: the token must be
  * valid and name the same video and client as the metadata. Returns the video the upload is for.
  */
-export function authorizeCreation(ctx: EmulatorContext, upload: Upload): VideoRecord {
+export function authorizeCreation(ctx: EmulatorContext, upload: Upload): VideoEntity {
   const metadata = upload.metadata ?? {};
   const token = metadata.token?.trim();
   if (!token) throw tusError(500, 'Error: token invalid (null)');

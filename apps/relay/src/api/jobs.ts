@@ -7,23 +7,23 @@ import {
   JOB_STATES,
   type JobLifecycle,
   type JobRecord,
-  type JobStore,
+  type JobRepository,
   type Logger,
   type RelayQueues,
   toPublicJob,
-  type UploadRecords,
+  type UploadManifests,
 } from '@gtr/core';
 import { type Request, Router } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import type { RelayFileStore } from '../ingest/store.js';
+import type { RelayFileStore } from '../ingest/file-store.js';
 import type { UploadExpiry } from '../maintenance/expiry.js';
 
 export interface JobsApiDeps {
-  jobs: JobStore;
+  jobs: JobRepository;
   lifecycle: JobLifecycle;
   expiry: UploadExpiry;
-  records: UploadRecords;
+  manifests: UploadManifests;
   store: RelayFileStore;
   queues: Pick<RelayQueues, 'forward' | 'import' | 'track' | 'notify'>;
   redis: Redis;
@@ -117,7 +117,7 @@ export function jobsRouter(deps: JobsApiDeps): Router {
     }
     // Uploads and imports pulled through the relay both keep a local copy.
     await deps.store.discard(job.id);
-    await deps.records.remove(job.id);
+    await deps.manifests.remove(job.id);
     deps.logger.info({ jobId: job.id, from: job.state, deleteVideo }, 'job canceled');
     res.status(202).json(toPublicJob(updated));
   });

@@ -1,4 +1,4 @@
-import { type JobStore, type Logger, toPublicJob } from '@gtr/core';
+import { type JobRepository, type Logger, toPublicJob } from '@gtr/core';
 import type { Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { sendError } from '../http-errors.js';
@@ -7,7 +7,7 @@ import type { DashboardSummary } from './summary.js';
 export interface JobEventsOptions {
   /** Duplicated for SUBSCRIBE: a subscribed connection can run no other command. */
   redis: Redis;
-  jobs: JobStore;
+  jobs: JobRepository;
   summary: () => Promise<DashboardSummary>;
   logger: Logger;
   /** Changes are gathered for this long and sent as one event. Default 250 ms. */
@@ -25,7 +25,7 @@ export interface JobEventsOptions {
 const MAX_BUFFERED = 1024 * 1024;
 
 /**
- * Server-sent events for the dashboard, fed by the JobStore's pub/sub channel (the id of every job
+ * Server-sent events for the dashboard, fed by the JobRepository's pub/sub channel (the id of every job
  * that changed). Ids are coalesced per window, the jobs read once and sent to every client, so a
  * burst of progress updates costs one read per window however many tabs are open.
  *

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type JobStore, type Logger, type RelayQueues, StatsStore } from '@gtr/core';
+import { type JobRepository, type Logger, type RelayQueues, StatsCounters } from '@gtr/core';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Redis } from 'ioredis';
 import { sendError } from '../http-errors.js';
@@ -18,7 +18,7 @@ export interface DashboardDeps {
   /** The relay's token check; the dashboard takes a token as Bearer or as Basic auth's password. */
   check: (token: string) => boolean;
   redis: Redis;
-  jobs: JobStore;
+  jobs: JobRepository;
   queues: RelayQueues;
   /** Key prefix of the job records and the live stats. */
   prefix: string;
@@ -45,7 +45,7 @@ const CONTRACT_MODULE = /^\/[a-z][\w-]*\.js$/;
 export function createDashboard(deps: DashboardDeps): Dashboard {
   const now = deps.now ?? Date.now;
   const auth = requireBrowserToken(deps.check);
-  const stats = new StatsStore(deps.redis, deps.prefix, now);
+  const stats = new StatsCounters(deps.redis, deps.prefix, now);
   const summary = () =>
     dashboardSummary({ jobs: deps.jobs, stats, queues: deps.queues, upstream: deps.upstream, now });
   const events = new JobEvents({ redis: deps.redis, jobs: deps.jobs, summary, logger: deps.logger });

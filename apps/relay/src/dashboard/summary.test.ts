@@ -1,4 +1,4 @@
-import { emptyProgress, type JobState, StatsStore } from '@gtr/core';
+import { emptyProgress, type JobState, StatsCounters } from '@gtr/core';
 import { setJobState } from '@gtr/core/testing';
 import request from 'supertest';
 import { startTestRelay, type TestRelay } from '../testing.js';
@@ -39,7 +39,7 @@ describe('GET /api/dashboard/summary', () => {
     await t.queues.forward.add('import', { id: 'q1' }, { jobId: 'q1' });
     await t.queues.forward.add('import', { id: 'q2' }, { jobId: 'q2', priority: 5 });
     await t.queues.forward.add('import', { id: 'later' }, { jobId: 'later', delay: 60_000 });
-    const stats = new StatsStore(t.redis, t.prefix);
+    const stats = new StatsCounters(t.redis, t.prefix);
     await stats.recordForwarded(4_000_000);
     await stats.recordForwarded(1_000_000);
     for (let i = 0; i < 3; i++) await stats.recordRateLimited();

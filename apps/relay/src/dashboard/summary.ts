@@ -1,4 +1,4 @@
-import type { JobState, JobStore, RelayQueues, StatsStore } from '@gtr/core';
+import type { JobRepository, JobState, RelayQueues, StatsCounters } from '@gtr/core';
 
 /** The Gcore API the workers talk to, as the dashboard shows it. */
 export interface UpstreamInfo {
@@ -23,8 +23,8 @@ export interface DashboardSummary {
 }
 
 export interface SummaryDeps {
-  jobs: JobStore;
-  stats: StatsStore;
+  jobs: JobRepository;
+  stats: StatsCounters;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
   upstream: UpstreamInfo | undefined;
   now: () => number;

@@ -5,7 +5,7 @@ import {
   forwardQueueOf,
   IMPORT_VIAS,
   type JobRecord,
-  type JobStore,
+  type JobRepository,
   type Logger,
   type RelayQueues,
   type ResolveHost,
@@ -25,7 +25,7 @@ export interface ImportSettings {
 }
 
 export interface ImporterDeps {
-  jobs: JobStore;
+  jobs: JobRepository;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
   redis: Redis;
   /** Redis key prefix, as for job records. */

@@ -6,7 +6,7 @@ import type { Request as ExpressRequest, Response as ExpressResponse } from 'exp
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
-import { RelayFileStore } from './store.js';
+import { RelayFileStore } from './file-store.js';
 import type { Uploads } from './uploads.js';
 
 export const TUS_PATH = '/files';

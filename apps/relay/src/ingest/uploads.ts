@@ -4,20 +4,20 @@ import {
   ensureForwarding,
   type JobLifecycle,
   type JobRecord,
-  type JobStore,
+  type JobRepository,
   type Logger,
   type RelayQueues,
-  type UploadRecord,
-  type UploadRecords,
+  type UploadManifest,
+  type UploadManifests,
 } from '@gtr/core';
 import type { Upload } from '@tus/utils';
 import type { RelayMetrics } from '../metrics.js';
 import { readUploadMetadata } from './metadata.js';
 
 export interface UploadsDeps {
-  jobs: JobStore;
+  jobs: JobRepository;
   lifecycle: JobLifecycle;
-  records: UploadRecords;
+  manifests: UploadManifests;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
   metrics: RelayMetrics;
   logger: Logger;
@@ -27,7 +27,7 @@ export interface UploadsDeps {
 }
 
 /**
- * The relay's side of each TUS upload: a job from the first byte, the record next to the file,
+ * The relay's side of each TUS upload: a job from the first byte, the manifest next to the file,
  * and a durable enqueue before the last PATCH is answered.
  */
 export class Uploads {
@@ -45,13 +45,13 @@ export class Uploads {
     readUploadMetadata(upload.metadata);
   }
 
-  /** The file exists: write the record, then the job. Throwing makes the store undo the file. */
+  /** The file exists: write the manifest, then the job. Throwing makes the store undo the file. */
   async created(upload: Upload): Promise<void> {
     const intent = readUploadMetadata(upload.metadata);
     const created_at = new Date(
       upload.creation_date ? Date.parse(upload.creation_date) : this.now(),
     ).toISOString();
-    const record: UploadRecord = {
+    const manifest: UploadManifest = {
       id: upload.id,
       kind: 'upload',
       name: intent.name,
@@ -65,11 +65,11 @@ export class Uploads {
       upload_url: null,
       uploaded_at: null,
     };
-    await this.deps.records.write(record);
+    await this.deps.manifests.write(manifest);
     try {
-      await this.restoreJob(record, 'receiving');
+      await this.restoreJob(manifest, 'receiving');
     } catch (error) {
-      await this.deps.records.remove(upload.id);
+      await this.deps.manifests.remove(upload.id);
       this.deps.logger.error({ err: error, uploadId: upload.id }, 'could not record the job; upload refused');
       throw new AppError(
         'QUEUE_UNAVAILABLE',
@@ -97,52 +97,52 @@ export class Uploads {
   }
 
   /**
-   * The last byte is on disk. Mark the record complete first (so the reconciler finds it even if
+   * The last byte is on disk. Mark the manifest complete first (so the reconciler finds it even if
    * Redis is down), then queue the job. An error here reaches the client as a 5xx that its retry
    * cannot see (the upload is complete), hence the reconciler.
    */
   async finished(upload: Upload): Promise<void> {
     const size = upload.size ?? upload.offset;
     this.lastProgress.delete(upload.id);
-    const record = await this.deps.records
+    const manifest = await this.deps.manifests
       .update(upload.id, { completed_at: new Date(this.now()).toISOString(), size })
       .catch(async (error: unknown) => {
         // The last byte filled the disk: the bytes are all there (the reconciler also goes by
         // the file's length), so queue it; forwarding is what frees the disk again.
         const code = (error as NodeJS.ErrnoException).code;
         if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
-        this.deps.logger.warn({ uploadId: upload.id }, 'upload dir is full: record not marked complete');
-        const current = await this.deps.records.read(upload.id);
+        this.deps.logger.warn({ uploadId: upload.id }, 'upload dir is full: manifest not marked complete');
+        const current = await this.deps.manifests.read(upload.id);
         return current && { ...current, size };
       });
     this.deps.metrics.uploadsFinished.inc();
-    if (!record) {
+    if (!manifest) {
       this.deps.logger.warn(
         { uploadId: upload.id },
-        'finished upload has no record; the reconciler will look at it',
+        'finished upload has no manifest; the reconciler will look at it',
       );
       return;
     }
-    await this.queueCompleted(record);
+    await this.queueCompleted(manifest);
     this.deps.logger.info({ uploadId: upload.id, size }, 'upload finished and queued');
   }
 
   /** A completed upload's job is `queued` and on the forward queue, whatever Redis had before. */
-  async queueCompleted(record: UploadRecord): Promise<void> {
-    const size = record.size ?? 0;
-    const updated = await this.deps.lifecycle.queue(record.id, { bytes_received: size, size });
+  async queueCompleted(manifest: UploadManifest): Promise<void> {
+    const size = manifest.size ?? 0;
+    const updated = await this.deps.lifecycle.queue(manifest.id, { bytes_received: size, size });
     if (!updated) {
-      const existing = await this.deps.jobs.get(record.id);
-      if (!existing) await this.restoreJob(record, 'queued');
+      const existing = await this.deps.jobs.get(manifest.id);
+      if (!existing) await this.restoreJob(manifest, 'queued');
       else if (existing.state !== 'queued') return;
     }
-    await ensureForwarding(this.deps.queues, record.id, 'upload');
+    await ensureForwarding(this.deps.queues, manifest.id, 'upload');
   }
 
   /** The tool terminated its upload (TUS DELETE of an unfinished upload). */
   async terminated(id: string): Promise<void> {
     this.lastProgress.delete(id);
-    await this.deps.records.remove(id);
+    await this.deps.manifests.remove(id);
     await this.deps.lifecycle
       .cancel(id, { from: ['receiving'] })
       .catch((error: unknown) =>
@@ -151,26 +151,29 @@ export class Uploads {
     this.deps.logger.info({ uploadId: id }, 'upload terminated by the client');
   }
 
-  /** Creates the job for a record (new upload, or rebuilt after Redis lost it). */
-  async restoreJob(record: UploadRecord, state: 'receiving' | 'queued' | 'processing'): Promise<JobRecord> {
+  /** Creates the job for a manifest (new upload, or rebuilt after Redis lost it). */
+  async restoreJob(
+    manifest: UploadManifest,
+    state: 'receiving' | 'queued' | 'processing',
+  ): Promise<JobRecord> {
     const { record: job } = await this.deps.jobs.create({
-      id: record.id,
-      kind: record.kind,
+      id: manifest.id,
+      kind: manifest.kind,
       state,
-      name: record.name,
-      filename: record.filename,
-      size: record.size,
+      name: manifest.name,
+      filename: manifest.filename,
+      size: manifest.size,
       origin_url: null,
-      request: record.request,
+      request: manifest.request,
       progress: {
         ...emptyProgress(),
-        video_id: record.video_id,
-        client_id: record.client_id,
-        upload_url: record.upload_url,
-        uploaded_at: record.uploaded_at ? Date.parse(record.uploaded_at) : null,
+        video_id: manifest.video_id,
+        client_id: manifest.client_id,
+        upload_url: manifest.upload_url,
+        uploaded_at: manifest.uploaded_at ? Date.parse(manifest.uploaded_at) : null,
       },
-      bytes_received: state === 'receiving' ? 0 : (record.size ?? 0),
-      created_at: record.created_at,
+      bytes_received: state === 'receiving' ? 0 : (manifest.size ?? 0),
+      created_at: manifest.created_at,
     });
     return job;
   }

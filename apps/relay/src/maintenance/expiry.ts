@@ -1,14 +1,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { JobLifecycle, JobRecord, JobStore, Logger, UploadRecords } from '@gtr/core';
-import type { RelayFileStore } from '../ingest/store.js';
+import type { JobLifecycle, JobRecord, JobRepository, Logger, UploadManifests } from '@gtr/core';
+import type { RelayFileStore } from '../ingest/file-store.js';
 
 export interface ExpiryDeps {
   uploadDir: string;
   expiryMs: number;
-  jobs: JobStore;
+  jobs: JobRepository;
   lifecycle: JobLifecycle;
-  records: UploadRecords;
+  manifests: UploadManifests;
   store: RelayFileStore;
   logger: Logger;
   now?: () => number;
@@ -40,13 +40,13 @@ export class UploadExpiry {
 
   /** Removes the upload and fails its job, unless it is finished. Returns whether it did. */
   async expire(id: string): Promise<boolean> {
-    const { store, records, lifecycle } = this.deps;
-    const record = await records.read(id).catch(() => null);
-    if (record?.completed_at) return false;
+    const { store, manifests, lifecycle } = this.deps;
+    const manifest = await manifests.read(id).catch(() => null);
+    if (manifest?.completed_at) return false;
     const upload = await store.getUpload(id).catch(() => null);
     if (upload && upload.size !== undefined && upload.offset === upload.size) return false;
     await store.discard(id);
-    await records.remove(id);
+    await manifests.remove(id);
     await lifecycle.fail(id, EXPIRED, ['receiving']);
     return true;
   }

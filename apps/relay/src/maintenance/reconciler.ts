@@ -2,27 +2,27 @@ import {
   ensureForwarding,
   ensureTracking,
   forwardQueueOf,
-  type JobStore,
+  type JobRepository,
   type Logger,
   type RelayQueues,
-  type UploadRecords,
+  type UploadManifests,
 } from '@gtr/core';
-import type { RelayFileStore } from '../ingest/store.js';
+import type { RelayFileStore } from '../ingest/file-store.js';
 import type { Uploads } from '../ingest/uploads.js';
 
-/** A record's temp file is written and renamed in milliseconds: one this old was abandoned. */
+/** A manifest's temp file is written and renamed in milliseconds: one this old was abandoned. */
 const STALE_TEMP_MS = 30_000;
 
 export interface ReconcileReport {
-  /** Jobs rebuilt from records because Redis did not have them. */
+  /** Jobs rebuilt from manifests because Redis did not have them. */
   restored: number;
   /** Completed uploads or queued jobs that were put (back) on a queue. */
   enqueued: number;
 }
 
 export interface ReconcilerDeps {
-  jobs: JobStore;
-  records: UploadRecords;
+  jobs: JobRepository;
+  manifests: UploadManifests;
   store: RelayFileStore;
   uploads: Uploads;
   queues: Pick<RelayQueues, 'forward' | 'import' | 'track'>;
@@ -49,10 +49,10 @@ export class Reconciler {
 
   private async pass(): Promise<ReconcileReport> {
     const report: ReconcileReport = { restored: 0, enqueued: 0 };
-    // A relay or worker killed while writing a record leaves its temp file behind.
-    const swept = await this.deps.records.sweepTemp(STALE_TEMP_MS).catch(() => 0);
-    if (swept > 0) this.deps.logger.info({ swept }, 'removed temp files of interrupted record writes');
-    for (const id of await this.deps.records.ids()) {
+    // A relay or worker killed while writing a manifest leaves its temp file behind.
+    const swept = await this.deps.manifests.sweepTemp(STALE_TEMP_MS).catch(() => 0);
+    if (swept > 0) this.deps.logger.info({ swept }, 'removed temp files of interrupted manifest writes');
+    for (const id of await this.deps.manifests.ids()) {
       try {
         await this.reconcileUpload(id, report);
       } catch (error) {
@@ -77,33 +77,33 @@ export class Reconciler {
   }
 
   private async reconcileUpload(id: string, report: ReconcileReport): Promise<void> {
-    const record = await this.deps.records.read(id);
-    if (!record) return;
+    const manifest = await this.deps.manifests.read(id);
+    if (!manifest) return;
     const job = await this.deps.jobs.get(id);
     const upload = await this.deps.store.getUpload(id).catch(() => null);
     const complete =
-      record.completed_at !== null ||
+      manifest.completed_at !== null ||
       (upload !== null && upload.size !== undefined && upload.offset === upload.size);
 
     if (!complete) {
       if (!job && upload) {
-        await this.deps.uploads.restoreJob(record, 'receiving');
+        await this.deps.uploads.restoreJob(manifest, 'receiving');
         await this.deps.jobs.update(id, { bytes_received: upload.offset }, { onlyFrom: ['receiving'] });
         report.restored++;
       }
       return;
     }
-    if (record.uploaded_at) {
+    if (manifest.uploaded_at) {
       // Gcore has the bytes; only the processing remains to be followed.
       if (!job) {
-        await this.deps.uploads.restoreJob(record, 'processing');
+        await this.deps.uploads.restoreJob(manifest, 'processing');
         await ensureTracking(this.deps.queues, id);
         report.restored++;
       }
       return;
     }
     if (!job) {
-      await this.deps.uploads.queueCompleted({ ...record, size: record.size ?? upload?.size ?? null });
+      await this.deps.uploads.queueCompleted({ ...manifest, size: manifest.size ?? upload?.size ?? null });
       report.restored++;
       report.enqueued++;
       return;
@@ -111,7 +111,7 @@ export class Reconciler {
     if (job.state === 'receiving' || job.state === 'queued') {
       const before = await this.deps.queues.forward.getJob(id);
       if (job.state === 'receiving' || !before) {
-        await this.deps.uploads.queueCompleted({ ...record, size: record.size ?? upload?.size ?? null });
+        await this.deps.uploads.queueCompleted({ ...manifest, size: manifest.size ?? upload?.size ?? null });
         report.enqueued++;
       }
     }

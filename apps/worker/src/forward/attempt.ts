@@ -1,4 +1,10 @@
-import { AppError, type ForwardProgress, type JobPatch, type JobRecord, type UploadRecord } from '@gtr/core';
+import {
+  AppError,
+  type ForwardProgress,
+  type JobPatch,
+  type JobRecord,
+  type UploadManifest,
+} from '@gtr/core';
 import type { WorkerContext } from '../context.js';
 import { toJobVideo } from '../outcome.js';
 
@@ -13,7 +19,7 @@ export class JobCanceledError extends AppError {
 /**
  * One forward attempt of one job: what each step reads (the job as the attempt started, the
  * progress so far, the abort signal) and the two ways it saves (Redis first, then the upload's
- * record on disk). The steps themselves live one per file beside this one.
+ * manifest on disk). The steps themselves live one per file beside this one.
  */
 export class ForwardAttempt {
   progress: ForwardProgress;
@@ -40,15 +46,15 @@ export class ForwardAttempt {
     await this.ctx.jobs.update(this.id, { ...extra, progress: this.progress });
   }
 
-  /** Mirrors a resume point into the upload's record on disk (the copy Redis can be rebuilt from). */
-  async saveRecord(patch: Partial<Omit<UploadRecord, 'id'>>): Promise<void> {
-    await this.ctx.records.update(this.id, patch);
+  /** Mirrors a resume point into the upload's manifest on disk (the copy Redis can be rebuilt from). */
+  async saveManifest(patch: Partial<Omit<UploadManifest, 'id'>>): Promise<void> {
+    await this.ctx.manifests.update(this.id, patch);
   }
 
   async saveVideo(video: { id: number; client_id?: number | null }): Promise<void> {
     this.progress.video_id = video.id;
     this.progress.client_id = video.client_id ?? null;
     await this.save({ video: toJobVideo(video as Parameters<typeof toJobVideo>[0]) });
-    await this.saveRecord({ video_id: video.id, client_id: this.progress.client_id });
+    await this.saveManifest({ video_id: video.id, client_id: this.progress.client_id });
   }
 }

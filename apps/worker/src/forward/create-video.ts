@@ -67,6 +67,6 @@ export async function startOver(attempt: ForwardAttempt): Promise<void> {
   await attempt.ctx.gcore.deleteVideo(videoId, { ignoreNotFound: true, signal: attempt.signal });
   attempt.progress = emptyProgress();
   await attempt.save({ video: null, bytes_forwarded: 0 });
-  await attempt.saveRecord({ video_id: null, client_id: null, upload_url: null, uploaded_at: null });
+  await attempt.saveManifest({ video_id: null, client_id: null, upload_url: null, uploaded_at: null });
   attempt.ctx.logger.info({ jobId: attempt.id, videoId }, 'deleted the video Gcore refused; starting over');
 }

@@ -50,7 +50,7 @@ async function handOver(attempt: ForwardAttempt, size: number | null): Promise<v
   if (attempt.record.kind === 'upload' && progress.uploaded_at === null) {
     progress.uploaded_at = now;
     ctx.metrics.forwardsFinished.inc();
-    await attempt.saveRecord({ uploaded_at: new Date(now).toISOString() });
+    await attempt.saveManifest({ uploaded_at: new Date(now).toISOString() });
   }
   // The token is only needed to start a TUS session; drop the secret once it is done.
   progress.token = null;

@@ -38,7 +38,7 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
         onUploadUrl: async (url) => {
           progress.upload_url = url;
           await attempt.save();
-          await attempt.saveRecord({ upload_url: url });
+          await attempt.saveManifest({ upload_url: url });
         },
         onProgress: (bytes) => {
           const delta = bytes - acknowledged;

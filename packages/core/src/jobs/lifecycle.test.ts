@@ -6,7 +6,7 @@ import { createLogger } from '../logger.js';
 import { deleteKeys, setJobState, testPrefix, testRedis } from '../testing.js';
 import { createQueues, type RelayQueues } from './bull.js';
 import { canMove, JobLifecycle, TRANSITIONS } from './lifecycle.js';
-import { JobStore, type NewJob } from './store.js';
+import { JobRepository, type NewJob } from './repository.js';
 import { emptyProgress, FINAL_STATES, JOB_STATES } from './types.js';
 
 const newJob = (id: string, callback_url: string | null = 'https://tool.example/hook'): NewJob => ({
@@ -24,7 +24,7 @@ const newJob = (id: string, callback_url: string | null = 'https://tool.example/
 describe('the job lifecycle', () => {
   let redis: Redis;
   let prefix: string;
-  let jobs: JobStore;
+  let jobs: JobRepository;
   let queues: RelayQueues;
   let lifecycle: JobLifecycle;
   let clock: number;
@@ -35,7 +35,7 @@ describe('the job lifecycle', () => {
   beforeEach(() => {
     prefix = testPrefix();
     clock = Date.parse('2026-01-01T00:00:00Z');
-    jobs = new JobStore(redis, prefix, () => clock);
+    jobs = new JobRepository(redis, prefix, () => clock);
     queues = createQueues(redis, { forwardAttempts: 2, prefix });
     lifecycle = new JobLifecycle({ jobs, queues, logger: createLogger({ level: 'silent' }) });
   });

@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { RelayQueues } from './bull.js';
-import type { JobPatch, JobStore } from './store.js';
+import type { JobPatch, JobRepository } from './repository.js';
 import {
   isFinalState,
   JOB_STATES,
@@ -41,7 +41,7 @@ function sources(to: JobState, only?: readonly JobState[]): JobState[] {
 const NOT_FINAL = JOB_STATES.filter((s) => !isFinalState(s));
 
 export interface LifecycleDeps {
-  jobs: JobStore;
+  jobs: JobRepository;
   queues: Pick<RelayQueues, 'notify'>;
   logger: Logger;
 }

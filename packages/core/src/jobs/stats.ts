@@ -11,7 +11,7 @@ export interface LiveStats {
  * Per-second counters in Redis, shared by every worker, for the dashboard's "at a glance" line.
  * Each second's key expires after two minutes, so nothing grows.
  */
-export class StatsStore {
+export class StatsCounters {
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'gtr',

@@ -162,7 +162,7 @@ const RECORD_FIELDS = [
  * kind (scored by a creation sequence, so listing is newest first with an exact cursor), and a
  * pub/sub channel that carries the id of every job that changed.
  */
-export class JobStore {
+export class JobRepository {
   readonly eventsChannel: string;
 
   constructor(

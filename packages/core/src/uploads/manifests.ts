@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { JobKind, JobRequest } from './types.js';
+import type { JobKind, JobRequest } from '../jobs/types.js';
 
 /**
  * What the relay keeps next to each uploaded file (`<id>.relay.json`), so that Redis is a queue
- * and an index, not the only copy: from this record alone a lost job can be rebuilt.
+ * and an index, not the only copy: from this manifest alone a lost job can be rebuilt.
  * It holds no secrets (Gcore's TUS token lives only in Redis, and is cheap to fetch again).
  */
-export interface UploadRecord {
+export interface UploadManifest {
   id: string;
   kind: JobKind;
   name: string;
@@ -31,29 +31,29 @@ const SUFFIX = '.relay.json';
 /** `<id>.relay.json.<8 hex>.tmp`, as write() names its temp files. */
 const TEMP = /\.relay\.json\.[0-9a-f]{8}\.tmp$/;
 
-/** Reads and writes upload records atomically (write to a temp file, then rename). */
-export class UploadRecords {
+/** Reads and writes upload manifests atomically (write to a temp file, then rename). */
+export class UploadManifests {
   constructor(readonly directory: string) {}
 
   file(id: string): string {
     return path.join(this.directory, `${id}${SUFFIX}`);
   }
 
-  async read(id: string): Promise<UploadRecord | null> {
+  async read(id: string): Promise<UploadManifest | null> {
     try {
-      return JSON.parse(await fs.readFile(this.file(id), 'utf8')) as UploadRecord;
+      return JSON.parse(await fs.readFile(this.file(id), 'utf8')) as UploadManifest;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
   }
 
-  async write(record: UploadRecord): Promise<void> {
+  async write(manifest: UploadManifest): Promise<void> {
     await fs.mkdir(this.directory, { recursive: true });
-    const target = this.file(record.id);
+    const target = this.file(manifest.id);
     const temp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await fs.writeFile(temp, JSON.stringify(record, null, 2));
+      await fs.writeFile(temp, JSON.stringify(manifest, null, 2));
       await fs.rename(temp, target);
     } catch (error) {
       // A full disk leaves a partial temp file: never let it pile up next to the uploads.
@@ -62,8 +62,8 @@ export class UploadRecords {
     }
   }
 
-  /** Read-modify-write; returns the new record, or null when there is none. */
-  async update(id: string, patch: Partial<Omit<UploadRecord, 'id'>>): Promise<UploadRecord | null> {
+  /** Read-modify-write; returns the new manifest, or null when there is none. */
+  async update(id: string, patch: Partial<Omit<UploadManifest, 'id'>>): Promise<UploadManifest | null> {
     const current = await this.read(id);
     if (!current) return null;
     const next = { ...current, ...patch };

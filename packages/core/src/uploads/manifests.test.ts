@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type UploadRecord, UploadRecords } from './records.js';
-import { emptyProgress } from './types.js';
+import { emptyProgress } from '../jobs/types.js';
+import { type UploadManifest, UploadManifests } from './manifests.js';
 
-const record = (id: string): UploadRecord => ({
+const record = (id: string): UploadManifest => ({
   id,
   kind: 'upload',
   name: 'clip',
@@ -19,25 +19,25 @@ const record = (id: string): UploadRecord => ({
   uploaded_at: null,
 });
 
-describe('upload records on disk', () => {
+describe('upload manifests on disk', () => {
   let dir: string;
-  let records: UploadRecords;
+  let manifests: UploadManifests;
   beforeEach(async () => {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'records-'));
-    records = new UploadRecords(dir);
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'manifests-'));
+    manifests = new UploadManifests(dir);
   });
   afterEach(() => fs.rm(dir, { recursive: true, force: true }));
 
   it('leaves no temp file behind when a write fails', async () => {
     // A directory where the record should go makes the rename fail after the temp file exists.
-    await fs.mkdir(records.file('a'));
-    await fs.writeFile(path.join(records.file('a'), 'x'), '');
-    await expect(records.write(record('a'))).rejects.toThrow();
+    await fs.mkdir(manifests.file('a'));
+    await fs.writeFile(path.join(manifests.file('a'), 'x'), '');
+    await expect(manifests.write(record('a'))).rejects.toThrow();
     expect((await fs.readdir(dir)).sort()).toEqual(['a.relay.json']);
   });
 
   it('sweeps temp files of interrupted writes once they are old, and nothing else', async () => {
-    await records.write(record('b'));
+    await manifests.write(record('b'));
     const stale = path.join(dir, 'b.relay.json.0a1b2c3d.tmp');
     const young = path.join(dir, 'c.relay.json.deadbeef.tmp');
     await fs.writeFile(stale, '{"id":');
@@ -45,12 +45,12 @@ describe('upload records on disk', () => {
     await fs.writeFile(path.join(dir, 'other.tmp'), '');
     const old = new Date(Date.now() - 120_000);
     await fs.utimes(stale, old, old);
-    expect(await records.sweepTemp(30_000)).toBe(1);
+    expect(await manifests.sweepTemp(30_000)).toBe(1);
     expect((await fs.readdir(dir)).sort()).toEqual([
       'b.relay.json',
       'c.relay.json.deadbeef.tmp',
       'other.tmp',
     ]);
-    expect(await records.read('b')).toEqual(record('b'));
+    expect(await manifests.read('b')).toEqual(record('b'));
   });
 });

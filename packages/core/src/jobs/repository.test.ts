@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { deleteKeys, testPrefix, testRedis } from '../testing.js';
-import { JobStore, type NewJob } from './store.js';
+import { JobRepository, type NewJob } from './repository.js';
 import { emptyProgress, toPublicJob } from './types.js';
 
 const newJob = (id: string, overrides: Partial<NewJob> = {}): NewJob => ({
@@ -16,17 +16,17 @@ const newJob = (id: string, overrides: Partial<NewJob> = {}): NewJob => ({
   ...overrides,
 });
 
-describe('JobStore', () => {
+describe('JobRepository', () => {
   let redis: Redis;
   let prefix: string;
-  let store: JobStore;
+  let store: JobRepository;
 
   beforeAll(() => {
     redis = testRedis();
   });
   beforeEach(() => {
     prefix = testPrefix();
-    store = new JobStore(redis, prefix);
+    store = new JobRepository(redis, prefix);
   });
   afterEach(() => deleteKeys(redis, prefix));
   afterAll(() => redis.quit());

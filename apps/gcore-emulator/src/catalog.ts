@@ -15,7 +15,7 @@ export interface ConvertedVideo {
 export type ExtraFields = Record<string, unknown>;
 
 /** One video entity, with what the emulator observed about it. */
-export interface VideoRecord {
+export interface VideoEntity {
   id: number;
   clientId: number;
   slug: string;
@@ -88,13 +88,13 @@ function randomSlug(): string {
 
 /** Called when a video's status changes or it gets an error, and when it is deleted. */
 export interface VideoListener {
-  changed(video: VideoRecord): void;
-  deleted(video: VideoRecord): void;
+  changed(video: VideoEntity): void;
+  deleted(video: VideoEntity): void;
 }
 
 /** The emulator's videos, and which TUS upload belongs to which video. */
-export class VideoStore {
-  #videos = new Map<number, VideoRecord>();
+export class VideoCatalog {
+  #videos = new Map<number, VideoEntity>();
   #uploads = new Map<string, number>();
   // Random start, so a restarted emulator does not hand out ids a relay may still remember.
   #nextId = randomInt(100_000, 1_000_000);
@@ -105,9 +105,9 @@ export class VideoStore {
     private readonly listener: VideoListener,
   ) {}
 
-  create(input: NewVideo): VideoRecord {
+  create(input: NewVideo): VideoEntity {
     const now = this.clock.now();
-    const video: VideoRecord = {
+    const video: VideoEntity = {
       id: this.#nextId++,
       clientId: this.clientId,
       slug: randomSlug(),
@@ -142,26 +142,26 @@ export class VideoStore {
   }
 
   /** A video, deleted or not. */
-  get(id: number): VideoRecord | undefined {
+  get(id: number): VideoEntity | undefined {
     return this.#videos.get(id);
   }
 
   /** A video that has not been deleted. */
-  live(id: number): VideoRecord | undefined {
+  live(id: number): VideoEntity | undefined {
     const video = this.#videos.get(id);
     return video && !video.deleted ? video : undefined;
   }
 
-  all(): VideoRecord[] {
+  all(): VideoEntity[] {
     return [...this.#videos.values()];
   }
 
-  touch(video: VideoRecord): void {
+  touch(video: VideoEntity): void {
     video.updatedAt = this.clock.now();
   }
 
   /** Moves a video to `status` (and sets `error`), telling the listener when anything changed. */
-  transition(video: VideoRecord, status: VideoStatus, error: string | null = video.error): void {
+  transition(video: VideoEntity, status: VideoStatus, error: string | null = video.error): void {
     if (video.deleted || (video.status === status && video.error === error)) return;
     if (video.status !== status) video.statusHistory.push(status);
     video.status = status;
@@ -170,24 +170,24 @@ export class VideoStore {
     this.listener.changed(video);
   }
 
-  delete(video: VideoRecord): void {
+  delete(video: VideoEntity): void {
     if (video.deleted) return;
     video.deleted = true;
     video.deletedAt = this.clock.now();
     this.listener.deleted(video);
   }
 
-  bindUpload(uploadId: string, video: VideoRecord): void {
+  bindUpload(uploadId: string, video: VideoEntity): void {
     this.#uploads.set(uploadId, video.id);
   }
 
-  videoForUpload(uploadId: string): VideoRecord | undefined {
+  videoForUpload(uploadId: string): VideoEntity | undefined {
     const id = this.#uploads.get(uploadId);
     return id === undefined ? undefined : this.#videos.get(id);
   }
 }
 
-export function toEmulatedVideo(video: VideoRecord): EmulatedVideo {
+export function toEmulatedVideo(video: VideoEntity): EmulatedVideo {
   return {
     id: video.id,
     slug: video.slug,
