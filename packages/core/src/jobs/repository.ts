@@ -9,7 +9,7 @@ import {
   type JobState,
 } from './types.js';
 
-/** What a new job starts from; the store fills in counters and timestamps. */
+/** What a new job starts from; the repository fills in counters and timestamps. */
 export interface NewJob {
   id: string;
   kind: JobKind;
