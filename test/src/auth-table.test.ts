@@ -1,5 +1,6 @@
 import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import request from 'supertest';
+import { b64, OPEN, routeTable } from './support/routes.js';
 
 /*
  * Every route the relay answers, read from its Express router (mounted routers such as
@@ -8,63 +9,6 @@ import request from 'supertest';
  * in the table as soon as it exists.
  */
 const TOKENS = ['first-token-4f1c9a', 'second-token-77be20'];
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const OPEN = new Set(['/healthz', '/readyz']);
-// Methods an app.all() route (TUS) is probed with; OPTIONS is the CORS preflight, open by design.
-const ALL_VERBS = ['get', 'post', 'patch', 'put', 'delete', 'head'];
-const SAMPLE: Record<string, string> = { queueName: 'forward', queueStatus: 'failed' };
-
-type Layer = {
-  route?: { path: string | string[]; methods: Record<string, boolean> };
-  /** A router (`stack`) or a mounted Express app (`router.stack`, e.g. bull-board's). */
-  handle?: { stack?: Layer[]; router?: { stack?: Layer[] } };
-  rawPath?: string | string[];
-  slash?: boolean;
-};
-
-interface Entry {
-  method: string;
-  path: string;
-}
-
-/** Every (method, path) of the app; paths under a plain middleware mount get one probe each. */
-function routeTable(t: TestRelay): Entry[] {
-  const out: Entry[] = [];
-  const concrete = (p: string) =>
-    p.replace(/\{\*\w+\}/g, 'abc123').replace(/:(\w+)\??/g, (_m, name: string) => SAMPLE[name] ?? 'abc123');
-  const walk = (layers: Layer[], prefix: string) => {
-    for (const layer of layers) {
-      const raw = Array.isArray(layer.rawPath) ? layer.rawPath : [layer.rawPath ?? '/'];
-      if (layer.route) {
-        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
-        const declared = Object.keys(layer.route.methods);
-        // app.all() lists every verb Node knows (ACL, BIND, …): probe the ones HTTP clients use.
-        const methods =
-          layer.route.methods._all || declared.length > ALL_VERBS.length
-            ? ALL_VERBS
-            : declared.filter((m) => m !== 'options');
-        for (const p of paths) for (const method of methods) out.push({ method, path: concrete(prefix + p) });
-      } else if (layer.handle?.stack ?? layer.handle?.router?.stack) {
-        const stack = (layer.handle.stack ?? layer.handle.router?.stack)!;
-        for (const mount of raw) walk(stack, layer.slash ? prefix : prefix + mount);
-      } else if (!layer.slash) {
-        // A middleware mounted at a path (static files, a sub-app): anything under it.
-        for (const mount of raw) {
-          for (const method of ['get', 'post'])
-            out.push({ method, path: concrete(`${prefix + mount}/probe`) });
-        }
-      }
-    }
-  };
-  walk((t.relay.app as unknown as { router: { stack: Layer[] } }).router.stack, '');
-  const seen = new Set<string>();
-  return out.filter((e) => {
-    const key = `${e.method} ${e.path}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
 
 describe('the auth table: every route, every method, no way in without a token', () => {
   let t: TestRelay;

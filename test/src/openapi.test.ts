@@ -144,6 +144,7 @@ describe('docs/openapi.json', () => {
       video: null,
       attempts: 0,
       error: null,
+      owner: 'tool-a',
       created_at: '2026-01-01T00:00:00.000Z',
       updated_at: '2026-01-01T00:00:00.000Z',
       finished_at: null,

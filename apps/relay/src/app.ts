@@ -6,6 +6,7 @@ import {
   type Logger,
   QUEUE_PREFIX,
   type RelayQueues,
+  type TokenEntry,
   UploadManifests,
 } from '@gtr/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -15,7 +16,7 @@ import type { Registry } from 'prom-client';
 import { importsRouter } from './api/imports.js';
 import { jobsRouter } from './api/jobs.js';
 import { openapiRouter } from './api/openapi.js';
-import { createTokenCheck, requireToken } from './auth.js';
+import { createTokenResolver, requireRole, requireToken, tokenEntries } from './auth.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
 import { errorMiddleware, sendError } from './http-errors.js';
@@ -29,7 +30,8 @@ import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 export interface RelaySettings {
   /** Uploads go to `DATA_DIR/uploads`. */
   dataDir: string;
-  tokens: readonly string[];
+  /** Accepted tokens: entries with a name and role, or plain strings (tools' tokens). */
+  tokens: readonly (string | TokenEntry)[];
   /** Bytes; 0 = no limit. */
   maxUploadSize: number;
   /** Milliseconds after which unfinished uploads are removed. */
@@ -105,6 +107,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     expiryMs: settings.uploadExpiryMs,
     trustProxy: settings.trustProxy ?? false,
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
+    ownerOf: async (id) => (await jobs.get(id))?.owner ?? null,
   });
   const reconciler = new Reconciler({ jobs, manifests, store: tus.store, uploads, queues, logger });
   const expiry = new UploadExpiry({
@@ -136,7 +139,10 @@ export function createRelayApp(deps: RelayDeps): Relay {
     pinoHttp({
       logger,
       autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
-      customProps: (req) => ({ uploadId: uploadIdOf(req.url) }),
+      customProps: (req, res) => ({
+        uploadId: uploadIdOf(req.url),
+        owner: (res as unknown as Response).locals?.principal?.name,
+      }),
     }),
   );
   app.use((req, res, next) => {
@@ -150,21 +156,23 @@ export function createRelayApp(deps: RelayDeps): Relay {
   app.use(cors);
   app.use(healthRouter(redis, uploadDir));
 
-  const check = createTokenCheck(settings.tokens);
-  const auth = requireToken(check);
-  const dashboard = createDashboard({ ...deps, check, jobs, prefix, upstream: settings.upstream });
+  const entries = tokenEntries(settings.tokens);
+  const resolve = createTokenResolver(entries);
+  const auth = requireToken(resolve);
+  const owners = [...new Set(entries.map((e) => e.name))].sort();
+  const dashboard = createDashboard({ ...deps, resolve, owners, jobs, prefix, upstream: settings.upstream });
   // TUS first, and with no body parser: the request body is the upload itself.
   app.all([TUS_PATH, `${TUS_PATH}/{*splat}`], auth, (req, res, next) => {
     tus.handle(req, res).catch(next);
   });
-  app.get('/metrics', auth, async (_req, res) => {
+  app.get('/metrics', auth, requireRole('operator'), async (_req, res) => {
     res.setHeader('Content-Type', metrics.registry.contentType);
     const registries = [metrics.registry, ...(deps.extraMetrics ?? [])];
     res.send((await Promise.all(registries.map((r) => r.metrics()))).join('\n'));
   });
   app.use(dashboard.router);
   // The dashboard's buttons call the jobs API with the browser's Basic login.
-  app.use('/api', requireBrowserToken(check, { challenge: false }), express.json({ limit: '16mb' }));
+  app.use('/api', requireBrowserToken(resolve, { challenge: false }), express.json({ limit: '16mb' }));
   app.use(openapiRouter());
   app.use(
     jobsRouter({
@@ -190,7 +198,8 @@ export function createRelayApp(deps: RelayDeps): Relay {
       maxUploadSize: settings.maxUploadSize,
     }),
   );
-  app.use(auth, (_req: Request, res: Response) => {
+  // Unknown paths answer 401 without a token (routes cannot be discovered), 404 with one.
+  app.use(requireBrowserToken(resolve, { challenge: false }), (_req: Request, res: Response) => {
     sendError(res, 'NOT_FOUND', 'no such route');
   });
   app.use(errorMiddleware(logger));

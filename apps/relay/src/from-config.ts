@@ -1,10 +1,10 @@
-import type { Config } from '@gtr/core';
+import type { Config, TokenEntry } from '@gtr/core';
 import type { RelaySettings } from './app.js';
 
 /** The relay's settings as the environment configures them (`pnpm start:relay` and `pnpm start`). */
 export function relaySettingsFromConfig(
   config: Config,
-  tokens: readonly string[],
+  tokens: readonly TokenEntry[],
   upstream: { url: string; emulator: boolean },
 ): RelaySettings {
   return {

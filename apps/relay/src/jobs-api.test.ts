@@ -158,8 +158,8 @@ describe('jobs API', () => {
     await upload('m.mp4');
     const res = await request(t.relay.app).get('/metrics').set(auth).expect(expectSpec);
     expect(res.status).toBe(200);
-    expect(res.text).toMatch(/relay_uploads_created_total 1/);
-    expect(res.text).toMatch(/relay_uploads_finished_total 1/);
+    expect(res.text).toMatch(/relay_uploads_created_total\{owner="tool-[0-9a-f]{8}"\} 1/);
+    expect(res.text).toMatch(/relay_uploads_finished_total\{owner="tool-[0-9a-f]{8}"\} 1/);
     expect(res.text).toMatch(/relay_bytes_received_total 10/);
     expect(res.text).toMatch(/relay_jobs\{state="queued"\} 1/);
     expect(res.text).toMatch(/relay_http_request_duration_seconds_bucket/);

@@ -1,4 +1,5 @@
 import {
+  accessFromConfig,
   createLogger,
   createQueues,
   createRedis,
@@ -15,7 +16,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const { tokens, file, generated } = await resolveRelayTokens(config.RELAY_API_TOKENS, config.DATA_DIR);
+  const { entries, file, generated } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
   if (file) {
     console.log(`Relay token ${generated ? 'generated and ' : ''}kept in ${file}`);
   }
@@ -26,7 +27,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     onError: (error) => logger.warn({ err: error }, 'queue connection error'),
   });
   const relay = createRelayApp({
-    settings: relaySettingsFromConfig(config, tokens, { url: config.GCORE_API_URL, emulator: false }),
+    settings: relaySettingsFromConfig(config, entries, { url: config.GCORE_API_URL, emulator: false }),
     redis,
     queues,
     logger,

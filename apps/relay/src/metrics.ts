@@ -3,8 +3,9 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface RelayMetrics {
   registry: Registry;
-  uploadsCreated: Counter;
-  uploadsFinished: Counter;
+  /** By owner: token names come from config, so the label's values are few. */
+  uploadsCreated: Counter<'owner'>;
+  uploadsFinished: Counter<'owner'>;
   uploadsRefused: Counter<'code'>;
   bytesReceived: Counter;
   openUploads: Gauge;
@@ -29,12 +30,14 @@ export function createRelayMetrics(jobs: JobRepository, registry = new Registry(
     registry,
     uploadsCreated: new Counter({
       name: 'relay_uploads_created_total',
-      help: 'TUS uploads created',
+      help: 'TUS uploads created, by owner (token name)',
+      labelNames: ['owner'],
       registers: [registry],
     }),
     uploadsFinished: new Counter({
       name: 'relay_uploads_finished_total',
-      help: 'TUS uploads whose last byte arrived',
+      help: 'TUS uploads whose last byte arrived, by owner (token name)',
+      labelNames: ['owner'],
       registers: [registry],
     }),
     uploadsRefused: new Counter({

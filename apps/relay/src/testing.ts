@@ -34,7 +34,8 @@ export interface TestRelayOptions extends Partial<RelaySettings> {
 
 /** A relay on 127.0.0.1 port 0 with its own data dir and Redis key prefix. */
 export async function startTestRelay(options: TestRelayOptions = {}): Promise<TestRelay> {
-  const token = options.tokens?.[0] ?? 'test-token';
+  const first = options.tokens?.[0];
+  const token = first === undefined ? 'test-token' : typeof first === 'string' ? first : first.token;
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'relay-test-')));
   const prefix = options.prefix ?? testPrefix();
   const redis = createRedis(options.redisUrl ?? testRedisUrl(), { role: 'client' });

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {
+  accessFromConfig,
   type Config,
   createLogger,
   createQueues,
@@ -36,7 +37,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     upstream = { url: emulator.url, apiKey: emulator.apiKey, emulator: true };
   }
 
-  const { tokens, file } = await resolveRelayTokens(config.RELAY_API_TOKENS, config.DATA_DIR);
+  const { entries, file } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
   const redis = createRedis(redisInfo.url, { role: 'client', connectionName: 'relay' });
   const workerRedis = createRedis(redisInfo.url, { role: 'worker', connectionName: 'worker' });
   const onQueueError = (error: Error) => logger.warn({ err: error }, 'queue connection error');
@@ -59,7 +60,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     }),
   );
   const relay = createRelayApp({
-    settings: relaySettingsFromConfig(config, tokens, { url: upstream.url, emulator: upstream.emulator }),
+    settings: relaySettingsFromConfig(config, entries, { url: upstream.url, emulator: upstream.emulator }),
     redis,
     queues,
     logger,
@@ -78,7 +79,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
   logger.info({ url: http.url, redis: redisInfo.source, upstream: upstream.url }, 'relay listening');
   printWelcome({
     url: http.url,
-    token: file ? tokens[0]! : null,
+    token: file ? entries[0]!.token : null,
     tokenFile: file,
     emulator,
     redisSource: redisInfo.source,

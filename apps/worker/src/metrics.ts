@@ -4,7 +4,7 @@ export interface WorkerMetrics {
   registry: Registry;
   forwardsStarted: Counter;
   forwardsFinished: Counter;
-  forwardsFailed: Counter<'code'>;
+  forwardsFailed: Counter<'code' | 'owner'>;
   bytesSent: Counter;
   retries: Counter<'code'>;
   rateLimited: Counter<'source'>;
@@ -19,7 +19,10 @@ export function createWorkerMetrics(registry = new Registry()): WorkerMetrics {
     registry,
     forwardsStarted: counter('relay_forwards_started_total', 'Forward attempts started'),
     forwardsFinished: counter('relay_forwards_finished_total', 'Files Gcore fully received'),
-    forwardsFailed: counter('relay_forwards_failed_total', 'Jobs failed for good, by error code', ['code']),
+    forwardsFailed: counter('relay_forwards_failed_total', 'Jobs failed for good, by error code and owner', [
+      'code',
+      'owner',
+    ]),
     bytesSent: counter(
       'relay_forward_bytes_sent_total',
       'Bytes sent to Gcore TUS servers (re-sends included)',

@@ -82,6 +82,6 @@ export function trackProcessor(ctx: WorkerContext) {
 async function fail(ctx: WorkerContext, id: string, error: JobError): Promise<void> {
   const failed = await ctx.lifecycle.fail(id, error, ['processing']);
   if (!failed) return;
-  ctx.metrics.forwardsFailed.inc({ code: error.code });
+  ctx.metrics.forwardsFailed.inc({ code: error.code, owner: failed.owner ?? 'unknown' });
   ctx.logger.warn({ jobId: id, code: error.code, message: error.message }, 'job failed at Gcore');
 }

@@ -23,6 +23,11 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'no relay token, or one this relay does not accept: send Authorization: Bearer <relay token>',
   },
+  FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    meaning: 'this token may not do that: it needs an operator or admin token',
+  },
   CROSS_SITE_REQUEST: {
     status: 403,
     retryable: false,

@@ -66,6 +66,11 @@ export interface PublicJob {
   video: JobVideo | null;
   attempts: number;
   error: JobError | null;
+  /**
+   * The name of the token that made the job (never the token); null for jobs made before owners
+   * existed. Tools see only their own jobs; operators and admins see all.
+   */
+  owner: string | null;
   created_at: string;
   updated_at: string;
   finished_at: string | null;

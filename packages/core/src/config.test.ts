@@ -30,8 +30,32 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).toMatch(/^KEEP_FILES: /m);
   });
 
-  it('splits relay tokens on commas and drops blanks', () => {
-    expect(loadConfig({ RELAY_API_TOKENS: ' a, b,,c ' }).RELAY_API_TOKENS).toEqual(['a', 'b', 'c']);
+  it('splits relay tokens on commas, drops blanks, and names each entry', () => {
+    const a = 'a'.repeat(24);
+    const b = 'b'.repeat(30);
+    const config = loadConfig({
+      RELAY_API_TOKENS: ` ${a}, ci:${b},, `,
+      RELAY_ADMIN_TOKENS: `root:${'c'.repeat(24)}`,
+    });
+    expect(config.RELAY_API_TOKENS).toEqual([
+      { name: expect.stringMatching(/^tool-[0-9a-f]{8}$/), token: a, role: 'tool' },
+      { name: 'ci', token: b, role: 'tool' },
+    ]);
+    expect(config.RELAY_ADMIN_TOKENS).toEqual([{ name: 'root', token: 'c'.repeat(24), role: 'admin' }]);
+    expect(config.RELAY_OPERATOR_TOKENS).toEqual([]);
+  });
+
+  it('refuses a token shorter than 24 characters, naming the variable but never the token', () => {
+    const short = 'short-secret-token';
+    let message = '';
+    try {
+      loadConfig({ RELAY_OPERATOR_TOKENS: `ops:${short}` });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/RELAY_OPERATOR_TOKENS/);
+    expect(message).toMatch(/"ops" has 18 characters; at least 24/);
+    expect(message).not.toContain(short);
   });
 });
 

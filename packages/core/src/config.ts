@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { MIN_TOKEN_LENGTH, parseTokenEntry, type Role } from './access.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -41,6 +42,29 @@ const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
         return z.NEVER;
       }
       return n;
+    });
+
+/** `token` or `name:token`, comma-separated; every token at least MIN_TOKEN_LENGTH long. */
+const tokenList = (role: Role) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const entries = (v ?? '')
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)
+        .map((entry) => parseTokenEntry(entry, role));
+      for (const entry of entries) {
+        // Never the token itself in the message: only its name and length.
+        if (entry.token.length < MIN_TOKEN_LENGTH) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `the token named "${entry.name}" has ${entry.token.length} characters; at least ${MIN_TOKEN_LENGTH} are needed`,
+          });
+        }
+      }
+      return entries;
     });
 
 const positive = (fallback: number) =>
@@ -133,16 +157,15 @@ export const configSchema = z.object({
   GCORE_API_KEY: optionalString,
   /** Ceiling on Gcore API requests per second, shared by all workers. Default 4. */
   GCORE_API_RPS: positive(4),
-  /** Comma-separated bearer tokens accepted from internal tools. */
-  RELAY_API_TOKENS: z
-    .string()
-    .optional()
-    .transform((v) =>
-      (v ?? '')
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean),
-    ),
+  /**
+   * Tools' tokens (TUS ingest, imports, their own jobs), comma-separated; an entry is `token` or
+   * `name:token`. Without RELAY_OPERATOR_TOKENS they also have operator rights (as before roles).
+   */
+  RELAY_API_TOKENS: tokenList('tool'),
+  /** Operators' tokens (the dashboard and every job; bull-board read-only), as RELAY_API_TOKENS. */
+  RELAY_OPERATOR_TOKENS: tokenList('operator'),
+  /** Admins' tokens (everything, bull-board's write actions included), as RELAY_API_TOKENS. */
+  RELAY_ADMIN_TOKENS: tokenList('admin'),
   /** Bytes per PATCH to Gcore's TUS server. Default 10 000 000. */
   FORWARD_CHUNK_SIZE: int(10_000_000, 1_024),
   /** Uploads forwarded at once per worker process. Default 2. */

@@ -1,5 +1,6 @@
 import { AppError, toPublicJob } from '@gtr/core';
 import { Router } from 'express';
+import { principalOf } from '../auth.js';
 import { Importer, type ImporterDeps } from '../imports/importer.js';
 
 /** Most items one `POST /api/imports/batch` takes. */
@@ -17,7 +18,7 @@ export function importsRouter(deps: ImportsApiDeps): Router {
   const importer = new Importer(deps);
 
   router.post('/api/imports', async (req, res) => {
-    const [outcome] = await importer.importMany([req.body]);
+    const [outcome] = await importer.importMany([req.body], principalOf(res) ?? null);
     if (!outcome) throw new AppError('INTERNAL_ERROR', 'the import was not handled', 500);
     if (outcome.error) throw outcome.error;
     res.status(outcome.created ? 202 : 200).json(toPublicJob(outcome.job));
@@ -35,7 +36,7 @@ export function importsRouter(deps: ImportsApiDeps): Router {
         413,
       );
     }
-    const outcomes = await importer.importMany(items);
+    const outcomes = await importer.importMany(items, principalOf(res) ?? null);
     const jobs = [];
     // Parallel to `jobs` (not a field of each job, whose shape the contract fixes): whether this
     // request made the job. An item repeated in the batch is created once, at its first index.

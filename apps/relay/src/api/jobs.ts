@@ -13,9 +13,10 @@ import {
   toPublicJob,
   type UploadManifests,
 } from '@gtr/core';
-import { type Request, Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { principalOf, seesEveryJob } from '../auth.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import type { UploadExpiry } from '../maintenance/expiry.js';
 
@@ -43,33 +44,41 @@ const listQuery = z.object({
     .max(500, 'limit must be at most 500')
     .optional(),
   cursor: z.string().regex(/^\d+$/, 'cursor must be the "next" value of a previous page').optional(),
+  owner: z.string().max(64).optional(),
 });
 
 /** GET/list, retry and cancel: the jobs API of the contract. */
 export function jobsRouter(deps: JobsApiDeps): Router {
   const router = Router();
 
-  const load = async (req: Request): Promise<JobRecord> => {
+  /** The job, if this principal may see it: another tool's job is answered as if it did not exist. */
+  const load = async (req: Request, res: Response): Promise<JobRecord> => {
     const id = String(req.params.id);
     const job = ID.test(id) ? await deps.jobs.get(id) : null;
-    if (!job) throw new AppError('JOB_NOT_FOUND', `no job with id "${id.slice(0, 128)}"`, 404);
+    const principal = principalOf(res);
+    if (!job || !(seesEveryJob(principal) || job.owner === principal?.name)) {
+      throw new AppError('JOB_NOT_FOUND', `no job with id "${id.slice(0, 128)}"`, 404);
+    }
     return deps.expiry.current(job);
   };
 
   router.get('/api/jobs', async (req, res) => {
     const parsed = listQuery.safeParse(req.query);
     if (!parsed.success) throw new AppError('INVALID_QUERY', parsed.error.issues[0]!.message, 400);
-    const page = await deps.jobs.list(parsed.data);
+    const principal = principalOf(res);
+    // A tool lists its own jobs only; operators may filter by owner.
+    const owner = seesEveryJob(principal) ? parsed.data.owner : (principal?.name ?? '');
+    const page = await deps.jobs.list({ ...parsed.data, owner });
     const items = await Promise.all(page.items.map((job) => deps.expiry.current(job)));
     res.json({ items: items.map(toPublicJob), next: page.next });
   });
 
   router.get('/api/jobs/:id', async (req, res) => {
-    res.json(toPublicJob(await load(req)));
+    res.json(toPublicJob(await load(req, res)));
   });
 
   router.post('/api/jobs/:id/retry', async (req, res) => {
-    const job = await load(req);
+    const job = await load(req, res);
     if (job.state !== 'failed') {
       throw new AppError('JOB_NOT_FAILED', `only failed jobs can be retried; this one is ${job.state}`, 409);
     }
@@ -94,7 +103,7 @@ export function jobsRouter(deps: JobsApiDeps): Router {
   });
 
   router.delete('/api/jobs/:id', async (req, res) => {
-    const job = await load(req);
+    const job = await load(req, res);
     const deleteVideo = String(req.query.delete_video ?? '').toLowerCase() === 'true';
     if (job.state === 'canceled') {
       res.status(202).json(toPublicJob(job));

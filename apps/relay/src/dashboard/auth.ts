@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
-import { presentedToken } from '../auth.js';
+import { presentedToken, type TokenResolver } from '../auth.js';
 import { sendError } from '../http-errors.js';
 
 export interface BrowserAuthOptions {
@@ -15,11 +15,13 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * the relay, whichever site made it, so a Basic-authenticated request that changes something must
  * come from the relay's own pages (cross-site form posts would otherwise retry or cancel jobs).
  */
-export function requireBrowserToken(check: (token: string) => boolean, options: BrowserAuthOptions = {}) {
+export function requireBrowserToken(resolve: TokenResolver, options: BrowserAuthOptions = {}) {
   const challenge = options.challenge ?? true;
   return (req: Request, res: Response, next: NextFunction): void => {
     const token = presentedToken(req, true);
-    if (req.method === 'OPTIONS' || (token && check(token))) {
+    const principal = token ? resolve(token) : null;
+    if (principal) res.locals.principal = principal;
+    if (req.method === 'OPTIONS' || principal) {
       if (token && isBasic(req) && !SAFE_METHODS.has(req.method) && !isSameOrigin(req)) {
         sendError(res, 'CROSS_SITE_REQUEST');
         return;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { type JobRepository, type Logger, type RelayQueues, StatsCounters } from '@gtr/core';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { Redis } from 'ioredis';
+import { requireRole, type TokenResolver } from '../auth.js';
 import { sendError } from '../http-errors.js';
 import { requireBrowserToken } from './auth.js';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board.js';
@@ -16,7 +17,9 @@ export type { DashboardSummary, UpstreamInfo } from './summary.js';
 
 export interface DashboardDeps {
   /** The relay's token check; the dashboard takes a token as Bearer or as Basic auth's password. */
-  check: (token: string) => boolean;
+  resolve: TokenResolver;
+  /** The configured tokens' names, for the owner filter. */
+  owners: readonly string[];
   redis: Redis;
   jobs: JobRepository;
   queues: RelayQueues;
@@ -44,10 +47,21 @@ const CONTRACT_MODULE = /^\/[a-z][\w-]*\.js$/;
 /** The operators' jobs dashboard, its live feed, and bull-board, all behind a relay token. */
 export function createDashboard(deps: DashboardDeps): Dashboard {
   const now = deps.now ?? Date.now;
-  const auth = requireBrowserToken(deps.check);
+  // The dashboard, its feed and bull-board are the operators': every job, every tool.
+  const login = requireBrowserToken(deps.resolve);
+  const operator = requireRole('operator');
+  const auth = (req: Request, res: Response, next: NextFunction) =>
+    login(req, res, () => operator(req, res, next));
   const stats = new StatsCounters(deps.redis, deps.prefix, now);
   const summary = () =>
-    dashboardSummary({ jobs: deps.jobs, stats, queues: deps.queues, upstream: deps.upstream, now });
+    dashboardSummary({
+      jobs: deps.jobs,
+      stats,
+      queues: deps.queues,
+      upstream: deps.upstream,
+      owners: deps.owners,
+      now,
+    });
   const events = new JobEvents({ redis: deps.redis, jobs: deps.jobs, summary, logger: deps.logger });
 
   const router = Router();
@@ -79,7 +93,13 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   });
   router.get('/api/events', auth, events.handle);
   // Our JSON parser first, so a malformed body gets the relay's error shape, not bull-board's.
-  router.use(BULL_BOARD_PATH, auth, express.json({ limit: '1mb' }), bullBoardRouter(deps.queues));
+  router.use(
+    BULL_BOARD_PATH,
+    auth,
+    adminForWrites,
+    express.json({ limit: '1mb' }),
+    bullBoardRouter(deps.queues),
+  );
   return { router, close: () => events.close() };
 }
 
@@ -103,6 +123,20 @@ function contractDist(): string {
   let dir = path.dirname(createRequire(import.meta.url).resolve('@gtr/contract'));
   while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return path.join(dir, 'dist');
+}
+
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * bull-board's API is writable (add, retry, clean, obliterate, update data): a queued notify job
+ * is a signed callback, a delete-video job deletes a video. Only admins may change anything there.
+ */
+function adminForWrites(req: Request, res: Response, next: NextFunction): void {
+  if (READS.has(req.method)) {
+    next();
+    return;
+  }
+  requireRole('admin')(req, res, next);
 }
 
 /** The page shows names chosen by whoever uploaded: no inline script may ever run, and no framing. */

@@ -19,6 +19,8 @@ export interface DashboardSummary {
   /** The BullMQ `forward` queue: waiting (prioritized included), active, delayed, and their sum. */
   queue: { waiting: number; active: number; delayed: number; depth: number };
   upstream: UpstreamInfo | null;
+  /** The configured tokens' names (never the tokens): the owners jobs can have. */
+  owners: string[];
   generated_at: string;
 }
 
@@ -27,6 +29,7 @@ export interface SummaryDeps {
   stats: StatsCounters;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
   upstream: UpstreamInfo | undefined;
+  owners: readonly string[];
   now: () => number;
 }
 
@@ -52,6 +55,7 @@ export async function dashboardSummary(deps: SummaryDeps): Promise<DashboardSumm
     },
     queue: { waiting, active, delayed, depth: waiting + active + delayed },
     upstream: deps.upstream ? { url: displayUrl(deps.upstream.url), emulator: deps.upstream.emulator } : null,
+    owners: [...deps.owners],
     generated_at: new Date(deps.now()).toISOString(),
   };
 }

@@ -16,8 +16,13 @@ export function normalizeOriginUrl(input: string | URL): string {
  * What names an import for idempotency: the tool's `idempotency_key` when it gave one, else the
  * normalized origin URL. The two cannot collide: a normalized URL always starts with `http`.
  */
-export function importIdentity(intent: { originUrl: string; idempotencyKey: string | null }): string {
-  return intent.idempotencyKey === null ? intent.originUrl : `key:${intent.idempotencyKey}`;
+export function importIdentity(
+  intent: { originUrl: string; idempotencyKey: string | null },
+  /** A tool's imports are its own: the same URL from another tool is another job. */
+  scope: string | null = null,
+): string {
+  const identity = intent.idempotencyKey === null ? intent.originUrl : `key:${intent.idempotencyKey}`;
+  return scope === null ? identity : `owner:${scope}\n${identity}`;
 }
 
 /** What a claim key holds. */

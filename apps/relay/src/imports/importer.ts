@@ -7,6 +7,7 @@ import {
   type JobRecord,
   type JobRepository,
   type Logger,
+  type Principal,
   type RelayQueues,
   type ResolveHost,
 } from '@gtr/core';
@@ -49,6 +50,8 @@ interface Group {
   key: string;
   intent: ImportIntent;
   indexes: number[];
+  /** The principal's name: who the new job belongs to. */
+  owner: string | null;
   /** The id this group's new job gets (once a claim is tried). */
   id?: string;
   /** The job whose claim is taken over (canceled, or vanished), or null. */
@@ -77,18 +80,21 @@ export class Importer {
     this.claims = new ImportClaims(deps.redis, deps.prefix);
   }
 
-  /** One outcome per item, in order: the job (new or existing) or the refusal. */
-  async importMany(items: readonly unknown[]): Promise<ImportOutcome[]> {
+  /**
+   * One outcome per item, in order: the job (new or existing) or the refusal. The jobs are
+   * `owner`'s; a tool's imports are idempotent among its own only.
+   */
+  async importMany(items: readonly unknown[], owner: Principal | null = null): Promise<ImportOutcome[]> {
     const started = Date.now();
     const outcomes: ImportOutcome[] = new Array(items.length);
     const groups = new Map<string, Group>();
     items.forEach((item, index) => {
       try {
         const intent = readImportRequest(item, { preflight: this.deps.settings.preflight });
-        const key = this.claims.key(importIdentity(intent));
+        const key = this.claims.key(importIdentity(intent, owner?.role === 'tool' ? owner.name : null));
         const group = groups.get(key);
         if (group) group.indexes.push(index);
-        else groups.set(key, { key, intent, indexes: [index] });
+        else groups.set(key, { key, intent, indexes: [index], owner: owner?.name ?? null });
       } catch (error) {
         outcomes[index] = { index, error: asAppError(error) };
       }
@@ -225,6 +231,7 @@ export class Importer {
           origin_url: intent.originUrl,
           request: { ...intent.request, filetype: checked?.contentType ?? null },
           progress: emptyProgress(),
+          owner: group.owner,
         });
         group.job = record;
         group.created = true;

@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { AppError, type ErrorCode, type Logger } from '@gtr/core';
+import { AppError, type ErrorCode, type Logger, type Principal } from '@gtr/core';
 import { Server } from '@tus/server';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
+import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { RelayFileStore } from './file-store.js';
@@ -30,6 +31,8 @@ export interface TusIngestOptions {
    * answered 410 as well.
    */
   expired(id: string, tusSaysGone: boolean): Promise<boolean>;
+  /** The owner of an upload's job (null: none known), for tools that may touch only their own. */
+  ownerOf(id: string): Promise<string | null>;
 }
 
 export interface TusIngest {
@@ -76,10 +79,12 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     respectForwardedHeaders: options.trustProxy,
     // A finished upload belongs to its job now; cancel it through the jobs API instead.
     disableTerminationForFinishedUploads: true,
-    onUploadCreate: async (_req, upload) => {
+    onUploadCreate: async (req, upload) => {
       uploads.validate(upload);
       await ensureRoomFor(options.uploadDir, upload.size);
-      return {};
+      // Who made it, as the relay's own guard found it (never what the client says).
+      const owner = principalOfTusRequest(req)?.name;
+      return owner ? { metadata: { ...upload.metadata, [OWNER_METADATA]: owner } } : {};
     },
     onUploadFinish: async (_req, upload) => {
       try {
@@ -112,7 +117,8 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   });
 
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
-    const refused = refuseMalformed(req);
+    const principal = principalOf(res);
+    const refused = refuseMalformed(req) ?? (await refuseForeign(req, principal));
     if (refused) {
       if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
       // The body, if any, is not read: close the connection instead of draining it.
@@ -143,8 +149,28 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     sendNodeResponse(res, new Response(json, { status: response.status, headers }));
   }
 
+  /** A tool may touch only its own uploads: another tool's is answered as if it did not exist. */
+  async function refuseForeign(
+    req: ExpressRequest,
+    principal: Principal | undefined,
+  ): Promise<Refusal | null> {
+    if (!principal || seesEveryJob(principal) || req.method === 'POST' || req.method === 'OPTIONS')
+      return null;
+    const id = uploadIdOf(req.path);
+    if (!id || (await options.ownerOf(id)) === principal.name) return null;
+    return { code: 'UPLOAD_NOT_FOUND', message: 'no such upload' };
+  }
+
   return { server, store, handle };
 }
+
+/** The principal of the Express response behind the Request srvx made for @tus/server. */
+function principalOfTusRequest(req: Request): Principal | undefined {
+  const node = (req as Request & { runtime?: { node?: { res?: ExpressResponse } } }).runtime?.node;
+  return node?.res ? principalOf(node.res) : undefined;
+}
+/** Where an upload's owner is kept in @tus/file-store's info (read back by Uploads.created). */
+export const OWNER_METADATA = 'relay_owner';
 
 /** 410 with the relay's UPLOAD_EXPIRED error, keeping @tus/server's other headers (CORS, Tus-Resumable). */
 function gone(response: Response): Response {

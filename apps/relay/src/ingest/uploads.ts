@@ -13,6 +13,7 @@ import {
 import type { Upload } from '@tus/utils';
 import type { RelayMetrics } from '../metrics.js';
 import { readUploadMetadata } from './metadata.js';
+import { OWNER_METADATA } from './tus.js';
 
 export interface UploadsDeps {
   jobs: JobRepository;
@@ -64,6 +65,7 @@ export class Uploads {
       client_id: null,
       upload_url: null,
       uploaded_at: null,
+      owner: upload.metadata?.[OWNER_METADATA] ?? null,
     };
     await this.deps.manifests.write(manifest);
     try {
@@ -78,9 +80,9 @@ export class Uploads {
         true,
       );
     }
-    this.deps.metrics.uploadsCreated.inc();
+    this.deps.metrics.uploadsCreated.inc({ owner: manifest.owner ?? 'unknown' });
     this.deps.logger.info(
-      { uploadId: upload.id, size: upload.size ?? null, name: intent.name },
+      { uploadId: upload.id, size: upload.size ?? null, name: intent.name, owner: manifest.owner },
       'upload created',
     );
   }
@@ -115,7 +117,7 @@ export class Uploads {
         const current = await this.deps.manifests.read(upload.id);
         return current && { ...current, size };
       });
-    this.deps.metrics.uploadsFinished.inc();
+    this.deps.metrics.uploadsFinished.inc({ owner: upload.metadata?.[OWNER_METADATA] ?? 'unknown' });
     if (!manifest) {
       this.deps.logger.warn(
         { uploadId: upload.id },
@@ -174,6 +176,7 @@ export class Uploads {
       },
       bytes_received: state === 'receiving' ? 0 : (manifest.size ?? 0),
       created_at: manifest.created_at,
+      owner: manifest.owner ?? null,
     });
     return job;
   }

@@ -98,8 +98,8 @@ async function handleFailure(
     );
     throw error instanceof Error ? error : new Error(String(error));
   }
-  await ctx.lifecycle.fail(id, jobError, FORWARDING);
-  ctx.metrics.forwardsFailed.inc({ code: jobError.code });
+  const failed = await ctx.lifecycle.fail(id, jobError, FORWARDING);
+  ctx.metrics.forwardsFailed.inc({ code: jobError.code, owner: failed?.owner ?? 'unknown' });
   ctx.logger.warn({ jobId: id, code: jobError.code, message: jobError.message }, 'forward failed');
   throw new UnrecoverableError(jobError.message);
 }

@@ -22,6 +22,8 @@ export interface NewJob {
   progress: ForwardProgress;
   bytes_received?: number;
   created_at?: string;
+  /** The name of the token that made it (see Principal); null when unknown. */
+  owner?: string | null;
 }
 
 /**
@@ -46,6 +48,8 @@ export type JobPatch = Partial<
 export interface ListQuery {
   state?: JobState | undefined;
   kind?: JobKind | undefined;
+  /** Only this owner's jobs (a tool's view). */
+  owner?: string | undefined;
   /** Default 50, at most 500. */
   limit?: number | undefined;
   cursor?: string | null | undefined;
@@ -70,6 +74,7 @@ redis.call('HSET', KEYS[1], 'seq', seq, unpack(ARGV, 4))
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('ZADD', KEYS[4], seq, ARGV[1])
 redis.call('ZADD', KEYS[5], seq, ARGV[1])
+if ARGV[2] ~= '' then redis.call('ZADD', KEYS[6], seq, ARGV[1]) end
 redis.call('PUBLISH', ARGV[3], ARGV[1])
 return seq
 `;
@@ -155,6 +160,7 @@ const RECORD_FIELDS = [
   'request',
   'progress',
   'delete_video',
+  'owner',
 ] as const satisfies readonly (keyof JobRecord)[];
 
 /**
@@ -211,17 +217,19 @@ export class JobRepository {
       request: job.request,
       progress: job.progress,
       delete_video: false,
+      owner: job.owner ?? null,
     };
     const seq = (await this.redis.eval(
       CREATE,
-      5,
+      6,
       this.key(job.id),
       this.index('seq'),
       this.index('all'),
       this.index(`state:${job.state}`),
       this.index(`kind:${job.kind}`),
+      this.index(`owner:${job.owner ?? ''}`),
       job.id,
-      '',
+      job.owner ?? '',
       this.eventsChannel,
       ...encode(record),
     )) as number;
@@ -351,16 +359,26 @@ export class JobRepository {
   /** Newest first. `state` and `kind` filter; `cursor` is the `next` of the previous page. */
   async list(query: ListQuery = {}): Promise<JobPage> {
     const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
-    const index = this.index(
-      query.state ? `state:${query.state}` : query.kind ? `kind:${query.kind}` : 'all',
-    );
-    const needsKindFilter = Boolean(query.state && query.kind);
+    // Read the narrowest index; the other filters apply to what it yields, in batches.
+    const primary = query.state
+      ? `state:${query.state}`
+      : query.owner !== undefined
+        ? `owner:${query.owner}`
+        : query.kind
+          ? `kind:${query.kind}`
+          : 'all';
+    const index = this.index(primary);
+    const matches = (record: JobRecord) =>
+      (!query.kind || record.kind === query.kind) &&
+      (query.owner === undefined || record.owner === query.owner);
+    const filtered =
+      Boolean(query.kind && !primary.startsWith('kind:')) ||
+      (query.owner !== undefined && !primary.startsWith('owner:'));
     let max = query.cursor ? `(${Number(query.cursor)}` : '+inf';
     const items: JobRecord[] = [];
     let lastSeq: string | null = null;
-    // With both filters, read the state index in batches and keep the matching kind.
     for (;;) {
-      const batch = needsKindFilter ? Math.max(limit * 2, 100) : limit + 1;
+      const batch = filtered ? Math.max(limit * 2, 100) : limit + 1;
       const page = await this.redis.zrevrangebyscore(index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, batch);
       if (page.length === 0) return { items, next: null };
       const ids: string[] = [];
@@ -373,7 +391,7 @@ export class JobRepository {
       const byId = new Map(records.map((r) => [r.id, r]));
       for (let i = 0; i < ids.length; i++) {
         const record = byId.get(ids[i]!);
-        if (!record || (needsKindFilter && record.kind !== query.kind)) continue;
+        if (!record || !matches(record)) continue;
         if (items.length === limit) return { items, next: lastSeq };
         items.push(record);
         lastSeq = seqs[i]!;

@@ -99,6 +99,7 @@ export function toPublicJob(record: JobRecord): PublicJob {
     video: record.video,
     attempts: record.attempts,
     error: record.error,
+    owner: record.owner ?? null,
     created_at: record.created_at,
     updated_at: record.updated_at,
     finished_at: record.finished_at,

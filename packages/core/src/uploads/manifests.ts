@@ -25,6 +25,8 @@ export interface UploadManifest {
   upload_url: string | null;
   /** When Gcore acknowledged the last byte. */
   uploaded_at: string | null;
+  /** The name of the token that made the upload; absent in manifests written before owners. */
+  owner?: string | null;
 }
 
 const SUFFIX = '.relay.json';

@@ -19,6 +19,7 @@
  * @property {{forward_bytes_per_sec: number, rate_limited_last_minute: number}} stats
  * @property {{waiting: number, active: number, delayed: number, depth: number}} queue
  * @property {UpstreamInfo | null} upstream
+ * @property {string[]} owners the configured tokens' names
  * @property {string} generated_at
  */
 
@@ -58,13 +59,14 @@ async function call(method, path) {
 
 /**
  * `{items, next}`, newest first.
- * @param {{state?: JobState | '', kind?: JobKind | '', limit?: number, cursor?: string | null}} [query]
+ * @param {{state?: JobState | '', kind?: JobKind | '', owner?: string, limit?: number, cursor?: string | null}} [query]
  * @returns {Promise<JobPage>}
  */
-export function listJobs({ state, kind, limit = 100, cursor } = {}) {
+export function listJobs({ state, kind, owner, limit = 100, cursor } = {}) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (state) query.set('state', state);
   if (kind) query.set('kind', kind);
+  if (owner) query.set('owner', owner);
   if (cursor) query.set('cursor', cursor);
   return call('GET', `/api/jobs?${query}`);
 }

@@ -13,7 +13,7 @@ import { refreshAges, renderRow, STATES } from './render.js';
  * @typedef {import('./api.js').DashboardSummary} DashboardSummary
  * @typedef {import('./live.js').LiveStatus} LiveStatus
  * @typedef {import('./live.js').JobsEvent} JobsEvent
- * @typedef {{state: JobState | '', kind: JobKind | '', q: string}} Filters
+ * @typedef {{state: JobState | '', kind: JobKind | '', owner: string, q: string}} Filters
  */
 
 const PAGE_SIZE = 100;
@@ -25,7 +25,7 @@ const view = {
   /** @type {string | null} Cursor of the next older page, or null when everything is loaded. */
   next: null,
   /** @type {Filters} */
-  filters: { state: '', kind: '', q: '' },
+  filters: { state: '', kind: '', owner: '', q: '' },
   /** @type {string | null} A job found by exact id from the search box, shown whatever the filters. */
   pinned: null,
   /** @type {Set<string>} */
@@ -48,6 +48,8 @@ const tbody = byId('job-rows');
 const search = byId('search');
 /** @type {HTMLSelectElement} */
 const kindSelect = byId('filter-kind');
+/** @type {HTMLSelectElement} */
+const ownerSelect = byId('filter-owner');
 
 /**
  * @template {string} T
@@ -62,7 +64,8 @@ const isOneOf = (values, value) => /** @type {readonly string[]} */ (values).inc
 /** @param {PublicJob} job */
 const matchesFilters = (job) =>
   (!view.filters.state || job.state === view.filters.state) &&
-  (!view.filters.kind || job.kind === view.filters.kind);
+  (!view.filters.kind || job.kind === view.filters.kind) &&
+  (!view.filters.owner || job.owner === view.filters.owner);
 
 /** @param {PublicJob} job */
 function matchesQuery(job) {
@@ -90,12 +93,14 @@ function readFiltersFromUrl() {
   search.value = params.get('q') ?? '';
   view.filters.q = search.value.trim().toLowerCase();
   kindSelect.value = view.filters.kind;
+  view.filters.owner = params.get('owner') ?? '';
 }
 
 function writeFiltersToUrl() {
   const params = new URLSearchParams();
   if (view.filters.state) params.set('state', view.filters.state);
   if (view.filters.kind) params.set('kind', view.filters.kind);
+  if (view.filters.owner) params.set('owner', view.filters.owner);
   if (search.value.trim()) params.set('q', search.value.trim());
   const query = params.toString();
   history.replaceState(null, '', query ? `?${query}` : location.pathname);
@@ -106,10 +111,10 @@ function writeFiltersToUrl() {
 /** Loads the newest page for the current filters (and the header numbers). */
 async function reload() {
   const seq = ++view.loadSeq;
-  const { state, kind } = view.filters;
+  const { state, kind, owner } = view.filters;
   try {
     const [page, summary] = await Promise.all([
-      listJobs({ state, kind, limit: PAGE_SIZE }),
+      listJobs({ state, kind, owner, limit: PAGE_SIZE }),
       getSummary().catch(() => null),
     ]);
     if (seq !== view.loadSeq) return;
@@ -290,9 +295,26 @@ function markActiveChip() {
   }
 }
 
+/**
+ * The owner filter lists the configured tokens' names (and the one in the URL, if another).
+ * @param {readonly string[]} owners
+ */
+function fillOwners(owners) {
+  const wanted = [...new Set([...owners, ...(view.filters.owner ? [view.filters.owner] : [])])].sort();
+  const shown = [...ownerSelect.options].slice(1).map((o) => o.value);
+  if (wanted.join('\n') !== shown.join('\n')) {
+    ownerSelect.replaceChildren(
+      h('option', { value: '', text: 'Every owner' }),
+      ...wanted.map((name) => h('option', { value: name, text: name })),
+    );
+  }
+  ownerSelect.value = view.filters.owner;
+}
+
 /** @param {DashboardSummary} summary */
 function applySummary(summary) {
   view.summary = summary;
+  fillOwners(summary.owners ?? []);
   for (const el of document.querySelectorAll('[data-count-for]')) {
     if (!(el instanceof HTMLElement)) continue;
     const key = el.dataset.countFor ?? '';
@@ -461,6 +483,7 @@ search.addEventListener('input', onSearch);
 kindSelect.addEventListener('change', () =>
   setFilter({ kind: isOneOf(JOB_KINDS, kindSelect.value) ? kindSelect.value : '' }),
 );
+ownerSelect.addEventListener('change', () => setFilter({ owner: ownerSelect.value }));
 tbody.addEventListener('click', onRowAction);
 byId('load-more').addEventListener('click', () => void loadOlder());
 setInterval(() => refreshAges(tbody, Date.now()), 15_000);

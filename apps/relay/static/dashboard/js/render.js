@@ -75,6 +75,7 @@ function jobCell(job) {
     meta.push(h('span', { class: 'meta-file', title: job.filename, text: job.filename }));
   }
   if (job.size !== null) meta.push(h('span', { text: formatBytes(job.size) }));
+  if (job.owner) meta.push(h('span', { class: 'meta-owner', title: `Owner: ${job.owner}`, text: job.owner }));
   meta.push(h('code', { class: 'job-id', title: `Job id ${job.id}`, text: job.id }));
   return [
     h('div', { class: 'job-name', title: job.name, text: job.name || '(no name)' }),
