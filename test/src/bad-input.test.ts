@@ -11,7 +11,7 @@ import { type AppProcess, startRelayProcess } from './support/processes.js';
  * Whatever a client sends, the relay answers with its documented 4xx as JSON, keeps serving, and
  * writes nothing outside its upload dir. First a corpus of known-bad requests, then a seeded fuzz.
  */
-const TOKEN = 'bad-input-token';
+const TOKEN = 'bad-input-token-0123456789abcdef';
 const AUTH = `Bearer ${TOKEN}`;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 

@@ -5,7 +5,7 @@ import { createRedis } from '@gtr/core';
 import { deleteKeys, testPrefix, testRedisUrl } from '@gtr/core/testing';
 import { startRelayProcess } from './support/processes.js';
 
-const TOKEN = 'dist-dashboard-token';
+const TOKEN = 'dist-dashboard-token-0123456789abcdef';
 
 describe('the built relay (apps/relay/dist)', () => {
   const prefix = testPrefix();

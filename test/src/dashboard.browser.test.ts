@@ -36,6 +36,7 @@ interface Seed {
   attempts?: number;
   error?: JobError | null;
   minutesAgo?: number;
+  owner?: string;
 }
 
 describe('jobs dashboard in a browser', () => {
@@ -75,6 +76,7 @@ describe('jobs dashboard in a browser', () => {
       request: { description: null, filetype: null, fields: {}, callback_url: null, via: 'gcore' },
       progress: { ...emptyProgress(), token: 'gcore-tus-secret' },
       created_at: new Date(Date.now() - (job.minutesAgo ?? 1) * 60_000).toISOString(),
+      owner: job.owner ?? null,
     });
     await setJobState(t.relay.jobs, job.id, job.state, {
       bytes_received:
@@ -224,6 +226,23 @@ describe('jobs dashboard in a browser', () => {
     await page.locator('#empty:not([hidden]) >> text=No jobs match').waitFor();
     await page.locator('#search').fill('');
     await waitForShown(['q-1', 'r-1', 'f-2', 'f-1']);
+  });
+
+  it("shows each job's owner and narrows the list to one owner", async () => {
+    await seed({ id: 'o-1', name: 'Camera upload', state: 'queued', owner: 'camera-app' });
+    await seed({ id: 'o-2', name: 'CMS upload', state: 'queued', owner: 'cms' });
+    await seed({ id: 'o-3', name: 'Another camera upload', state: 'ready', owner: 'camera-app' });
+    d = await openDashboard(browser, t.url, t.token);
+    const { page } = d;
+    await waitForRows(page, ['o-3', 'o-2', 'o-1']);
+    expect(await page.locator('tr[data-job-id="o-2"] .meta-owner').textContent()).toBe('cms');
+    // The filter lists the configured tokens' names plus any asked for in the URL.
+    await page.goto(`${t.url}/dashboard?owner=camera-app`);
+    await waitForRows(page, ['o-3', 'o-1']);
+    expect(await page.locator('#filter-owner').inputValue()).toBe('camera-app');
+    await page.locator('#filter-owner').selectOption('');
+    await waitForRows(page, ['o-3', 'o-2', 'o-1']);
+    expect(new URL(page.url()).searchParams.get('owner')).toBeNull();
   });
 
   it('shows names and errors made of markup as plain text and runs none of it', async () => {

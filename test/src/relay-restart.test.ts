@@ -5,7 +5,7 @@ import { createRedis } from '@gtr/core';
 import { deleteKeys, testPrefix, testRedisUrl } from '@gtr/core/testing';
 import { startRelayProcess } from './support/processes.js';
 
-const TOKEN = 'restart-test-token';
+const TOKEN = 'restart-test-token-0123456789abcdef';
 const auth = { Authorization: `Bearer ${TOKEN}` };
 const tus = { ...auth, 'Tus-Resumable': '1.0.0' };
 const b64 = (s: string) => Buffer.from(s).toString('base64');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Faults } from '@gtr/gcore-emulator';
 import { NodeProcess, ROOT } from './proc.js';
 
-export const TOKEN = 'bench-token';
+export const TOKEN = 'bench-token-0123456789abcdef';
 export const EMULATOR_KEY = 'emulator-key';
 
 export const redisUrl = (): string => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
