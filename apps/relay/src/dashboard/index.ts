@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RedisClient } from '@gtr/core';
 import { type JobRepository, type Logger, type RelayQueues, StatsCounters } from '@gtr/core';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
-import type { Redis } from 'ioredis';
 import { sendError } from '../http-errors.js';
 import { requireBrowserToken } from './auth.js';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board.js';
@@ -17,7 +17,7 @@ export type { DashboardSummary, UpstreamInfo } from './summary.js';
 export interface DashboardDeps {
   /** The relay's token check; the dashboard takes a token as Bearer or as Basic auth's password. */
   check: (token: string) => boolean;
-  redis: Redis;
+  redis: RedisClient;
   jobs: JobRepository;
   queues: RelayQueues;
   /** Key prefix of the job records and the live stats. */
