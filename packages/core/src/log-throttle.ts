@@ -78,8 +78,10 @@ export class RepeatedErrorLog {
     }
     this.logger[this.level](
       { ...entry.last.fields, err: entry.last.error, repeated: entry.repeats, intervalMs: this.intervalMs },
-      `${message} (repeated ${entry.repeats} times in ${Math.round(this.intervalMs / 1000)} s)`,
+      `${message} (repeated ${entry.repeats} times in ${formatInterval(this.intervalMs)})`,
     );
     entry.repeats = 0;
   }
 }
+
+const formatInterval = (ms: number): string => (ms % 1_000 === 0 ? `${ms / 1_000} s` : `${ms} ms`);
