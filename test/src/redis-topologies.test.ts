@@ -10,6 +10,7 @@ import {
   createLogger,
   createQueues,
   createRedis,
+  duplicateRedis,
   type JobRecord,
   JobRepository,
   type PublicJob,
@@ -191,6 +192,11 @@ describe('on a Redis Cluster of 3 masters', () => {
   it('runs every job script on the cluster (create, update, transition, remove, pace, counters)', async () => {
     const jobs = new JobRepository(relay.redis, relay.prefix);
     const id = `scripts-${Date.now()}`;
+    // Pub/sub on a cluster: what the scripts PUBLISH reaches a subscriber on any node.
+    const subscriber = duplicateRedis(relay.redis);
+    const heard: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => heard.push(message));
+    await subscriber.subscribe(jobs.eventsChannel);
     await jobs.create({
       id,
       kind: 'upload',
@@ -207,6 +213,9 @@ describe('on a Redis Cluster of 3 masters', () => {
     expect(await jobs.idsInState('queued')).toContain(id);
     expect(await jobs.remove(id)).toBe(true);
     expect([await jobs.get(id), await jobs.idsInState('queued')]).toEqual([null, []]);
+    await waitFor(() => (heard.length >= 4 ? true : undefined), { what: 'four job events' });
+    expect(heard).toEqual([id, id, id, id]);
+    await subscriber.quit();
     const pacer = new ApiPacer(relay.redis, 1_000, `${relay.prefix}:gcore-pace-test`);
     await pacer.take();
     await pacer.pushBack(10);
