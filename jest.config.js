@@ -23,7 +23,11 @@ const workspace = {
 const testing = ['core', 'relay', 'cli'];
 
 /** Tests beside the code that start a child process (redis-server): they run with the e2e ones. */
-const SPAWNING = ['apps/relay/src/durability.test.ts', 'apps/standalone/src/redis.test.ts'];
+const SPAWNING = [
+  'apps/relay/src/durability.test.ts',
+  'apps/relay/src/health.test.ts',
+  'apps/standalone/src/redis.test.ts',
+];
 
 const shared = {
   testEnvironment: 'node',

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RedisClient } from '@gtr/core';
 import {
   JobLifecycle,
   JobRepository,
@@ -10,7 +11,6 @@ import {
   UploadManifests,
 } from '@gtr/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import { importsRouter } from './api/imports.js';
@@ -47,7 +47,7 @@ export interface RelaySettings {
 export interface RelayDeps {
   settings: RelaySettings;
   /** A `client`-role connection: commands fail fast during an outage instead of hanging requests. */
-  redis: Redis;
+  redis: RedisClient;
   queues: RelayQueues;
   logger: Logger;
   /** Key prefix for job records and queues. Default `gtr`. */
@@ -154,7 +154,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     next();
   });
   app.use(cors);
-  app.use(healthRouter(redis, uploadDir));
+  app.use(healthRouter(redis, uploadDir, prefix));
 
   const entries = tokenEntries(settings.tokens);
   const resolve = createTokenResolver(entries);

@@ -1,35 +1,57 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { RedisClient } from '@gtr/core';
 import { type Request, type Response, Router } from 'express';
-import type { Redis } from 'ioredis';
 
-/** `/healthz`: the process answers. `/readyz`: Redis answers and the upload dir is writable. */
-export function healthRouter(redis: Redis, uploadDir: string): Router {
+/** What `/readyz` says about Redis. */
+export type RedisReadiness = 'ok' | 'unreachable' | 'read-only';
+
+/**
+ * `/healthz`: the process answers. `/readyz`: the relay can write a job (a write and a read of a
+ * short-lived key under the prefix, on the primary the connection uses) and the upload dir is
+ * writable.
+ */
+export function healthRouter(redis: RedisClient, uploadDir: string, prefix: string): Router {
   const router = Router();
   router.get('/healthz', (_req: Request, res: Response) => {
     res.json({ ok: true });
   });
   router.get('/readyz', async (_req: Request, res: Response) => {
-    const [redisOk, diskOk] = await Promise.all([pingRedis(redis), probeDir(uploadDir)]);
-    res.status(redisOk && diskOk ? 200 : 503).json({
-      ready: redisOk && diskOk,
-      checks: { redis: redisOk ? 'ok' : 'unreachable', upload_dir: diskOk ? 'ok' : 'not writable' },
+    const [redisState, diskOk] = await Promise.all([probeRedis(redis, prefix), probeDir(uploadDir)]);
+    const ready = redisState === 'ok' && diskOk;
+    res.status(ready ? 200 : 503).json({
+      ready,
+      checks: { redis: redisState, upload_dir: diskOk ? 'ok' : 'not writable' },
     });
   });
   return router;
 }
 
-async function pingRedis(redis: Redis): Promise<boolean> {
-  if (redis.status !== 'ready') return false;
+/**
+ * A real write round trip: SET with a short expiry, then GET of the same key. A PING passes on a
+ * read-only replica and on a cluster whose slots the relay cannot use; this does not.
+ */
+export async function probeRedis(
+  redis: RedisClient,
+  prefix: string,
+  timeoutMs = 1_000,
+): Promise<RedisReadiness> {
+  if (redis.status !== 'ready') return 'unreachable';
+  const key = `${prefix}:readyz:${randomBytes(8).toString('hex')}`;
+  const token = randomBytes(8).toString('hex');
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), 1_000);
+  const timeout = new Promise<RedisReadiness>((resolve) => {
+    timer = setTimeout(() => resolve('unreachable'), timeoutMs);
   });
+  const roundTrip = (async (): Promise<RedisReadiness> => {
+    await redis.set(key, token, 'PX', 10_000);
+    return (await redis.get(key)) === token ? 'ok' : 'unreachable';
+  })().catch((error: unknown) =>
+    error instanceof Error && /^READONLY\b/.test(error.message) ? 'read-only' : 'unreachable',
+  );
   try {
-    return await Promise.race([redis.ping().then((r) => r === 'PONG'), timeout]);
-  } catch {
-    return false;
+    return await Promise.race([roundTrip, timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -3,7 +3,9 @@ import {
   createLogger,
   createQueues,
   createRedis,
+  RepeatedErrorLog,
   readConfigOrExit,
+  redisTargetOf,
   resolveRelayTokens,
   runProcess,
 } from '@gtr/core';
@@ -15,16 +17,16 @@ import { listen } from './server.js';
 async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
-  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const { entries, file, generated } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
   if (file) {
     console.log(`Relay token ${generated ? 'generated and ' : ''}kept in ${file}`);
   }
-  const redis = createRedis(redisUrl, { role: 'client', connectionName: 'relay' });
+  const redis = createRedis(redisTargetOf(config), { role: 'client', connectionName: 'relay' });
+  const errors = new RepeatedErrorLog(logger);
   const queues = createQueues(redis, {
     forwardAttempts: config.FORWARD_ATTEMPTS,
     prefix: config.REDIS_PREFIX,
-    onError: (error) => logger.warn({ err: error }, 'queue connection error'),
+    onError: errors.handler('queue connection error'),
   });
   const relay = createRelayApp({
     settings: relaySettingsFromConfig(config, entries, { url: config.GCORE_API_URL, emulator: false }),
@@ -42,6 +44,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     relay.stop();
     await http.close();
     await queues.close();
+    errors.close();
     await redis.quit().catch(() => {});
   };
 }

@@ -6,7 +6,10 @@ import {
   createQueues,
   createRedis,
   type Logger,
+  type RedisTarget,
+  RepeatedErrorLog,
   readConfigOrExit,
+  redisTargetOf,
   resolveRelayTokens,
   runProcess,
 } from '@gtr/core';
@@ -22,13 +25,19 @@ import { ensureRedis, NoRedisError } from './redis.js';
 async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
-  const redisInfo = await ensureRedis(config.REDIS_URL, config.DATA_DIR).catch((error: unknown) => {
-    if (error instanceof NoRedisError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  });
+  const target = redisTargetOf(config);
+  // Sentinel and Cluster are always configured; only a single server may be found or started.
+  const redisInfo =
+    target.kind === 'single'
+      ? await ensureRedis(config.REDIS_URL, config.DATA_DIR).catch((error: unknown) => {
+          if (error instanceof NoRedisError) {
+            console.error(error.message);
+            process.exit(1);
+          }
+          throw error;
+        })
+      : { url: '', source: target.kind, stop: async () => {} };
+  const redisTarget: RedisTarget = target.kind === 'single' ? { ...target, url: redisInfo.url } : target;
 
   let emulator: Emulator | null = null;
   let upstream = { url: config.GCORE_API_URL, apiKey: config.GCORE_API_KEY ?? '', emulator: false };
@@ -38,9 +47,10 @@ async function main(): Promise<(signal: string) => Promise<void>> {
   }
 
   const { entries, file } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
-  const redis = createRedis(redisInfo.url, { role: 'client', connectionName: 'relay' });
-  const workerRedis = createRedis(redisInfo.url, { role: 'worker', connectionName: 'worker' });
-  const onQueueError = (error: Error) => logger.warn({ err: error }, 'queue connection error');
+  const redis = createRedis(redisTarget, { role: 'client', connectionName: 'relay' });
+  const workerRedis = createRedis(redisTarget, { role: 'worker', connectionName: 'worker' });
+  const errors = new RepeatedErrorLog(logger);
+  const onQueueError = errors.handler('queue connection error');
   const queues = createQueues(redis, {
     forwardAttempts: config.FORWARD_ATTEMPTS,
     prefix: config.REDIS_PREFIX,
@@ -91,6 +101,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     await http.close();
     await worker.close();
     await Promise.all([queues.close(), workerQueues.close()]);
+    errors.close();
     await Promise.all([redis.quit().catch(() => {}), workerRedis.quit().catch(() => {})]);
     await emulator?.close();
     await redisInfo.stop();

@@ -1,5 +1,5 @@
-import { cancelChannel, type Logger } from '@gtr/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@gtr/core';
+import { cancelChannel, duplicateRedis, type Logger } from '@gtr/core';
 
 export type StopReason = 'canceled' | 'shutdown';
 
@@ -9,7 +9,7 @@ export type StopReason = 'canceled' | 'shutdown';
  */
 export class CancelRegistry {
   private readonly controllers = new Map<string, AbortController>();
-  private subscriber: Redis | null = null;
+  private subscriber: RedisClient | null = null;
   /** Set by a shutdown: jobs that still arrive (a fetch already in flight) are handed straight back. */
   stopping = false;
 
@@ -18,8 +18,8 @@ export class CancelRegistry {
     private readonly prefix: string,
   ) {}
 
-  async listen(redis: Redis): Promise<void> {
-    this.subscriber = redis.duplicate();
+  async listen(redis: RedisClient): Promise<void> {
+    this.subscriber = duplicateRedis(redis, { connectionName: 'worker-cancel' });
     this.subscriber.on('error', () => {});
     this.subscriber.on('message', (_channel: string, id: string) => {
       if (this.abort(id, 'canceled')) this.logger.info({ jobId: id }, 'transfer aborted: job canceled');

@@ -1,11 +1,15 @@
-import type { Config, Logger, RelayQueues } from '@gtr/core';
-import type { Redis } from 'ioredis';
+import type { Config, Logger, RedisClient, RelayQueues } from '@gtr/core';
 import type { WorkerDeps } from './worker.js';
 
 /** The worker as the environment configures it (shared by `pnpm start:worker` and `pnpm start`). */
 export function workerDepsFromConfig(
   config: Config,
-  deps: { redis: Redis; queues: RelayQueues; logger: Logger; gcore: { apiUrl: string; apiKey: string } },
+  deps: {
+    redis: RedisClient;
+    queues: RelayQueues;
+    logger: Logger;
+    gcore: { apiUrl: string; apiKey: string };
+  },
 ): WorkerDeps {
   return {
     settings: {

@@ -1,5 +1,13 @@
 import http from 'node:http';
-import { createLogger, createQueues, createRedis, readConfigOrExit, runProcess } from '@gtr/core';
+import {
+  createLogger,
+  createQueues,
+  createRedis,
+  RepeatedErrorLog,
+  readConfigOrExit,
+  redisTargetOf,
+  runProcess,
+} from '@gtr/core';
 import { workerDepsFromConfig } from './from-config.js';
 import { createWorker } from './worker.js';
 
@@ -11,14 +19,15 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     process.exit(1);
   }
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-  const redis = createRedis(config.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+  const redis = createRedis(redisTargetOf(config), {
     role: 'worker',
     connectionName: 'worker',
   });
+  const errors = new RepeatedErrorLog(logger);
   const queues = createQueues(redis, {
     forwardAttempts: config.FORWARD_ATTEMPTS,
     prefix: config.REDIS_PREFIX,
-    onError: (error) => logger.warn({ err: error }, 'queue connection error'),
+    onError: errors.handler('queue connection error'),
   });
   const worker = await createWorker(
     workerDepsFromConfig(config, {
@@ -55,6 +64,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     metricsServer?.close();
     await worker.close();
     await queues.close();
+    errors.close();
     await redis.quit().catch(() => {});
   };
 }

@@ -1,6 +1,5 @@
-import type { Logger } from '@gtr/core';
+import type { Logger, RedisClient, RepeatedErrorLog } from '@gtr/core';
 import type { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 export interface WatchdogOptions {
   /** How often every worker is looked at. Default 10 s. */
@@ -25,8 +24,10 @@ export interface WatchedSlot {
 export interface WatchdogDeps {
   slots: WatchedSlot[];
   /** The connection the workers share: only while it is ready can a worker be blamed. */
-  redis: Redis;
+  redis: RedisClient;
   logger: Logger;
+  /** Where its own failures go (a Redis that keeps refusing): at most one line per interval. */
+  errors?: RepeatedErrorLog;
   options?: WatchdogOptions;
   now?: () => number;
 }
@@ -67,7 +68,10 @@ export class WorkerWatchdog {
 
   start(): void {
     this.timer ??= setInterval(() => {
-      this.check().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'worker watchdog failed'));
+      this.check().catch((error: unknown) => {
+        if (this.deps.errors) this.deps.errors.log(error, 'worker watchdog failed');
+        else this.deps.logger.warn({ err: error }, 'worker watchdog failed');
+      });
     }, this.intervalMs).unref();
   }
 

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { RedisClient } from '@gtr/core';
 import {
   ApiPacer,
   FORWARDING,
@@ -11,12 +12,12 @@ import {
   QUEUE_PREFIX,
   QUEUES,
   type RelayQueues,
+  RepeatedErrorLog,
   StatsCounters,
   type TrackJobData,
 } from '@gtr/core';
 import { backoffDelay, GcoreClient, retryBackoff } from '@gtr/gcore';
 import { type BackoffStrategy, type Job, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { CreateBatcher, StatusBoard } from './batching.js';
 import { CancelRegistry } from './cancellation.js';
 import type { WorkerContext, WorkerSettings } from './context.js';
@@ -40,7 +41,7 @@ export interface WorkerDeps {
   settings: WorkerSettings;
   gcore: GcoreSettings;
   /** A `worker`-role connection (`maxRetriesPerRequest: null`): workers wait through outages. */
-  redis: Redis;
+  redis: RedisClient;
   queues: RelayQueues;
   logger: Logger;
   prefix?: string;
@@ -80,6 +81,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   const prefix = deps.prefix ?? QUEUE_PREFIX;
   const now = deps.now ?? Date.now;
   const metrics = createWorkerMetrics();
+  const errors = new RepeatedErrorLog(logger);
   const stats = new StatsCounters(redis, prefix, now);
   const pacer = new ApiPacer(redis, deps.gcore.requestsPerSecond, `${prefix}:gcore-pace`);
   const gcore = new GcoreClient({
@@ -179,7 +181,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     if (key === 'forward' || key === 'import') {
       (worker as RelayWorkers['forward']).on('failed', onGaveUp);
     }
-    worker.on('error', (error) => logger.warn({ err: error, queue: worker.name }, 'worker error'));
+    // BullMQ emits the same error again and again while Redis refuses its commands: bounded lines.
+    worker.on('error', errors.handler('worker error', { queue: worker.name }));
     return worker;
   };
   const workers: RelayWorkers = {
@@ -206,6 +209,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     })),
     redis,
     logger,
+    errors,
     ...(deps.watchdog ? { options: deps.watchdog } : {}),
   });
   watchdog.start();
@@ -213,7 +217,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   const outbox = setInterval(() => {
     context.lifecycle
       .deliverDueCallbacks()
-      .catch((error: unknown) => logger.warn({ err: error }, 'callback outbox pass failed'));
+      .catch((error: unknown) => errors.log(error, 'callback outbox pass failed'));
   }, 5_000).unref();
 
   return {
@@ -228,6 +232,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       cancels.abortAll('shutdown');
       await Promise.all([...closing, ...retiring]);
       await cancels.close();
+      errors.close();
     },
   };
 }

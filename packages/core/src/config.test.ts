@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, parseDuration } from './config.js';
+import { ConfigError, keyPrefixFor, loadConfig, parseDuration, redisTargetOf } from './config.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -56,6 +56,83 @@ describe('loadConfig', () => {
     expect(message).toMatch(/RELAY_OPERATOR_TOKENS/);
     expect(message).toMatch(/"ops" has 18 characters; at least 24/);
     expect(message).not.toContain(short);
+  });
+});
+
+describe('Redis topology', () => {
+  const problems = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (error) {
+      return (error as ConfigError).problems;
+    }
+  };
+
+  it('is one server by default, with the prefix as given', () => {
+    const config = loadConfig({});
+    expect(redisTargetOf(config)).toEqual({ kind: 'single', url: 'redis://127.0.0.1:6379' });
+    expect(config.REDIS_PREFIX).toBe('gtr');
+    expect(loadConfig({ REDIS_PREFIX: '{gtr}' }).REDIS_PREFIX).toBe('{gtr}');
+  });
+
+  it('reads Sentinel: the sentinels (default port 26379), the master name, passwords', () => {
+    const config = loadConfig({
+      REDIS_SENTINELS: 's1:26380, s2,[::1]:26381',
+      REDIS_SENTINEL_NAME: 'mymaster',
+      REDIS_SENTINEL_PASSWORD: 'sp',
+      REDIS_USERNAME: 'relay',
+      REDIS_PASSWORD: 'dp',
+    });
+    expect(redisTargetOf(config)).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26_380 },
+        { host: 's2', port: 26_379 },
+        { host: '::1', port: 26_381 },
+      ],
+      name: 'mymaster',
+      sentinelPassword: 'sp',
+      username: 'relay',
+      password: 'dp',
+    });
+    expect(config.REDIS_PREFIX).toBe('gtr');
+  });
+
+  it('reads Cluster and puts every key under one hash tag', () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'n1:7000,n2:7001', REDIS_PREFIX: 'relay-a' });
+    expect(redisTargetOf(config)).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+    });
+    expect(config.REDIS_PREFIX).toBe('{relay-a}');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'n1' }).REDIS_PREFIX).toBe('{gtr}');
+    // A prefix that already has a tag is kept.
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'n1', REDIS_PREFIX: 'app{gtr}' }).REDIS_PREFIX).toBe('app{gtr}');
+    expect(keyPrefixFor('{x}', true)).toBe('{x}');
+  });
+
+  it('refuses more than one topology, Sentinel without a name, bad lists and tags: one line each', () => {
+    expect(problems({ REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'n1:7000' })).toEqual([
+      'REDIS_URL, REDIS_CLUSTER_NODES: set only one of them (one Redis topology: server, Sentinel or Cluster)',
+    ]);
+    expect(problems({ REDIS_SENTINELS: 's1:26379' })).toEqual([
+      'REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master name the sentinels monitor)',
+    ]);
+    expect(problems({ REDIS_SENTINEL_NAME: 'mymaster' })).toEqual([
+      'REDIS_SENTINEL_NAME: only used with REDIS_SENTINELS, which is not set',
+    ]);
+    expect(problems({ REDIS_CLUSTER_NODES: 'n1:7000,n2:99999' })).toEqual([
+      'REDIS_CLUSTER_NODES: expected host:port[,host:port…], got "n2:99999"',
+    ]);
+    for (const prefix of ['{}', '{a}{b}', 'a{b', 'a}b', 'a b']) {
+      expect(problems({ REDIS_PREFIX: prefix })).toEqual([
+        'REDIS_PREFIX: letters, digits, _ . - only, with at most one {hash tag}',
+      ]);
+    }
   });
 });
 

@@ -126,6 +126,45 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
+/** A `host:port` of a sentinel or a cluster node. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+}
+
+/** Letters, digits, `_ . -`, and at most one non-empty `{hash tag}`. */
+const PREFIX = /^[A-Za-z0-9_.-]*(\{[A-Za-z0-9_.-]+\}[A-Za-z0-9_.-]*)?$/;
+
+function parseEndpoint(value: string, defaultPort: number): RedisEndpoint | undefined {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]+))(?::(\d{1,5}))?$/.exec(value);
+  if (!match) return undefined;
+  const port = match[3] === undefined ? defaultPort : Number(match[3]);
+  if (port < 1 || port > 65_535) return undefined;
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+const endpoints = (defaultPort: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const items = (v ?? '')
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean);
+      if (items.length === 0) return undefined;
+      const parsed: RedisEndpoint[] = [];
+      for (const item of items) {
+        const endpoint = parseEndpoint(item, defaultPort);
+        if (!endpoint) {
+          ctx.addIssue({ code: 'custom', message: `expected host:port[,host:port…], got "${item}"` });
+          return z.NEVER;
+        }
+        parsed.push(endpoint);
+      }
+      return parsed;
+    });
+
 /** Every environment variable the relay reads, with its default. See docs/contract.md and README.md. */
 export const configSchema = z.object({
   /** Relay HTTP port. Default 8080. */
@@ -142,13 +181,39 @@ export const configSchema = z.object({
     .trim()
     .optional()
     .transform((v) => v || './data'),
-  /** BullMQ's Redis. Default: 127.0.0.1:6379 if it answers, else an embedded redis-server. */
+  /**
+   * One Redis server (or a primary behind a fixed address), e.g. `redis://user:pass@host:6379/0`
+   * or `rediss://…`. Default: 127.0.0.1:6379 if it answers, else an embedded redis-server. Set at
+   * most one of REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES.
+   */
   REDIS_URL: optionalUrl(),
-  /** Prefix of every Redis key (jobs and queues), so several relays can share one Redis. Default `gtr`. */
+  /**
+   * Redis Sentinel: the sentinels as `host:port,host:port` (port default 26379); the relay follows
+   * the primary they name for REDIS_SENTINEL_NAME through failovers.
+   */
+  REDIS_SENTINELS: endpoints(26_379),
+  /** The master name the sentinels monitor (`sentinel monitor <name> …`); required with REDIS_SENTINELS. */
+  REDIS_SENTINEL_NAME: optionalString,
+  /** Password of the sentinels themselves (`requirepass` in sentinel.conf), if they have one. */
+  REDIS_SENTINEL_PASSWORD: optionalString,
+  /**
+   * Redis Cluster: some of its nodes as `host:port,host:port` (port default 6379); the rest are
+   * discovered. Every key then shares one hash tag (see REDIS_PREFIX).
+   */
+  REDIS_CLUSTER_NODES: endpoints(6_379),
+  /** ACL user name of the data nodes (Sentinel, Cluster; for REDIS_URL when the URL has none). */
+  REDIS_USERNAME: optionalString,
+  /** Password of the data nodes (Sentinel, Cluster; for REDIS_URL when the URL has none). */
+  REDIS_PASSWORD: optionalString,
+  /**
+   * Prefix of every Redis key (jobs and queues), so several relays can share one Redis. Default
+   * `gtr`. It may carry a hash tag (`{gtr}`, `app{gtr}`); with REDIS_CLUSTER_NODES a prefix without
+   * one is wrapped in braces (`gtr` → `{gtr}`), so that every key lands in one slot.
+   */
   REDIS_PREFIX: z
     .string()
     .trim()
-    .regex(/^[A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only')
+    .regex(PREFIX, 'letters, digits, _ . - only, with at most one {hash tag}')
     .optional()
     .transform((v) => v || 'gtr'),
   /** Gcore API base URL. Default https://api.gcore.com. */
@@ -209,6 +274,78 @@ export const configSchema = z.object({
 
 export type Config = z.output<typeof configSchema>;
 
+/** Where the relay's Redis is, as the configuration names it (see `createRedis`). */
+export type RedisTarget = { username?: string | undefined; password?: string | undefined } & (
+  | { kind: 'single'; url: string }
+  | {
+      kind: 'sentinel';
+      sentinels: RedisEndpoint[];
+      name: string;
+      sentinelUsername?: string | undefined;
+      sentinelPassword?: string | undefined;
+    }
+  | { kind: 'cluster'; nodes: RedisEndpoint[] }
+);
+
+/** The local default when nothing names a Redis (`pnpm start` may start one there). */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The Redis the configuration names: REDIS_URL (or the local default), Sentinel, or Cluster. */
+export function redisTargetOf(config: Config): RedisTarget {
+  const credentials = {
+    ...(config.REDIS_USERNAME ? { username: config.REDIS_USERNAME } : {}),
+    ...(config.REDIS_PASSWORD ? { password: config.REDIS_PASSWORD } : {}),
+  };
+  if (config.REDIS_CLUSTER_NODES)
+    return { kind: 'cluster', nodes: config.REDIS_CLUSTER_NODES, ...credentials };
+  if (config.REDIS_SENTINELS) {
+    return {
+      kind: 'sentinel',
+      sentinels: config.REDIS_SENTINELS,
+      name: config.REDIS_SENTINEL_NAME ?? '',
+      ...(config.REDIS_SENTINEL_PASSWORD ? { sentinelPassword: config.REDIS_SENTINEL_PASSWORD } : {}),
+      ...credentials,
+    };
+  }
+  return { kind: 'single', url: config.REDIS_URL ?? DEFAULT_REDIS_URL, ...credentials };
+}
+
+/**
+ * The key prefix a topology needs: in a cluster every key of the relay and of BullMQ must hash to
+ * one slot (Lua scripts, MULTI and pipelines may not span slots), so a prefix without a hash tag
+ * is wrapped in braces (`gtr` → `{gtr}`); one that has a tag is kept as it is.
+ */
+export function keyPrefixFor(prefix: string, cluster: boolean): string {
+  if (!cluster || /\{[^}]+\}/.test(prefix)) return prefix;
+  return `{${prefix}}`;
+}
+
+/** Cross-variable rules: exactly one topology, a name for Sentinel. */
+function topologyProblems(config: Config, env: Record<string, string | undefined>): string[] {
+  const named = [
+    config.REDIS_URL ? 'REDIS_URL' : null,
+    config.REDIS_SENTINELS ? 'REDIS_SENTINELS' : null,
+    config.REDIS_CLUSTER_NODES ? 'REDIS_CLUSTER_NODES' : null,
+  ].filter((name) => name !== null);
+  const problems: string[] = [];
+  if (named.length > 1) {
+    problems.push(
+      `${named.join(', ')}: set only one of them (one Redis topology: server, Sentinel or Cluster)`,
+    );
+  }
+  if (config.REDIS_SENTINELS && !config.REDIS_SENTINEL_NAME) {
+    problems.push(
+      'REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master name the sentinels monitor)',
+    );
+  }
+  if (!config.REDIS_SENTINELS) {
+    for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+      if (env[name]?.trim()) problems.push(`${name}: only used with REDIS_SENTINELS, which is not set`);
+    }
+  }
+  return problems;
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
@@ -226,9 +363,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const [key, value] of Object.entries(parseEnv(readFileSync('.env', 'utf8')))) env[key] ??= value;
   }
   const result = configSchema.safeParse(env);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-  throw new ConfigError(problems);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const config = result.data;
+  const problems = topologyProblems(config, env);
+  if (problems.length > 0) throw new ConfigError(problems);
+  // From here on REDIS_PREFIX is the prefix the keys really have (see keyPrefixFor).
+  config.REDIS_PREFIX = keyPrefixFor(config.REDIS_PREFIX, config.REDIS_CLUSTER_NODES !== undefined);
+  return config;
 }
 
 /** For a process's entry point: the configuration, or one line per bad variable and exit code 1. */

@@ -1,9 +1,15 @@
 import net from 'node:net';
 import path from 'node:path';
-import { createRedis, type JobRecord, JobRepository } from '@gtr/core';
+import {
+  createRedis,
+  type JobRecord,
+  JobRepository,
+  keyPrefixFor,
+  type RedisClient,
+  type RedisTarget,
+} from '@gtr/core';
 import { deleteKeys, testPrefix } from '@gtr/core/testing';
 import type { Emulator } from '@gtr/gcore-emulator';
-import type { Redis } from 'ioredis';
 import { type AppProcess, runApp } from './processes.js';
 
 /** A free TCP port on loopback (the relay must come back on the same one after a restart). */
@@ -21,8 +27,11 @@ export function freePort(): Promise<number> {
 export interface ClusterOptions {
   emulator: Emulator;
   dataDir: string;
-  redisUrl: string;
-  /** Default: a fresh test prefix. */
+  /** One Redis server (REDIS_URL); or `topology` for Sentinel or Cluster. */
+  redisUrl?: string;
+  /** Another Redis topology: the variables that name it, and the same for the test's own connection. */
+  topology?: { env: Record<string, string>; target: RedisTarget };
+  /** Default: a fresh test prefix (REDIS_PREFIX; `prefix` on the handle is the key prefix in use). */
   prefix?: string;
   token?: string;
   /** Extra environment for the relay process. */
@@ -39,10 +48,11 @@ export interface ClusterOptions {
 export interface Cluster {
   url: string;
   token: string;
+  /** The key prefix the processes use (REDIS_PREFIX, wrapped in a hash tag on a cluster). */
   prefix: string;
   /** The test's own view of the job records (a `worker`-role connection: waits through outages). */
   jobs: JobRepository;
-  redis: Redis;
+  redis: RedisClient;
   relay: AppProcess;
   worker: AppProcess | null;
   restartRelay(signal: NodeJS.Signals): Promise<void>;
@@ -55,13 +65,15 @@ export interface Cluster {
 }
 
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
-  const prefix = options.prefix ?? testPrefix();
-  const token = options.token ?? `cluster-${prefix}`;
+  const configuredPrefix = options.prefix ?? testPrefix();
+  const prefix = keyPrefixFor(configuredPrefix, options.topology?.target.kind === 'cluster');
+  const token = options.token ?? `cluster-${configuredPrefix}`;
   const port = await freePort();
+  const target: RedisTarget = options.topology?.target ?? { kind: 'single', url: options.redisUrl! };
   const common = {
     DATA_DIR: options.dataDir,
-    REDIS_URL: options.redisUrl,
-    REDIS_PREFIX: prefix,
+    ...(options.topology ? options.topology.env : { REDIS_URL: options.redisUrl! }),
+    REDIS_PREFIX: configuredPrefix,
     LOG_LEVEL: 'info',
   };
   const relayEnv = {
@@ -86,7 +98,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     await relay.waitForLine(/"msg":"relay listening"/, 30_000);
     return relay;
   };
-  const redis = createRedis(options.redisUrl, { role: 'worker' });
+  const redis = createRedis(target, { role: 'worker' });
   const cluster: Cluster = {
     url: `http://127.0.0.1:${port}`,
     token,

@@ -1,3 +1,4 @@
+import type { RedisClient } from '@gtr/core';
 import {
   AppError,
   cancelChannel,
@@ -14,7 +15,6 @@ import {
   type UploadManifests,
 } from '@gtr/core';
 import { type Request, type Response, Router } from 'express';
-import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { principalOf, seesEveryJob } from '../auth.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
@@ -27,7 +27,7 @@ export interface JobsApiDeps {
   manifests: UploadManifests;
   store: RelayFileStore;
   queues: Pick<RelayQueues, 'forward' | 'import' | 'track' | 'notify'>;
-  redis: Redis;
+  redis: RedisClient;
   queuePrefix?: string;
   logger: Logger;
 }

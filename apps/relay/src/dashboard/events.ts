@@ -1,12 +1,12 @@
-import { type JobRepository, type Logger, toPublicJob } from '@gtr/core';
+import type { RedisClient } from '@gtr/core';
+import { duplicateRedis, type JobRepository, type Logger, toPublicJob } from '@gtr/core';
 import type { Request, Response } from 'express';
-import type { Redis } from 'ioredis';
 import { sendError } from '../http-errors.js';
 import type { DashboardSummary } from './summary.js';
 
 export interface JobEventsOptions {
   /** Duplicated for SUBSCRIBE: a subscribed connection can run no other command. */
-  redis: Redis;
+  redis: RedisClient;
   jobs: JobRepository;
   summary: () => Promise<DashboardSummary>;
   logger: Logger;
@@ -35,7 +35,7 @@ const MAX_BUFFERED = 1024 * 1024;
  */
 export class JobEvents {
   private readonly clients = new Set<Response>();
-  private subscriber: Redis | null = null;
+  private subscriber: RedisClient | null = null;
   private subscribed: Promise<void> | null = null;
   private readonly pending = new Set<string>();
   private flushTimer: NodeJS.Timeout | null = null;
@@ -86,8 +86,7 @@ export class JobEvents {
   private start(): Promise<void> {
     if (this.subscribed) return this.subscribed;
     const { redis, jobs, logger } = this.options;
-    const subscriber = redis.duplicate({ connectionName: 'relay-dashboard-events' });
-    subscriber.on('error', () => {});
+    const subscriber = duplicateRedis(redis, { connectionName: 'relay-dashboard-events' });
     subscriber.on('message', (channel: string, id: string) => {
       if (channel === jobs.eventsChannel) this.changed(id);
     });

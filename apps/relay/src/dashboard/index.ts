@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RedisClient } from '@gtr/core';
 import { type JobRepository, type Logger, type RelayQueues, StatsCounters } from '@gtr/core';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
-import type { Redis } from 'ioredis';
 import { requireRole, type TokenResolver } from '../auth.js';
 import { sendError } from '../http-errors.js';
 import { requireBrowserToken } from './auth.js';
@@ -20,7 +20,7 @@ export interface DashboardDeps {
   resolve: TokenResolver;
   /** The configured tokens' names, for the owner filter. */
   owners: readonly string[];
-  redis: Redis;
+  redis: RedisClient;
   jobs: JobRepository;
   queues: RelayQueues;
   /** Key prefix of the job records and the live stats. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { RedisClient } from '@gtr/core';
+import type { ChainableCommander } from 'ioredis';
 
 /**
  * The form an origin URL is compared (and stored) in: scheme and host lower-cased, default
@@ -71,7 +72,7 @@ return 0
  */
 export class ImportClaims {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     /** How long a claim may stay unsettled. Default 60 s. */
     private readonly leaseMs = 60_000,

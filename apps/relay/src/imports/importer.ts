@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { RedisClient } from '@gtr/core';
 import {
   AppError,
   emptyProgress,
@@ -11,7 +12,6 @@ import {
   type RelayQueues,
   type ResolveHost,
 } from '@gtr/core';
-import type { Redis } from 'ioredis';
 import { ImportClaims, importIdentity } from './idempotency.js';
 import { type PreflightResult, preflightOrigin } from './preflight.js';
 import { type ImportIntent, readImportRequest } from './validate.js';
@@ -28,7 +28,7 @@ export interface ImportSettings {
 export interface ImporterDeps {
   jobs: JobRepository;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key prefix, as for job records. */
   prefix: string;
   logger: Logger;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 // One shared "next free slot" timestamp in Redis, advanced by 1/rps for each request: requests
 // are spaced evenly across every process, so no sliding one-second window ever holds more than
@@ -29,7 +29,7 @@ export class ApiPacer {
   private readonly intervalMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     requestsPerSecond: number,
     private readonly key = 'gtr:gcore-pace',
   ) {

@@ -1,7 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 import {
   type ForwardProgress,
   isFinalState,
+  JOB_KINDS,
   JOB_STATES,
   type JobKind,
   type JobRecord,
@@ -129,15 +130,22 @@ redis.call('PUBLISH', ARGV[4], ARGV[1])
 return {1, redis.call('HGETALL', KEYS[1])}
 `;
 
+// KEYS: the job, the index of all jobs, one index per state in JOB_STATES order, then one per
+// kind in JOB_KINDS order (every key a script touches is declared: a cluster checks them).
+// ARGV: id, events channel.
+const KIND_KEY = JOB_KINDS.map((kind, i) => `${kind} = ${i + 3 + JOB_STATES.length}`).join(', ');
 const REMOVE = `
 local raw = redis.call('HGET', KEYS[1], 'state')
 if not raw then return 0 end
-local kind = cjson.decode(redis.call('HGET', KEYS[1], 'kind'))
-redis.call('ZREM', ARGV[1] .. 'state:' .. cjson.decode(raw), ARGV[2])
-redis.call('ZREM', ARGV[1] .. 'kind:' .. kind, ARGV[2])
-redis.call('ZREM', ARGV[1] .. 'all', ARGV[2])
+local states = { ${JOB_STATES.map((state, i) => `${state} = ${i + 3}`).join(', ')} }
+local kinds = { ${KIND_KEY} }
+local state = states[cjson.decode(raw)]
+local kind = kinds[cjson.decode(redis.call('HGET', KEYS[1], 'kind') or 'null')]
+if state then redis.call('ZREM', KEYS[state], ARGV[1]) end
+if kind then redis.call('ZREM', KEYS[kind], ARGV[1]) end
+redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[3], ARGV[2])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 `;
 
@@ -172,7 +180,7 @@ export class JobRepository {
   readonly eventsChannel: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix = 'gtr',
     private readonly now: () => number = Date.now,
   ) {
@@ -347,9 +355,11 @@ export class JobRepository {
   async remove(id: string): Promise<boolean> {
     const removed = await this.redis.eval(
       REMOVE,
-      1,
+      2 + JOB_STATES.length + JOB_KINDS.length,
       this.key(id),
-      `${this.prefix}:jobs:`,
+      this.index('all'),
+      ...JOB_STATES.map((state) => this.index(`state:${state}`)),
+      ...JOB_KINDS.map((kind) => this.index(`kind:${kind}`)),
       id,
       this.eventsChannel,
     );

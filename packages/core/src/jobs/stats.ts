@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.js';
 
 export interface LiveStats {
   /** Bytes per second sent to Gcore, averaged over the last 10 s, all workers together. */
@@ -13,7 +13,7 @@ export interface LiveStats {
  */
 export class StatsCounters {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix = 'gtr',
     private readonly now: () => number = Date.now,
   ) {}
