@@ -7,6 +7,7 @@ import {
   type JobRecord,
   type JobRequest,
   type JobState,
+  pendingCallback,
 } from './types.js';
 
 /** What a new job starts from; the repository fills in counters and timestamps. */
@@ -40,6 +41,7 @@ export type JobPatch = Partial<
     | 'error'
     | 'progress'
     | 'delete_video'
+    | 'callback'
   >
 >;
 
@@ -155,6 +157,7 @@ const RECORD_FIELDS = [
   'request',
   'progress',
   'delete_video',
+  'callback',
 ] as const satisfies readonly (keyof JobRecord)[];
 
 /**
@@ -211,6 +214,7 @@ export class JobRepository {
       request: job.request,
       progress: job.progress,
       delete_video: false,
+      callback: job.request.callback_url ? pendingCallback() : null,
     };
     const seq = (await this.redis.eval(
       CREATE,
