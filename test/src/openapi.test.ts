@@ -148,6 +148,7 @@ describe('docs/openapi.json', () => {
       created_at: '2026-01-01T00:00:00.000Z',
       updated_at: '2026-01-01T00:00:00.000Z',
       finished_at: null,
+      callback: null,
     };
     const check =
       (body: unknown, status = 200) =>

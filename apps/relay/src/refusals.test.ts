@@ -49,6 +49,13 @@ describe('refusing bad uploads at creation', () => {
       400,
       'INVALID_FIELD',
     ],
+    [
+      'a callback that is not a URL',
+      { filename: 'a.mp4', callback_url: 'hook' },
+      1_000,
+      400,
+      'INVALID_FIELD',
+    ],
   ])('refuses %s and stores nothing', async (_what, meta, length, status, code) => {
     const res = await create(meta, length, Buffer.alloc(100));
     expect(res.status).toBe(status);
@@ -63,6 +70,11 @@ describe('refusing bad uploads at creation', () => {
   it('names the problem in the message', async () => {
     const res = await create({ filename: 'a.mp4', priority: '99' });
     expect(res.body.error.message).toBe('priority must be at most 10');
+    const callback = await create({ filename: 'a.mp4', callback_url: 'javascript:alert(1)' });
+    expect(callback.body.error).toMatchObject({
+      code: 'INVALID_FIELD',
+      message: 'callback_url must be an http(s) URL',
+    });
     const hls = await create({ filename: 'master.m3u8' });
     expect(hls.body.error.message).toMatch(/streaming manifest or segment/);
   });

@@ -1,9 +1,11 @@
 import type {
   ApiPacer,
+  HostEntry,
   JobLifecycle,
   JobRepository,
   Logger,
   RelayQueues,
+  ResolveHost,
   StatsCounters,
   UploadManifests,
 } from '@gtr/core';
@@ -25,6 +27,10 @@ export interface WorkerSettings {
   keepFiles: boolean;
   /** HMAC key for callbacks; without it callbacks go unsigned. */
   callbackSecret?: string | undefined;
+  /** Callbacks may reach loopback/private addresses (CALLBACK_ALLOW_PRIVATE). Default false. */
+  callbackAllowPrivate?: boolean;
+  /** Hosts (host or host:port) callbacks may reach whatever they resolve to (CALLBACK_ALLOWED_HOSTS). Default none. */
+  callbackAllowedHosts?: readonly HostEntry[];
   /** No byte acknowledged for this long → abort and resume. Default 60 s. */
   stallTimeoutMs?: number;
   /** Fetch fresh upload parameters when the saved token is older. Default 3.5 h (tokens live 4 h). */
@@ -59,4 +65,6 @@ export interface WorkerContext {
   metrics: WorkerMetrics;
   logger: Logger;
   now: () => number;
+  /** Name resolution for the worker's own guarded fetches (callbacks). */
+  resolve: ResolveHost;
 }

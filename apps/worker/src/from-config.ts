@@ -19,6 +19,8 @@ export function workerDepsFromConfig(
       completeOn: config.COMPLETE_ON,
       keepFiles: config.KEEP_FILES,
       callbackSecret: config.CALLBACK_SECRET,
+      callbackAllowPrivate: config.CALLBACK_ALLOW_PRIVATE,
+      callbackAllowedHosts: config.CALLBACK_ALLOWED_HOSTS,
       importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,
       maxUploadSize: config.MAX_UPLOAD_SIZE,
     },

@@ -13,7 +13,9 @@ import {
   QUEUES,
   type RelayQueues,
   RepeatedErrorLog,
+  type ResolveHost,
   StatsCounters,
+  systemResolve,
   type TrackJobData,
 } from '@gtr/core';
 import { backoffDelay, GcoreClient, retryBackoff } from '@gtr/gcore';
@@ -46,6 +48,8 @@ export interface WorkerDeps {
   logger: Logger;
   prefix?: string;
   now?: () => number;
+  /** Name resolution for callbacks (default the system's); tests map names to loopback. */
+  resolve?: ResolveHost;
   /** BullMQ lock settings; tests shorten them so a killed worker's job is picked up sooner. */
   lock?: { durationMs: number; stalledIntervalMs: number };
   /** When a worker that stopped taking jobs is replaced. Default: looked at every 10 s, replaced after 30 s. */
@@ -115,6 +119,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       importAllowPrivate: settings.importAllowPrivate ?? false,
       maxUploadSize: settings.maxUploadSize ?? 0,
       callbackSecret: settings.callbackSecret,
+      callbackAllowPrivate: settings.callbackAllowPrivate ?? false,
+      callbackAllowedHosts: settings.callbackAllowedHosts ?? [],
     },
     uploadDir,
     jobs,
@@ -130,6 +136,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     metrics,
     logger,
     now,
+    resolve: deps.resolve ?? systemResolve,
   };
 
   const common = {

@@ -52,6 +52,24 @@ export interface JobError {
   retryable: boolean;
 }
 
+/**
+ * Where a job's callback stands: `pending` (not delivered yet; retried while `last_error` is set),
+ * `delivered` (a 2xx answer), `failed` (every try failed), `refused` (the callback_url's address is
+ * one the relay does not call: never tried, never retried).
+ */
+export const CALLBACK_STATES = ['pending', 'delivered', 'failed', 'refused'] as const;
+export type CallbackState = (typeof CALLBACK_STATES)[number];
+
+/** The delivery of the callback of a job with `callback_url`. */
+export interface JobCallback {
+  state: CallbackState;
+  /** Tries of the latest delivery so far. */
+  attempts: number;
+  /** Why the last try did not deliver, in words that name no address, port or socket error. */
+  last_error: string | null;
+  delivered_at: string | null;
+}
+
 /** The job as the public API shows it. */
 export interface PublicJob {
   id: string;
@@ -74,4 +92,6 @@ export interface PublicJob {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
+  /** Null when the job has no callback_url. */
+  callback: JobCallback | null;
 }

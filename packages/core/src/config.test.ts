@@ -57,6 +57,41 @@ describe('loadConfig', () => {
     expect(message).toMatch(/"ops" has 18 characters; at least 24/);
     expect(message).not.toContain(short);
   });
+  it('keeps callbacks to public addresses unless told otherwise', () => {
+    const config = loadConfig({});
+    expect(config.CALLBACK_ALLOW_PRIVATE).toBe(false);
+    expect(config.CALLBACK_ALLOWED_HOSTS).toEqual([]);
+    expect(loadConfig({ CALLBACK_ALLOW_PRIVATE: 'true' }).CALLBACK_ALLOW_PRIVATE).toBe(true);
+  });
+
+  it('reads CALLBACK_ALLOWED_HOSTS as host names or host:port, normalized', () => {
+    expect(
+      loadConfig({ CALLBACK_ALLOWED_HOSTS: ' Hooks.Internal, tools.lan:8443,,[::1]:9000, 127.1 ,fd00::5' })
+        .CALLBACK_ALLOWED_HOSTS,
+    ).toEqual([
+      { hostname: 'hooks.internal', port: null },
+      { hostname: 'tools.lan', port: 8443 },
+      { hostname: '[::1]', port: 9000 },
+      { hostname: '127.0.0.1', port: null },
+      { hostname: '[fd00::5]', port: null },
+    ]);
+  });
+
+  it.each(['http://hooks.internal', 'hooks.internal/path', 'user@hooks', 'hooks:99999', 'a b', 'hooks:'])(
+    'refuses %s in CALLBACK_ALLOWED_HOSTS, naming the entry',
+    (entry) => {
+      let error: unknown;
+      try {
+        loadConfig({ CALLBACK_ALLOWED_HOSTS: `ok.example,${entry}` });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([
+        `CALLBACK_ALLOWED_HOSTS: expected host names or host:port, got "${entry}"`,
+      ]);
+    },
+  );
 });
 
 describe('Redis topology', () => {

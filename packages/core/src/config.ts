@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { MIN_TOKEN_LENGTH, parseTokenEntry, type Role } from './access.js';
+import { type HostEntry, parseHostEntry } from './net/host-list.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -165,6 +166,25 @@ const endpoints = (defaultPort: number) =>
       return parsed;
     });
 
+/** Comma-separated `host` or `host:port` entries; an entry that is neither is a configuration error. */
+const hostList = () =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const entries: HostEntry[] = [];
+      for (const item of (v ?? '').split(',').map((t) => t.trim())) {
+        if (!item) continue;
+        const entry = parseHostEntry(item);
+        if (!entry) {
+          ctx.addIssue({ code: 'custom', message: `expected host names or host:port, got "${item}"` });
+          return z.NEVER;
+        }
+        entries.push(entry);
+      }
+      return entries;
+    });
+
 /** Every environment variable the relay reads, with its default. See docs/contract.md and README.md. */
 export const configSchema = z.object({
   /** Relay HTTP port. Default 8080. */
@@ -246,6 +266,16 @@ export const configSchema = z.object({
     .transform((v) => v ?? 'ready'),
   /** HMAC key for callbacks to internal tools. */
   CALLBACK_SECRET: optionalString,
+  /**
+   * Let callbacks reach loopback, private, link-local, CGNAT and other non-public addresses (a
+   * tool on the relay's own network). Default false: such a callback_url is never called.
+   */
+  CALLBACK_ALLOW_PRIVATE: bool(false),
+  /**
+   * Comma-separated host names (any port) or `host:port` that callbacks may reach whatever
+   * address they resolve to, for internal tools without opening every private address. Default none.
+   */
+  CALLBACK_ALLOWED_HOSTS: hostList(),
   /** Unfinished uploads older than this are removed. Default 24h. */
   UPLOAD_EXPIRY: duration('24h'),
   /** Keep local files after Gcore has them. Default false. */

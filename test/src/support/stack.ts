@@ -8,6 +8,7 @@ import {
   type JobRecord,
   type JobState,
   type Logger,
+  type ResolveHost,
 } from '@gtr/core';
 import { testRedisUrl, waitFor } from '@gtr/core/testing';
 import { type Emulator, type Faults, startEmulator } from '@gtr/gcore-emulator';
@@ -21,6 +22,10 @@ export interface StackOptions {
   apiKey?: string;
   rps?: number;
   worker?: Partial<WorkerSettings>;
+  /** Name resolution for the worker's callbacks (default the system's). */
+  resolve?: ResolveHost;
+  /** The worker's clock (default Date.now). */
+  now?: () => number;
   relay?: TestRelayOptions;
   /** Start the in-process worker (default true). */
   withWorker?: boolean;
@@ -85,6 +90,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           completeOn: 'ready',
           keepFiles: false,
           trackIntervalMs: { first: 50, max: 500 },
+          // The tests' callback endpoints listen on loopback, which production refuses by default;
+          // tests of that refusal set it back to false.
+          callbackAllowPrivate: true,
           ...options.worker,
         },
         gcore: {
@@ -96,6 +104,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         queues,
         logger,
         prefix: relay.prefix,
+        ...(options.resolve ? { resolve: options.resolve } : {}),
+        ...(options.now ? { now: options.now } : {}),
       });
       const started = worker;
       const close = started.close.bind(started);

@@ -287,6 +287,41 @@ describe('imports API', () => {
       'INVALID_FIELD',
       /origin_http_headers/,
     ],
+    [
+      'a callback_url that is not a URL',
+      () => ({ origin_url: `${origin.base}/v/a.mp4`, callback_url: 'not a url' }),
+      400,
+      'INVALID_FIELD',
+      /^callback_url /,
+    ],
+    [
+      'a javascript: callback_url',
+      () => ({ origin_url: `${origin.base}/v/a.mp4`, callback_url: 'javascript:alert(1)' }),
+      400,
+      'INVALID_FIELD',
+      /^callback_url /,
+    ],
+    [
+      'a file: callback_url',
+      () => ({ origin_url: `${origin.base}/v/a.mp4`, callback_url: 'file:///etc/passwd' }),
+      400,
+      'INVALID_FIELD',
+      /^callback_url /,
+    ],
+    [
+      'a callback_url without a host',
+      () => ({ origin_url: `${origin.base}/v/a.mp4`, callback_url: 'http://' }),
+      400,
+      'INVALID_FIELD',
+      /^callback_url /,
+    ],
+    [
+      'a callback_url that is a number',
+      () => ({ origin_url: `${origin.base}/v/a.mp4`, callback_url: 5 }),
+      400,
+      'INVALID_FIELD',
+      /^callback_url /,
+    ],
     ['a body that is not an object', () => ['x'], 400, 'INVALID_REQUEST', /JSON object/],
   ])('refuses %s with nothing created', async (_what, body, status, code, message) => {
     const res = await post(body());

@@ -28,6 +28,11 @@ describe('parseVideoRequest', () => {
     [{ directory_id: '1.5' }, /^directory_id must be a whole number/],
     [{ projection: 'flat' }, /^projection must be one of/],
     [{ callback_url: 'ftp://x/y' }, /^callback_url must be an http\(s\) URL/],
+    [{ callback_url: 'not a url' }, /^callback_url must be an http\(s\) URL/],
+    [{ callback_url: 'javascript:alert(1)' }, /^callback_url must be an http\(s\) URL/],
+    [{ callback_url: 'http://' }, /^callback_url must be an http\(s\) URL/],
+    [{ callback_url: 'http://exa mple.com/hook' }, /^callback_url must be an http\(s\) URL/],
+    [{ callback_url: `https://tools.example/${'x'.repeat(2_048)}` }, /^callback_url must be at most 2048/],
     [{ name: '   ' }, /^name must not be empty/],
     [{ auto_transcribe_audio_language: 'english' }, /^auto_transcribe_audio_language must be/],
   ])('refuses %j', (input, message) => {
@@ -41,5 +46,11 @@ describe('parseVideoRequest', () => {
     expect((error as AppError).httpStatus).toBe(400);
     expect((error as AppError).code).toBe('INVALID_FIELD');
     expect((error as AppError).message).toMatch(message);
+  });
+
+  it('takes a loopback or private callback_url at creation: its address is judged when the callback is sent', () => {
+    for (const url of ['http://127.0.0.1:9/hook', 'http://[::1]/hook', 'http://10.0.0.5/hook']) {
+      expect(parseVideoRequest({ callback_url: url }).callback_url).toBe(url);
+    }
   });
 });

@@ -104,4 +104,28 @@ describe('JobRepository', () => {
     expect(JSON.stringify(toPublicJob(record))).not.toContain('secret-token');
     expect(toPublicJob(record)).not.toHaveProperty('progress');
   });
+
+  it('keeps a callback field: null without callback_url, pending with one, updated without a move', async () => {
+    const plain = await store.create(newJob('a'));
+    expect(toPublicJob(plain.record).callback).toBeNull();
+    const request = { ...newJob('b').request, callback_url: 'https://tools.example/hook' };
+    const { record } = await store.create(newJob('b', { request }));
+    const pending = { state: 'pending', attempts: 0, last_error: null, delivered_at: null };
+    expect(record.callback).toEqual(pending);
+    expect((await store.get('b'))?.callback).toEqual(pending);
+    const refused = {
+      state: 'refused' as const,
+      attempts: 1,
+      last_error: 'the callback address is not allowed (private or loopback)',
+      delivered_at: null,
+    };
+    const updated = await store.update('b', { callback: refused });
+    expect(updated).toMatchObject({ state: 'receiving', callback: refused });
+    expect(toPublicJob((await store.get('b'))!).callback).toEqual(refused);
+    // A record written before the field existed: pending when it has a callback_url.
+    await redis.hdel(`${prefix}:job:b`, 'callback');
+    const old = (await store.get('b'))!;
+    expect(old.callback).toBeNull();
+    expect(toPublicJob(old).callback).toEqual(pending);
+  });
 });

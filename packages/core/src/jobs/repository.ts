@@ -8,6 +8,7 @@ import {
   type JobRecord,
   type JobRequest,
   type JobState,
+  pendingCallback,
 } from './types.js';
 
 /** What a new job starts from; the repository fills in counters and timestamps. */
@@ -43,6 +44,7 @@ export type JobPatch = Partial<
     | 'error'
     | 'progress'
     | 'delete_video'
+    | 'callback'
   >
 >;
 
@@ -169,6 +171,7 @@ const RECORD_FIELDS = [
   'progress',
   'delete_video',
   'owner',
+  'callback',
 ] as const satisfies readonly (keyof JobRecord)[];
 
 /**
@@ -226,6 +229,7 @@ export class JobRepository {
       progress: job.progress,
       delete_video: false,
       owner: job.owner ?? null,
+      callback: job.request.callback_url ? pendingCallback() : null,
     };
     const seq = (await this.redis.eval(
       CREATE,

@@ -1,11 +1,14 @@
 // What clients see of a job is the contract's; the rest of this file is the relay's own.
 export {
+  CALLBACK_STATES,
+  type CallbackState,
   FINAL_STATES,
   IMPORT_VIAS,
   type ImportVia,
   isFinalState,
   JOB_KINDS,
   JOB_STATES,
+  type JobCallback,
   type JobError,
   type JobKind,
   type JobState,
@@ -15,7 +18,7 @@ export {
   type VideoStatus,
 } from '@gtr/contract';
 
-import type { ImportVia, PublicJob } from '@gtr/contract';
+import type { ImportVia, JobCallback, PublicJob } from '@gtr/contract';
 
 /** Fields passed to Gcore's create-video call, as the tool gave them (already validated). */
 export interface GcoreVideoFields {
@@ -84,6 +87,14 @@ export const emptyProgress = (): ForwardProgress => ({
   create_started_at: null,
 });
 
+/** A callback not tried yet: what a job with callback_url starts with. */
+export const pendingCallback = (): JobCallback => ({
+  state: 'pending',
+  attempts: 0,
+  last_error: null,
+  delivered_at: null,
+});
+
 /** The one place a stored job becomes what users see: internal progress (and its token) stays in. */
 export function toPublicJob(record: JobRecord): PublicJob {
   return {
@@ -103,5 +114,7 @@ export function toPublicJob(record: JobRecord): PublicJob {
     created_at: record.created_at,
     updated_at: record.updated_at,
     finished_at: record.finished_at,
+    // Records written before the field existed have none: pending when there is a callback_url.
+    callback: record.callback ?? (record.request?.callback_url ? pendingCallback() : null),
   };
 }

@@ -2,4 +2,5 @@ export * from './address-policy.js';
 export * from './download.js';
 export * from './errors.js';
 export * from './headers.js';
+export * from './host-list.js';
 export * from './safe-fetch.js';

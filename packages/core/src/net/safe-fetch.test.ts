@@ -83,6 +83,18 @@ describe('safeFetch', () => {
         res.end(JSON.stringify(req.headers));
         return;
       }
+      if (url.pathname === '/body') {
+        let body = '';
+        req.on('data', (c: Buffer) => {
+          body += c.toString();
+        });
+        req.on('end', () => {
+          const { method } = req;
+          const length = req.headers['content-length'] ?? null;
+          res.end(JSON.stringify({ method, body, length, type: req.headers['content-type'] ?? null }));
+        });
+        return;
+      }
       if (url.pathname === '/hang') return;
       if (url.pathname === '/stream') {
         res.write('x'.repeat(1_000));
@@ -213,6 +225,38 @@ describe('safeFetch', () => {
     const ok = await safeFetch(`${origin.url}/redirect?to=${encodeURIComponent('/a.mp4')}`, { isAllowed });
     expect(ok.status).toBe(200);
     ok.discard();
+  });
+
+  it('sends a request body with its length, and drops it when a redirect turns the POST into a GET', async () => {
+    const options = {
+      allowPrivate: true,
+      method: 'POST',
+      body: '{"é":1}',
+      headers: { 'Content-Type': 'application/json' },
+    };
+    const direct = await safeFetch(`${origin.url}/body`, options);
+    expect(JSON.parse(await text(direct.body))).toEqual({
+      method: 'POST',
+      body: '{"é":1}',
+      length: '8',
+      type: 'application/json',
+    });
+    const seeOther = encodeURIComponent('/body');
+    origin.hits.length = 0;
+    const redirected = await safeFetch(`${origin.url}/redirect?to=${seeOther}`, options);
+    expect(JSON.parse(await text(redirected.body))).toMatchObject({ method: 'GET', body: '', type: null });
+  });
+
+  it('with followRedirects: false, answers the redirect itself and never asks its Location', async () => {
+    const to = encodeURIComponent('/a.mp4');
+    origin.hits.length = 0;
+    const res = await safeFetch(`${origin.url}/redirect?to=${to}`, {
+      allowPrivate: true,
+      followRedirects: false,
+    });
+    expect([res.status, res.headers.location, res.redirects]).toEqual([302, '/a.mp4', []]);
+    res.discard();
+    expect(origin.hits.map((req) => req.url)).toEqual([`/redirect?to=${to}`]);
   });
 
   it('refuses a redirect to a scheme other than http(s), and a start URL that is not http(s)', async () => {

@@ -41,6 +41,10 @@ export interface SafeFetchOptions {
   idleTimeoutMs?: number;
   /** Redirects followed before giving up with TOO_MANY_REDIRECTS. Default 5. */
   maxRedirects?: number;
+  /** `false`: a redirect is the answer (not followed, its body discarded). Default true. */
+  followRedirects?: boolean;
+  /** Request body, sent with its Content-Length; dropped when a redirect turns the method into GET. */
+  body?: string | Buffer;
   /** Refuse a body over this many bytes: by Content-Length up front, and while reading. Default: no limit. */
   maxBytes?: number;
   /** Aborting rejects (or errors the body) with the signal's reason. */
@@ -89,13 +93,14 @@ export async function safeFetch(
     let url = parseHttpUrl(input);
     let method = (options.method ?? 'GET').toUpperCase();
     let headers = lowerCaseKeys(options.headers ?? {});
+    let body = options.body;
     const redirects: string[] = [];
     for (;;) {
       const target = await exchange.race(resolveTarget(url, options));
-      const res = await exchange.send(url, method, headers, target);
+      const res = await exchange.send(url, method, headers, target, body);
       const status = res.statusCode ?? 0;
       const location = res.headers.location;
-      if (!REDIRECT_STATUSES.has(status) || !location) {
+      if (!REDIRECT_STATUSES.has(status) || !location || options.followRedirects === false) {
         return exchange.respond(res, url, redirects, target.address);
       }
       res.destroy();
@@ -108,6 +113,8 @@ export async function safeFetch(
       const next = parseRedirect(location, url);
       if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
         if (method !== 'HEAD') method = 'GET';
+        body = undefined;
+        delete headers['content-type'];
       }
       if (next.origin !== url.origin) {
         headers = Object.fromEntries(
@@ -284,6 +291,7 @@ class Exchange {
     method: string,
     headers: Record<string, string>,
     target: Target,
+    body?: string | Buffer,
   ): Promise<http.IncomingMessage> {
     const signal = this.controller.signal;
     if (signal.aborted) return Promise.reject(signal.reason);
@@ -294,7 +302,12 @@ class Exchange {
         hostname: target.host,
         port: url.port ? Number(url.port) : secure ? 443 : 80,
         path: `${url.pathname}${url.search}`,
-        headers: { 'user-agent': USER_AGENT, accept: '*/*', ...headers },
+        headers: {
+          'user-agent': USER_AGENT,
+          accept: '*/*',
+          ...headers,
+          ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+        },
         // A pooled socket could have been opened to another address; every hop connects afresh.
         agent: false,
       };
@@ -325,7 +338,7 @@ class Exchange {
           );
         });
       }
-      req.end();
+      req.end(body);
     });
   }
 

@@ -1,0 +1,31 @@
+import { createLogger, loadConfig, type RelayQueues } from '@gtr/core';
+import type { Redis } from 'ioredis';
+import { workerDepsFromConfig } from './from-config.js';
+
+// The connections are only passed through; this looks at what the environment turns into.
+const deps = {
+  redis: null as unknown as Redis,
+  queues: null as unknown as RelayQueues,
+  logger: createLogger({ level: 'silent' }),
+  gcore: { apiUrl: 'http://gcore.invalid', apiKey: 'k' },
+};
+
+describe('workerDepsFromConfig: callbacks', () => {
+  it('refuses private callback addresses unless the environment says otherwise', () => {
+    const { settings } = workerDepsFromConfig(loadConfig({}), deps);
+    expect([settings.callbackAllowPrivate, settings.callbackAllowedHosts]).toEqual([false, []]);
+  });
+
+  it('passes CALLBACK_ALLOW_PRIVATE and CALLBACK_ALLOWED_HOSTS to the worker', () => {
+    const config = loadConfig({
+      CALLBACK_ALLOW_PRIVATE: 'true',
+      CALLBACK_ALLOWED_HOSTS: 'hooks.internal,tools.lan:8443',
+    });
+    const { settings } = workerDepsFromConfig(config, deps);
+    expect(settings.callbackAllowPrivate).toBe(true);
+    expect(settings.callbackAllowedHosts).toEqual([
+      { hostname: 'hooks.internal', port: null },
+      { hostname: 'tools.lan', port: 8443 },
+    ]);
+  });
+});
