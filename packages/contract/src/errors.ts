@@ -28,6 +28,16 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'with Basic auth, changes are accepted only from the relay’s own pages',
   },
+  FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    meaning: 'the relay token is valid, but its role may not do this (changes in bull-board need an admin)',
+  },
+  TOO_MANY_AUTH_FAILURES: {
+    status: 429,
+    retryable: true,
+    meaning: 'too many requests without a valid relay token from this address; wait Retry-After seconds',
+  },
   NOT_FOUND: { status: 404, retryable: false, meaning: 'no such route or asset' },
   INVALID_REQUEST: {
     status: 400,

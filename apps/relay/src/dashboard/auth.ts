@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { presentedToken } from '../auth.js';
-import { sendError } from '../http-errors.js';
+import { refuseAuth } from '../auth-failures.js';
+import type { Principal } from '../principal.js';
 
 export interface BrowserAuthOptions {
   /** Answer 401 with a Basic challenge so a browser prompts for the token. Default true. */
@@ -21,14 +22,17 @@ export function requireBrowserToken(check: (token: string) => boolean, options: 
     const token = presentedToken(req, true);
     if (req.method === 'OPTIONS' || (token && check(token))) {
       if (token && isBasic(req) && !SAFE_METHODS.has(req.method) && !isSameOrigin(req)) {
-        sendError(res, 'CROSS_SITE_REQUEST');
+        refuseAuth(req, res, 'CROSS_SITE_REQUEST');
         return;
       }
+      // Stand-in until roles land: every accepted token is an admin.
+      if (token) res.locals.principal = { name: 'default', role: 'admin' } satisfies Principal;
       next();
       return;
     }
     if (challenge) res.setHeader('WWW-Authenticate', 'Basic realm="gcore-tus-relay", charset="UTF-8"');
-    sendError(
+    refuseAuth(
+      req,
       res,
       'UNAUTHORIZED',
       token ? 'the token is not valid for this relay' : 'send Authorization: Bearer <relay token>',
