@@ -1,11 +1,13 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import {
+  ensurePrivateDir,
   JobLifecycle,
   JobRepository,
   type Logger,
   QUEUE_PREFIX,
   type RelayQueues,
+  redactQueryObject,
+  redactSecretParams,
   UploadManifests,
 } from '@gtr/core';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
@@ -16,6 +18,7 @@ import { importsRouter } from './api/imports.js';
 import { jobsRouter } from './api/jobs.js';
 import { openapiRouter } from './api/openapi.js';
 import { createTokenCheck, requireToken } from './auth.js';
+import { AuthFailureThrottle, useAuthFailureThrottle } from './auth-failures.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
 import { errorMiddleware, sendError } from './http-errors.js';
@@ -36,6 +39,17 @@ export interface RelaySettings {
   uploadExpiryMs: number;
   /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
   trustProxy?: boolean;
+  /**
+   * `PUBLIC_URL`: the relay's external base URL (`https://relay.example.com`, maybe with a path).
+   * When set, `Location` and every other URL the relay hands out are built from it, never from the
+   * request's `Host` or forwarded headers.
+   */
+  publicUrl?: string | undefined;
+  /**
+   * `AUTH_FAILURE_LIMIT`: requests without a valid token per client address and minute before
+   * that address gets 429 for a minute (counted in Redis); 0 turns it off. Default 20.
+   */
+  authFailuresPerMinute?: number;
   /** Copy-from-URL imports: `IMPORT_PREFLIGHT` and `IMPORT_ALLOW_PRIVATE`. Default: pre-flight on, public addresses only. */
   imports?: ImportSettings;
   /** The Gcore API the workers forward to, shown on the dashboard (`emulator`: the built-in one). */
@@ -81,7 +95,8 @@ export function createRelayApp(deps: RelayDeps): Relay {
   const { settings, redis, queues, logger } = deps;
   const prefix = deps.prefix ?? QUEUE_PREFIX;
   const uploadDir = path.resolve(settings.dataDir, 'uploads');
-  fs.mkdirSync(uploadDir, { recursive: true });
+  // 0700 whatever the umask (FileStore would make it 0777 & ~umask).
+  ensurePrivateDir(uploadDir);
 
   const jobs = new JobRepository(redis, prefix, deps.now);
   const lifecycle = new JobLifecycle({ jobs, queues, logger });
@@ -104,6 +119,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     maxUploadSize: settings.maxUploadSize,
     expiryMs: settings.uploadExpiryMs,
     trustProxy: settings.trustProxy ?? false,
+    publicUrl: settings.publicUrl,
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
   });
   const reconciler = new Reconciler({ jobs, manifests, store: tus.store, uploads, queues, logger });
@@ -132,11 +148,21 @@ export function createRelayApp(deps: RelayDeps): Relay {
     next();
   });
   app.set('trust proxy', settings.trustProxy ?? false);
+  const failuresPerMinute = settings.authFailuresPerMinute ?? 20;
+  useAuthFailureThrottle(
+    app,
+    failuresPerMinute > 0
+      ? new AuthFailureThrottle({ redis, prefix, perMinute: failuresPerMinute, logger })
+      : undefined,
+  );
   app.use(
     pinoHttp({
       logger,
       autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
       customProps: (req) => ({ uploadId: uploadIdOf(req.url) }),
+      // Tokens and signatures in query strings (a presigned URL pasted into a path, a tool that
+      // sends ?token=) stay out of the logs; the logger scrubs every line as well.
+      serializers: { req: redactRequest },
     }),
   );
   app.use((req, res, next) => {
@@ -231,6 +257,14 @@ export function createRelayApp(deps: RelayDeps): Relay {
       redis.off('ready', onRedisReady);
     },
   };
+}
+
+/** pino-http's serialized request, with secret-named query values redacted in `url` and `query`. */
+function redactRequest(req: Record<string, unknown>): Record<string, unknown> {
+  // A fresh object per log line (pino-std-serializers'), so it is changed in place.
+  if (typeof req.url === 'string') req.url = redactSecretParams(req.url);
+  if (req.query !== undefined) req.query = redactQueryObject(req.query);
+  return req;
 }
 
 function uploadIdOf(url: string | undefined): string | undefined {

@@ -93,24 +93,22 @@ export function refuseAuth(
 
 /**
  * `Connection: close`, and the request body is never read: Node would otherwise read (and drop)
- * all of it once the answer is out, to keep the connection. After the answer the relay stops
- * reading, sends FIN, and closes the socket for good `LINGER_MS` later (sooner if the client
- * goes away) — not at once, since closing a socket with unread data resets the connection and
- * the client could lose the answer.
+ * all of it once the answer is out, to keep the connection. The relay stops reading at once,
+ * answers, sends FIN, and closes the socket for good `LINGER_MS` later — not at once, since
+ * closing a socket with unread data resets the connection and the client could lose the answer.
  */
 export function closeWithoutDraining(req: Request, res: Response): void {
   res.setHeader('Connection', 'close');
   const socket = req.socket as Socket | undefined;
   if (!socket) return;
-  // Marks the body as consumed by the app (so Node does not drain it) while reading none of it:
-  // what Node already buffered stays within the stream's high-water mark, then it stops reading.
-  req.pause();
-  req.read(0);
+  // The request stream asks its socket for more whenever it wants data (and Node's own drain after
+  // the answer is such a want): it may want nothing more. What Node already read stays unread.
+  (req as unknown as { _read: () => void })._read = () => {};
+  socket.pause();
   res.once('finish', () => {
-    // Node's own 'finish' handling ran first: it ended the socket (Connection: close) and will
-    // destroy it as soon as the answer is flushed. Keep it (unread) a little longer instead.
+    // Node's own 'finish' handling ran first: it ended the socket (Connection: close) and would
+    // destroy it as soon as the answer is flushed. Keep it, unread, a little longer instead.
     socket.removeListener('finish', socket.destroy);
-    socket.pause();
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
