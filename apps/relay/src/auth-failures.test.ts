@@ -31,6 +31,7 @@ function rawExchange(
       serverSocket = socket;
       http.server.off('connection', onConnection);
       socket.once('close', () => {
+        clearTimeout(timer);
         resolve({ answer, serverBytesRead: socket.bytesRead, clientBodyBytesWritten: written });
         client.destroy();
       });
@@ -70,7 +71,7 @@ function rawExchange(
       client.write(head);
       pump();
     });
-    setTimeout(
+    const timer = setTimeout(
       () => reject(new Error(`the relay kept the connection; socket: ${String(serverSocket)}`)),
       20_000,
     );
