@@ -53,7 +53,7 @@ export class AuthFailureThrottle {
 
 const THROTTLE = Symbol('authFailureThrottle');
 
-/** Makes the app's token guards count their failures (see `refuseAuth`). */
+/** Makes the app's token guards count their failures (see `sendAuthError`). */
 export function useAuthFailureThrottle(app: Express, throttle: AuthFailureThrottle | undefined): void {
   (app.locals as Record<symbol, unknown>)[THROTTLE] = throttle;
 }
@@ -67,7 +67,7 @@ const throttleOf = (req: Request): AuthFailureThrottle | undefined =>
  * client must not make the relay take in a 100 MB body, nor hold a connection open by sending
  * one byte a second.
  */
-export function refuseAuth(
+export function sendAuthError(
   req: Request,
   res: Response,
   code: Extract<ErrorCode, 'UNAUTHORIZED' | 'CROSS_SITE_REQUEST' | 'FORBIDDEN'>,

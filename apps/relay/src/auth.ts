@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
-import { refuseAuth } from './auth-failures.js';
+import { sendAuthError } from './auth-failures.js';
 import type { Principal } from './principal.js';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -49,7 +49,7 @@ export function requireToken(check: (token: string) => boolean, options: AuthOpt
       return;
     }
     if (options.basic) res.setHeader('WWW-Authenticate', 'Basic realm="gcore-tus-relay", charset="UTF-8"');
-    refuseAuth(
+    sendAuthError(
       req,
       res,
       'UNAUTHORIZED',

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { presentedToken } from '../auth.js';
-import { refuseAuth } from '../auth-failures.js';
+import { sendAuthError } from '../auth-failures.js';
 import type { Principal } from '../principal.js';
 
 export interface BrowserAuthOptions {
@@ -22,7 +22,7 @@ export function requireBrowserToken(check: (token: string) => boolean, options: 
     const token = presentedToken(req, true);
     if (req.method === 'OPTIONS' || (token && check(token))) {
       if (token && isBasic(req) && !SAFE_METHODS.has(req.method) && !isSameOrigin(req)) {
-        refuseAuth(req, res, 'CROSS_SITE_REQUEST');
+        sendAuthError(req, res, 'CROSS_SITE_REQUEST');
         return;
       }
       // Stand-in until roles land: every accepted token is an admin.
@@ -31,7 +31,7 @@ export function requireBrowserToken(check: (token: string) => boolean, options: 
       return;
     }
     if (challenge) res.setHeader('WWW-Authenticate', 'Basic realm="gcore-tus-relay", charset="UTF-8"');
-    refuseAuth(
+    sendAuthError(
       req,
       res,
       'UNAUTHORIZED',

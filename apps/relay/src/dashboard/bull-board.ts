@@ -4,7 +4,7 @@ import type { AppViewRoute } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
 import type { RelayQueues } from '@gtr/core';
 import { type Express, type NextFunction, type Request, type Response, Router } from 'express';
-import { refuseAuth } from '../auth-failures.js';
+import { sendAuthError } from '../auth-failures.js';
 import { isAdmin } from '../principal.js';
 import { redactBoardData } from './bull-board-redact.js';
 
@@ -49,7 +49,7 @@ export function bullBoardWriteGuard(req: Request, res: Response, next: NextFunct
     next();
     return;
   }
-  refuseAuth(req, res, 'FORBIDDEN', 'bull-board is read-only for this token: changes need an admin token');
+  sendAuthError(req, res, 'FORBIDDEN', 'bull-board is read-only for this token: changes need an admin token');
 }
 
 function board(queues: BoardQueues, { readOnly }: { readOnly: boolean }): Express {
