@@ -1,12 +1,14 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { RedisClient } from '@gtr/core';
 import {
+  ensurePrivateDir,
   JobLifecycle,
   JobRepository,
   type Logger,
   QUEUE_PREFIX,
   type RelayQueues,
+  redactQueryObject,
+  redactSecretParams,
   type TokenEntry,
   UploadManifests,
 } from '@gtr/core';
@@ -17,6 +19,7 @@ import { importsRouter } from './api/imports.js';
 import { jobsRouter } from './api/jobs.js';
 import { openapiRouter } from './api/openapi.js';
 import { createTokenResolver, requireRole, requireToken, tokenEntries } from './auth.js';
+import { AuthFailureThrottle, useAuthFailureThrottle } from './auth-failures.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
 import { errorMiddleware, sendError } from './http-errors.js';
@@ -38,6 +41,17 @@ export interface RelaySettings {
   uploadExpiryMs: number;
   /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
   trustProxy?: boolean;
+  /**
+   * `PUBLIC_URL`: the relay's external base URL (`https://relay.example.com`, maybe with a path).
+   * When set, `Location` and every other URL the relay hands out are built from it, never from the
+   * request's `Host` or forwarded headers.
+   */
+  publicUrl?: string | undefined;
+  /**
+   * `AUTH_FAILURE_LIMIT`: requests without a valid token per client address and minute before
+   * that address gets 429 for a minute (counted in Redis); 0 turns it off. Default 20.
+   */
+  authFailuresPerMinute?: number;
   /** Copy-from-URL imports: `IMPORT_PREFLIGHT` and `IMPORT_ALLOW_PRIVATE`. Default: pre-flight on, public addresses only. */
   imports?: ImportSettings;
   /** The Gcore API the workers forward to, shown on the dashboard (`emulator`: the built-in one). */
@@ -83,7 +97,8 @@ export function createRelayApp(deps: RelayDeps): Relay {
   const { settings, redis, queues, logger } = deps;
   const prefix = deps.prefix ?? QUEUE_PREFIX;
   const uploadDir = path.resolve(settings.dataDir, 'uploads');
-  fs.mkdirSync(uploadDir, { recursive: true });
+  // 0700 whatever the umask (FileStore would make it 0777 & ~umask).
+  ensurePrivateDir(uploadDir);
 
   const jobs = new JobRepository(redis, prefix, deps.now);
   const lifecycle = new JobLifecycle({ jobs, queues, logger });
@@ -106,6 +121,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     maxUploadSize: settings.maxUploadSize,
     expiryMs: settings.uploadExpiryMs,
     trustProxy: settings.trustProxy ?? false,
+    publicUrl: settings.publicUrl,
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
     ownerOf: async (id) => (await jobs.get(id))?.owner ?? null,
   });
@@ -135,6 +151,13 @@ export function createRelayApp(deps: RelayDeps): Relay {
     next();
   });
   app.set('trust proxy', settings.trustProxy ?? false);
+  const failuresPerMinute = settings.authFailuresPerMinute ?? 20;
+  useAuthFailureThrottle(
+    app,
+    failuresPerMinute > 0
+      ? new AuthFailureThrottle({ redis, prefix, perMinute: failuresPerMinute, logger })
+      : undefined,
+  );
   app.use(
     pinoHttp({
       logger,
@@ -143,6 +166,9 @@ export function createRelayApp(deps: RelayDeps): Relay {
         uploadId: uploadIdOf(req.url),
         owner: (res as unknown as Response).locals?.principal?.name,
       }),
+      // Tokens and signatures in query strings (a presigned URL pasted into a path, a tool that
+      // sends ?token=) stay out of the logs; the logger scrubs every line as well.
+      serializers: { req: redactRequest },
     }),
   );
   app.use((req, res, next) => {
@@ -240,6 +266,14 @@ export function createRelayApp(deps: RelayDeps): Relay {
       redis.off('ready', onRedisReady);
     },
   };
+}
+
+/** pino-http's serialized request, with secret-named query values redacted in `url` and `query`. */
+function redactRequest(req: Record<string, unknown>): Record<string, unknown> {
+  // A fresh object per log line (pino-std-serializers'), so it is changed in place.
+  if (typeof req.url === 'string') req.url = redactSecretParams(req.url);
+  if (req.query !== undefined) req.query = redactQueryObject(req.query);
+  return req;
 }
 
 function uploadIdOf(url: string | undefined): string | undefined {

@@ -1,7 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { accessList, atLeast, type Principal, parseTokenEntry, type Role, type TokenEntry } from '@gtr/core';
 import type { NextFunction, Request, Response } from 'express';
-import { sendError } from './http-errors.js';
+import { sendAuthError } from './auth-failures.js';
+import { principalOf } from './principal.js';
+
+export { principalOf } from './principal.js';
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
@@ -54,11 +57,6 @@ export function presentedToken(req: Request, allowBasic: boolean): string | null
   return null;
 }
 
-/** Who the request is, once a guard let it in. */
-export function principalOf(res: Response): Principal | undefined {
-  return res.locals.principal as Principal | undefined;
-}
-
 /** Whether this principal sees every job, not only its own. */
 export const seesEveryJob = (principal: Principal | undefined): boolean =>
   principal !== undefined && atLeast(principal.role, 'operator');
@@ -79,7 +77,8 @@ export function requireToken(resolve: TokenResolver, options: AuthOptions = {}) 
       return;
     }
     if (options.basic) res.setHeader('WWW-Authenticate', 'Basic realm="gcore-tus-relay", charset="UTF-8"');
-    sendError(
+    sendAuthError(
+      req,
       res,
       'UNAUTHORIZED',
       token ? 'the token is not valid for this relay' : 'send Authorization: Bearer <relay token>',
@@ -95,6 +94,6 @@ export function requireRole(role: Role) {
       next();
       return;
     }
-    sendError(res, 'FORBIDDEN', `this needs an ${role === 'admin' ? 'admin' : 'operator'} token`);
+    sendAuthError(req, res, 'FORBIDDEN', `this needs an ${role === 'admin' ? 'admin' : 'operator'} token`);
   };
 }

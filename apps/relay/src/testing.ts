@@ -47,6 +47,10 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       maxUploadSize: options.maxUploadSize ?? 0,
       uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3_600_000,
       ...(options.upstream ? { upstream: options.upstream } : {}),
+      ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      // Off unless a test asks: most tests make many refused requests from 127.0.0.1 on purpose.
+      authFailuresPerMinute: options.authFailuresPerMinute ?? 0,
       ...(options.imports ? { imports: options.imports } : {}),
     },
     redis,

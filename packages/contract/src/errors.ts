@@ -23,15 +23,21 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'no relay token, or one this relay does not accept: send Authorization: Bearer <relay token>',
   },
-  FORBIDDEN: {
-    status: 403,
-    retryable: false,
-    meaning: 'this token may not do that: it needs an operator or admin token',
-  },
   CROSS_SITE_REQUEST: {
     status: 403,
     retryable: false,
     meaning: 'with Basic auth, changes are accepted only from the relay’s own pages',
+  },
+  FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    meaning:
+      'the token is valid, but its role may not do this (operator pages; bull-board changes need an admin)',
+  },
+  TOO_MANY_AUTH_FAILURES: {
+    status: 429,
+    retryable: true,
+    meaning: 'too many requests without a valid relay token from this address; wait Retry-After seconds',
   },
   NOT_FOUND: { status: 404, retryable: false, meaning: 'no such route or asset' },
   INVALID_REQUEST: {

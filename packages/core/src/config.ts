@@ -286,6 +286,36 @@ export const configSchema = z.object({
   IMPORT_ALLOW_PRIVATE: bool(false),
   /** Build TUS `Location` URLs from X-Forwarded-* headers (behind a reverse proxy). Default false. */
   TRUST_PROXY: bool(false),
+  /**
+   * The relay's external base URL, as tools reach it (`https://relay.example.com`, maybe with a path
+   * a reverse proxy strips). When set, TUS `Location` and every other URL the relay hands out are
+   * built from it, never from the request's `Host` or `X-Forwarded-*` (which `TRUST_PROXY` reads
+   * only when this is unset). http(s) only; no query or fragment. Default: unset.
+   */
+  PUBLIC_URL: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return undefined;
+      const parsed = parseUrl(v, ctx);
+      if (typeof parsed !== 'string') return parsed;
+      const url = new URL(parsed);
+      if (!['http:', 'https:'].includes(url.protocol) || url.search || url.hash || url.username) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected an http(s) URL without query or credentials, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return parsed.replace(/\/+$/, '');
+    }),
+  /**
+   * Requests without a valid relay token one client address may make per minute; past it that
+   * address gets 429 `TOO_MANY_AUTH_FAILURES` for a minute (counted in Redis, shared by all relays).
+   * 0 turns it off. Default 20.
+   */
+  AUTH_FAILURE_LIMIT: int(20, 0, 1_000_000),
   /** Port of a `pnpm start:worker` process's `/metrics` and `/healthz`; 0 turns it off. Default 9464. */
   WORKER_METRICS_PORT: int(9464, 0, 65_535),
   /**

@@ -8,5 +8,6 @@ export * from './logger.js';
 export * from './net/index.js';
 export * from './process.js';
 export * from './redis.js';
+export * from './secret-params.js';
 export * from './tokens.js';
 export * from './uploads/index.js';

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { presentedToken, type TokenResolver } from '../auth.js';
-import { sendError } from '../http-errors.js';
+import { sendAuthError } from '../auth-failures.js';
 
 export interface BrowserAuthOptions {
   /** Answer 401 with a Basic challenge so a browser prompts for the token. Default true. */
@@ -23,14 +23,15 @@ export function requireBrowserToken(resolve: TokenResolver, options: BrowserAuth
     if (principal) res.locals.principal = principal;
     if (req.method === 'OPTIONS' || principal) {
       if (token && isBasic(req) && !SAFE_METHODS.has(req.method) && !isSameOrigin(req)) {
-        sendError(res, 'CROSS_SITE_REQUEST');
+        sendAuthError(req, res, 'CROSS_SITE_REQUEST');
         return;
       }
       next();
       return;
     }
     if (challenge) res.setHeader('WWW-Authenticate', 'Basic realm="gcore-tus-relay", charset="UTF-8"');
-    sendError(
+    sendAuthError(
+      req,
       res,
       'UNAUTHORIZED',
       token ? 'the token is not valid for this relay' : 'send Authorization: Bearer <relay token>',

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, type ErrorCode, type Logger, type Principal } from '@gtr/core';
 import { Server } from '@tus/server';
+import { Uid } from '@tus/utils';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { principalOf, seesEveryJob } from '../auth.js';
@@ -23,6 +24,8 @@ export interface TusIngestOptions {
   expiryMs: number;
   /** Build `Location` from `X-Forwarded-*`/`Forwarded` (behind a reverse proxy). */
   trustProxy: boolean;
+  /** `PUBLIC_URL`: when set, `Location` is built from it alone (never from `Host` or forwarded headers). */
+  publicUrl?: string | undefined;
   /**
    * Whether a HEAD/PATCH that @tus/server answered 410 (it found the upload expired) or 404 is
    * about an expired upload. For a 410 it also removes the upload and fails its job before the
@@ -72,9 +75,18 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     options.expiryMs,
   );
 
+  // The id each creation request got, so a creation refused after its files exist can be undone.
+  const createdBy = new WeakMap<Request, string>();
+  const publicUrl = options.publicUrl?.replace(/\/+$/, '');
   const server = new Server({
     path: TUS_PATH,
     datastore: store,
+    namingFunction: (req) => {
+      const id = Uid.rand();
+      createdBy.set(req, id);
+      return id;
+    },
+    ...(publicUrl ? { generateUrl: (_req, { path: base, id }) => `${publicUrl}${base}/${id}` } : {}),
     ...(options.maxUploadSize > 0 ? { maxSize: options.maxUploadSize } : {}),
     respectForwardedHeaders: options.trustProxy,
     // A finished upload belongs to its job now; cancel it through the jobs API instead.
@@ -127,7 +139,10 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       sendError(res, refused.code, refused.message);
       return;
     }
-    let response = await server.handleWeb(new NodeRequest({ req, res }));
+    const webRequest = new NodeRequest({ req, res });
+    let response = await server.handleWeb(webRequest);
+    const createdId = createdBy.get(webRequest);
+    if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
     if (
       (response.status === 410 || response.status === 404) &&
       (req.method === 'HEAD' || req.method === 'PATCH')
@@ -161,6 +176,18 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     return { code: 'UPLOAD_NOT_FOUND', message: 'no such upload' };
   }
 
+  /**
+   * A creation refused after its files and job exist (creation-with-upload whose body is longer
+   * than `Upload-Length`, a full disk while writing it): the client got no `Location`, so nothing
+   * may stay behind — not the file, its info and manifest, nor a `receiving` job for 24 h.
+   */
+  async function undoCreation(id: string): Promise<void> {
+    await store.discard(id);
+    await uploads.abandoned(id).catch((error: unknown) => {
+      logger.warn({ err: error, uploadId: id }, 'could not remove the job of a refused upload');
+    });
+  }
+
   return { server, store, handle };
 }
 
@@ -171,6 +198,12 @@ function principalOfTusRequest(req: Request): Principal | undefined {
 }
 /** Where an upload's owner is kept in @tus/file-store's info (read back by Uploads.created). */
 export const OWNER_METADATA = 'relay_owner';
+
+/**
+ * Answers to a creation that leave nothing behind: the client's errors and a full disk. Not a 503
+ * from queueing a complete upload (the bytes are all there; the reconciler queues them), nor 5xx.
+ */
+const refusesCreation = (status: number): boolean => (status >= 400 && status < 500) || status === 507;
 
 /** 410 with the relay's UPLOAD_EXPIRED error, keeping @tus/server's other headers (CORS, Tus-Resumable). */
 function gone(response: Response): Response {

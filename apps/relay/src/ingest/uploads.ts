@@ -153,6 +153,14 @@ export class Uploads {
     this.deps.logger.info({ uploadId: id }, 'upload terminated by the client');
   }
 
+  /** A creation was refused after its files existed (the store removed them): remove its manifest and job. */
+  async abandoned(id: string): Promise<void> {
+    this.lastProgress.delete(id);
+    await this.deps.manifests.remove(id);
+    await this.deps.jobs.remove(id);
+    this.deps.logger.info({ uploadId: id }, 'refused upload removed');
+  }
+
   /** Creates the job for a manifest (new upload, or rebuilt after Redis lost it). */
   async restoreJob(
     manifest: UploadManifest,

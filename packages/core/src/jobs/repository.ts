@@ -146,6 +146,7 @@ local kind = kinds[cjson.decode(redis.call('HGET', KEYS[1], 'kind') or 'null')]
 if state then redis.call('ZREM', KEYS[state], ARGV[1]) end
 if kind then redis.call('ZREM', KEYS[kind], ARGV[1]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[#KEYS], ARGV[1])
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
@@ -357,13 +358,16 @@ export class JobRepository {
   }
 
   async remove(id: string): Promise<boolean> {
+    // A job's owner never changes, so its owner index can be named before the script runs.
+    const owner = JSON.parse((await this.redis.hget(this.key(id), 'owner')) ?? 'null') as string | null;
     const removed = await this.redis.eval(
       REMOVE,
-      2 + JOB_STATES.length + JOB_KINDS.length,
+      3 + JOB_STATES.length + JOB_KINDS.length,
       this.key(id),
       this.index('all'),
       ...JOB_STATES.map((state) => this.index(`state:${state}`)),
       ...JOB_KINDS.map((kind) => this.index(`kind:${kind}`)),
+      this.index(`owner:${owner ?? ''}`),
       id,
       this.eventsChannel,
     );

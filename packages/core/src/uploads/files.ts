@@ -1,3 +1,4 @@
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -22,4 +23,35 @@ export async function removeUploadFiles(
     fs.rm(paths.info, { force: true }),
     keepRecord ? Promise.resolve() : fs.rm(paths.record, { force: true }),
   ]);
+}
+
+/** Upload files, their info and manifests: the relay's user only (uploads are private videos). */
+export const PRIVATE_FILE_MODE = 0o600;
+/** `DATA_DIR/uploads` (and any parent the relay creates). */
+export const PRIVATE_DIR_MODE = 0o700;
+
+/**
+ * Creates (or keeps) a directory readable by the relay's user only, whatever the umask. An existing
+ * directory the relay may not chmod (a mount point owned by someone else) is left as it is.
+ */
+export function ensurePrivateDir(dir: string): void {
+  fsSync.mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  try {
+    fsSync.chmodSync(dir, PRIVATE_DIR_MODE);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
+}
+
+/**
+ * Creates an empty file with mode 0600 whatever the umask (the mode given to open() is narrowed by
+ * the umask, hence the chmod), or makes an existing one 0600. Files written over it keep the mode.
+ */
+export async function createPrivateFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'a', PRIVATE_FILE_MODE);
+  try {
+    await handle.chmod(PRIVATE_FILE_MODE);
+  } finally {
+    await handle.close();
+  }
 }

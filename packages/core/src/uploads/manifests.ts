@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { JobKind, JobRequest } from '../jobs/types.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './files.js';
 
 /**
  * What the relay keeps next to each uploaded file (`<id>.relay.json`), so that Redis is a queue
@@ -51,11 +52,18 @@ export class UploadManifests {
   }
 
   async write(manifest: UploadManifest): Promise<void> {
-    await fs.mkdir(this.directory, { recursive: true });
+    await fs.mkdir(this.directory, { recursive: true, mode: PRIVATE_DIR_MODE });
     const target = this.file(manifest.id);
     const temp = `${target}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await fs.writeFile(temp, JSON.stringify(manifest, null, 2));
+      // 0600 whatever the umask: the manifest names the video and its callback URL.
+      const handle = await fs.open(temp, 'wx', PRIVATE_FILE_MODE);
+      try {
+        await handle.chmod(PRIVATE_FILE_MODE);
+        await handle.writeFile(JSON.stringify(manifest, null, 2));
+      } finally {
+        await handle.close();
+      }
       await fs.rename(temp, target);
     } catch (error) {
       // A full disk leaves a partial temp file: never let it pile up next to the uploads.
