@@ -11,6 +11,7 @@ import {
   QUEUE_PREFIX,
   QUEUES,
   type RelayQueues,
+  redisManifestLock,
   StatsCounters,
   type TrackJobData,
 } from '@gtr/core';
@@ -117,7 +118,13 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     uploadDir,
     jobs,
     lifecycle: new JobLifecycle({ jobs, queues, logger }),
-    manifests: new WorkerManifests(uploadDir, logger),
+    manifests: new WorkerManifests(
+      uploadDir,
+      logger,
+      redisManifestLock(redis, prefix, (error, id) =>
+        logger.warn({ err: error, uploadId: id }, 'manifest written without its lock (Redis unreachable)'),
+      ),
+    ),
     queues,
     gcore,
     creator: new CreateBatcher(gcore),

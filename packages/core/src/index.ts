@@ -2,6 +2,7 @@ export * from './config.js';
 export * from './errors.js';
 export * from './formats.js';
 export * from './jobs/index.js';
+export * from './locks.js';
 export * from './logger.js';
 export * from './net/index.js';
 export * from './process.js';

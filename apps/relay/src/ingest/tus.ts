@@ -7,6 +7,7 @@ import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { RelayFileStore } from './file-store.js';
+import type { RedisLocker } from './redis-locker.js';
 import type { Uploads } from './uploads.js';
 
 export const TUS_PATH = '/files';
@@ -30,6 +31,8 @@ export interface TusIngestOptions {
    * answered 410 as well.
    */
   expired(id: string, tusSaysGone: boolean): Promise<boolean>;
+  /** Every PATCH, HEAD, DELETE (and creation-with-upload) holds the upload's lock in Redis. */
+  locker: RedisLocker;
 }
 
 export interface TusIngest {
@@ -72,6 +75,10 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   const server = new Server({
     path: TUS_PATH,
     datastore: store,
+    locker: options.locker,
+    // How long a request asked to let go of its lock (another request, on any relay, wants the
+    // upload) may still finish what it is doing: then it is ended and its bytes so far stay.
+    lockDrainTimeout: 1_000,
     ...(options.maxUploadSize > 0 ? { maxSize: options.maxUploadSize } : {}),
     respectForwardedHeaders: options.trustProxy,
     // A finished upload belongs to its job now; cancel it through the jobs API instead.

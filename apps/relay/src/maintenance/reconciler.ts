@@ -1,6 +1,7 @@
 import {
   ensureForwarding,
   ensureTracking,
+  type FleetTask,
   forwardQueueOf,
   type JobRepository,
   type Logger,
@@ -9,6 +10,7 @@ import {
 } from '@gtr/core';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import type { Uploads } from '../ingest/uploads.js';
+import type { UploadLocks } from './expiry.js';
 
 /** A manifest's temp file is written and renamed in milliseconds: one this old was abandoned. */
 const STALE_TEMP_MS = 30_000;
@@ -25,8 +27,11 @@ export interface ReconcilerDeps {
   manifests: UploadManifests;
   store: RelayFileStore;
   uploads: Uploads;
+  locks: UploadLocks;
   queues: Pick<RelayQueues, 'forward' | 'import' | 'track'>;
   logger: Logger;
+  /** Makes the passes of all relays on one Redis take turns (and skip when one just ran). */
+  fleet?: FleetTask;
 }
 
 /**
@@ -39,9 +44,18 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  /** One pass; concurrent callers share it. */
-  run(): Promise<ReconcileReport> {
-    this.running ??= this.pass().finally(() => {
+  /**
+   * One pass; concurrent callers share it. With a fleet lease, one relay of the fleet runs at a
+   * time: `scheduled` (the periodic timer) also skips when another relay ran a pass recently,
+   * `now` (start, Redis back, a caller) only while one is running. A skipped pass reports zeros.
+   */
+  run(when: 'scheduled' | 'now' = 'now'): Promise<ReconcileReport> {
+    const { fleet } = this.deps;
+    this.running ??= (
+      fleet
+        ? fleet.run(() => this.pass(), when).then((report) => report ?? { restored: 0, enqueued: 0 })
+        : this.pass()
+    ).finally(() => {
       this.running = null;
     });
     return this.running;
@@ -49,12 +63,23 @@ export class Reconciler {
 
   private async pass(): Promise<ReconcileReport> {
     const report: ReconcileReport = { restored: 0, enqueued: 0 };
+    let busy = 0;
     // A relay or worker killed while writing a manifest leaves its temp file behind.
     const swept = await this.deps.manifests.sweepTemp(STALE_TEMP_MS).catch(() => 0);
     if (swept > 0) this.deps.logger.info({ swept }, 'removed temp files of interrupted manifest writes');
     for (const id of await this.deps.manifests.ids()) {
       try {
-        await this.reconcileUpload(id, report);
+        // The upload's own lock, as TUS requests take it: never judged half-written.
+        const lease = await this.deps.locks.tryLock(id);
+        if (!lease) {
+          busy++;
+          continue;
+        }
+        try {
+          await this.reconcileUpload(id, report);
+        } finally {
+          await lease.release();
+        }
       } catch (error) {
         this.deps.logger.warn(
           { err: error, uploadId: id },
@@ -62,6 +87,7 @@ export class Reconciler {
         );
       }
     }
+    if (busy) this.deps.logger.debug({ busy }, 'uploads in use left for the next reconcile pass');
     // Jobs Redis holds as queued but BullMQ lost (e.g. imports after a Redis restore).
     for (const id of await this.deps.jobs.idsInState('queued', 10_000)) {
       const job = await this.deps.jobs.get(id);
