@@ -119,6 +119,8 @@ export interface RoundRobinProxy {
   skip(url: string): void;
   /** How many requests went to each relay. */
   served: Map<string, number>;
+  /** The methods of the requests each relay is answering right now. */
+  inFlight(url: string): string[];
   close(): Promise<void>;
 }
 
@@ -126,6 +128,7 @@ export async function startRoundRobinProxy(targets: readonly string[]): Promise<
   const alive = [...targets];
   const agents = new Map(targets.map((t) => [t, new http.Agent({ keepAlive: true })]));
   const served = new Map(targets.map((t) => [t, 0]));
+  const active = new Map<string, Set<http.IncomingMessage>>(targets.map((t) => [t, new Set()]));
   let next = 0;
   const server = http.createServer((req, res) => {
     if (alive.length === 0) {
@@ -134,6 +137,8 @@ export async function startRoundRobinProxy(targets: readonly string[]): Promise<
     }
     const target = alive[next++ % alive.length]!;
     served.set(target, (served.get(target) ?? 0) + 1);
+    active.get(target)!.add(req);
+    res.on('close', () => active.get(target)!.delete(req));
     const { hostname, port } = new URL(target);
     const upstream = http.request(
       { hostname, port, method: req.method, path: req.url, headers: req.headers, agent: agents.get(target)! },
@@ -157,6 +162,7 @@ export async function startRoundRobinProxy(targets: readonly string[]): Promise<
   return {
     url: `http://127.0.0.1:${port}`,
     served,
+    inFlight: (url) => [...(active.get(url) ?? [])].map((r) => r.method ?? ''),
     skip(url) {
       const i = alive.indexOf(url);
       if (i >= 0) alive.splice(i, 1);
