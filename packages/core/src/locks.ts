@@ -212,7 +212,14 @@ export class FleetTask {
     this.leaseMs = options.leaseMs ?? 15_000;
   }
 
-  async run<T>(fn: (signal: AbortSignal) => Promise<T>, when: 'scheduled' | 'now'): Promise<T | null> {
+  /**
+   * `fn` gets the lease's signal (aborted if the lease is lost) and `again()`, which it calls
+   * when it left work undone: then the next scheduled trigger, on any process, runs a pass.
+   */
+  async run<T>(
+    fn: (signal: AbortSignal, again: () => void) => Promise<T>,
+    when: 'scheduled' | 'now',
+  ): Promise<T | null> {
     const doneKey = lockKeys.taskDone(this.prefix, this.name);
     if (when === 'scheduled' && (await this.redis.exists(doneKey)) === 1) return null;
     const stop = new AbortController();
@@ -222,10 +229,15 @@ export class FleetTask {
     });
     if ((await lease.acquire()) !== null) return null;
     try {
-      const result = await fn(stop.signal);
-      await this.redis
-        .set(doneKey, lease.token, 'PX', Math.max(1, Math.floor(this.options.periodMs * 0.9)))
-        .catch(() => {});
+      let due = false;
+      const result = await fn(stop.signal, () => {
+        due = true;
+      });
+      if (!due) {
+        await this.redis
+          .set(doneKey, lease.token, 'PX', Math.max(1, Math.floor(this.options.periodMs * 0.9)))
+          .catch(() => {});
+      }
       return result;
     } finally {
       await lease.release();

@@ -12,6 +12,10 @@ import type { RelayFileStore } from '../ingest/file-store.js';
 import type { Uploads } from '../ingest/uploads.js';
 import type { UploadLocks } from './expiry.js';
 
+/** How often, and how many more times, a pass looks again at uploads a request held. */
+const BUSY_RETRY_MS = 1_000;
+const BUSY_ROUNDS = 5;
+
 /** A manifest's temp file is written and renamed in milliseconds: one this old was abandoned. */
 const STALE_TEMP_MS = 30_000;
 
@@ -53,7 +57,9 @@ export class Reconciler {
     const { fleet } = this.deps;
     this.running ??= (
       fleet
-        ? fleet.run(() => this.pass(), when).then((report) => report ?? { restored: 0, enqueued: 0 })
+        ? fleet
+            .run((_signal, again) => this.pass(again), when)
+            .then((report) => report ?? { restored: 0, enqueued: 0 })
         : this.pass()
     ).finally(() => {
       this.running = null;
@@ -61,33 +67,45 @@ export class Reconciler {
     return this.running;
   }
 
-  private async pass(): Promise<ReconcileReport> {
+  private async pass(again: () => void = () => {}): Promise<ReconcileReport> {
     const report: ReconcileReport = { restored: 0, enqueued: 0 };
-    let busy = 0;
     // A relay or worker killed while writing a manifest leaves its temp file behind.
     const swept = await this.deps.manifests.sweepTemp(STALE_TEMP_MS).catch(() => 0);
     if (swept > 0) this.deps.logger.info({ swept }, 'removed temp files of interrupted manifest writes');
-    for (const id of await this.deps.manifests.ids()) {
-      try {
-        // The upload's own lock, as TUS requests take it: never judged half-written.
-        const lease = await this.deps.locks.tryLock(id);
-        if (!lease) {
-          busy++;
-          continue;
-        }
+    let pending = await this.deps.manifests.ids();
+    // An upload a request holds (a client's HEAD or PATCH, often its retry right after Redis came
+    // back) is looked at again shortly; one still held after that waits for the next pass.
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+      const busy: string[] = [];
+      for (const id of pending) {
         try {
-          await this.reconcileUpload(id, report);
-        } finally {
-          await lease.release();
+          // The upload's own lock, as TUS requests take it: never judged half-written.
+          const lease = await this.deps.locks.tryLock(id);
+          if (!lease) {
+            busy.push(id);
+            continue;
+          }
+          try {
+            await this.reconcileUpload(id, report);
+          } finally {
+            await lease.release();
+          }
+        } catch (error) {
+          again();
+          this.deps.logger.warn(
+            { err: error, uploadId: id },
+            'reconcile failed for one upload; next pass retries',
+          );
         }
-      } catch (error) {
-        this.deps.logger.warn(
-          { err: error, uploadId: id },
-          'reconcile failed for one upload; next pass retries',
-        );
+      }
+      pending = busy;
+      if (busy.length > 0 && round >= BUSY_ROUNDS) {
+        this.deps.logger.info({ busy: busy.length }, 'uploads in use are left for the next reconcile pass');
+        again();
+        break;
       }
     }
-    if (busy) this.deps.logger.debug({ busy }, 'uploads in use left for the next reconcile pass');
     // Jobs Redis holds as queued but BullMQ lost (e.g. imports after a Redis restore).
     for (const id of await this.deps.jobs.idsInState('queued', 10_000)) {
       const job = await this.deps.jobs.get(id);
