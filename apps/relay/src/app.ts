@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { RedisClient } from '@gtr/core';
 import {
   ensurePrivateDir,
+  FleetTask,
   JobLifecycle,
   JobRepository,
   type Logger,
@@ -9,6 +10,7 @@ import {
   type RelayQueues,
   redactQueryObject,
   redactSecretParams,
+  redisManifestLock,
   type TokenEntry,
   UploadManifests,
 } from '@gtr/core';
@@ -24,6 +26,7 @@ import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
 import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
+import { RedisLocker } from './ingest/redis-locker.js';
 import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
 import { Uploads } from './ingest/uploads.js';
 import { UploadExpiry } from './maintenance/expiry.js';
@@ -82,9 +85,12 @@ export interface Relay {
   manifests: UploadManifests;
   uploads: Uploads;
   tus: TusIngest;
+  locker: RedisLocker;
   metrics: RelayMetrics;
   uploadDir: string;
+  /** One reconcile pass, unless another relay of the fleet is running one. */
   reconcile(): Promise<ReconcileReport>;
+  /** One expiry sweep, unless another relay of the fleet is running one. */
   expire(): Promise<number>;
   /** Reconciles once and starts the periodic maintenance. */
   start(): Promise<void>;
@@ -102,7 +108,17 @@ export function createRelayApp(deps: RelayDeps): Relay {
 
   const jobs = new JobRepository(redis, prefix, deps.now);
   const lifecycle = new JobLifecycle({ jobs, queues, logger });
-  const manifests = new UploadManifests(uploadDir);
+  // Relays and workers share the upload dir: one lock per upload in Redis for everything that
+  // reads or writes its file, one per manifest for its read-modify-writes.
+  const locker = new RedisLocker({ redis, prefix, logger });
+  const manifests = new UploadManifests(
+    uploadDir,
+    redisManifestLock(redis, prefix, (error, id) =>
+      logger.warn({ err: error, uploadId: id }, 'manifest written without its lock (Redis unreachable)'),
+    ),
+  );
+  const reconcileIntervalMs = deps.reconcileIntervalMs ?? 60_000;
+  const expiryIntervalMs = deps.expiryIntervalMs ?? 600_000;
   const metrics = createRelayMetrics(jobs);
   const uploads = new Uploads({
     jobs,
@@ -124,8 +140,20 @@ export function createRelayApp(deps: RelayDeps): Relay {
     publicUrl: settings.publicUrl,
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
     ownerOf: async (id) => (await jobs.get(id))?.owner ?? null,
+    locker,
   });
-  const reconciler = new Reconciler({ jobs, manifests, store: tus.store, uploads, queues, logger });
+  // Maintenance runs once for the fleet, under a lease, not once per relay.
+  const reconciler = new Reconciler({
+    jobs,
+    manifests,
+    store: tus.store,
+    uploads,
+    locks: locker,
+    queues,
+    logger,
+    fleet: new FleetTask(redis, prefix, 'reconcile', { periodMs: reconcileIntervalMs }),
+  });
+  const expiryTask = new FleetTask(redis, prefix, 'expiry', { periodMs: expiryIntervalMs });
   const expiry = new UploadExpiry({
     uploadDir,
     expiryMs: settings.uploadExpiryMs,
@@ -133,10 +161,12 @@ export function createRelayApp(deps: RelayDeps): Relay {
     lifecycle,
     manifests,
     store: tus.store,
+    locks: locker,
     logger,
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const expire = () => expiry.sweep();
+  const expire = (when: 'scheduled' | 'now' = 'now') =>
+    expiryTask.run(() => expiry.sweep(), when).then((removed) => removed ?? 0);
   // A callback whose writer died before queueing it is delivered by whichever process looks first.
   const deliverCallbacks = () =>
     lifecycle
@@ -231,12 +261,11 @@ export function createRelayApp(deps: RelayDeps): Relay {
   app.use(errorMiddleware(logger));
 
   const timers: NodeJS.Timeout[] = [];
-  const onRedisReady = () => {
+  const reconcileSoon = (when: 'scheduled' | 'now') => {
     void deliverCallbacks();
-    reconciler
-      .run()
-      .catch((error: unknown) => logger.warn({ err: error }, 'reconcile after Redis came back failed'));
+    reconciler.run(when).catch((error: unknown) => logger.warn({ err: error }, `reconcile (${when}) failed`));
   };
+  const onRedisReady = () => reconcileSoon('now');
 
   return {
     app,
@@ -245,24 +274,26 @@ export function createRelayApp(deps: RelayDeps): Relay {
     manifests,
     uploads,
     tus,
+    locker,
     metrics,
     uploadDir,
-    reconcile: () => reconciler.run(),
-    expire,
+    reconcile: () => reconciler.run('now'),
+    expire: () => expire('now'),
     async start() {
       await reconciler.run().catch((error: unknown) => logger.warn({ err: error }, 'first reconcile failed'));
       await expire().catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
-      timers.push(setInterval(onRedisReady, deps.reconcileIntervalMs ?? 60_000).unref());
+      timers.push(setInterval(() => reconcileSoon('scheduled'), reconcileIntervalMs).unref());
       timers.push(
         setInterval(() => {
-          expire().catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
-        }, deps.expiryIntervalMs ?? 600_000).unref(),
+          expire('scheduled').catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
+        }, expiryIntervalMs).unref(),
       );
       redis.on('ready', onRedisReady);
     },
     stop() {
       for (const timer of timers.splice(0)) clearInterval(timer);
       void dashboard.close();
+      void locker.close();
       redis.off('ready', onRedisReady);
     },
   };

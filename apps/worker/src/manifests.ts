@@ -1,4 +1,4 @@
-import { type Logger, type UploadManifest, UploadManifests } from '@gtr/core';
+import { type Logger, type ManifestLock, type UploadManifest, UploadManifests } from '@gtr/core';
 
 const isDiskFull = (error: unknown): boolean =>
   ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '');
@@ -7,14 +7,17 @@ const isDiskFull = (error: unknown): boolean =>
  * The upload manifests as the worker writes them. A manifest is the disk copy of what Redis already
  * holds (written there first), kept for rebuilding jobs should Redis lose them. On a full upload
  * disk, failing the forward over it would be a deadlock: forwarding is what frees the disk. So
- * there an update is skipped with a warning, and the job carries on from Redis.
+ * there an update is skipped with a warning, and the job carries on from Redis. With `lock` (the
+ * relays' manifest lock in Redis), a read-modify-write never loses a relay's or another worker's
+ * fields, and never writes back a manifest that was just removed.
  */
 export class WorkerManifests extends UploadManifests {
   constructor(
     directory: string,
     private readonly logger: Logger,
+    lock?: ManifestLock,
   ) {
-    super(directory);
+    super(directory, lock);
   }
 
   override async update(

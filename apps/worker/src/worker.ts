@@ -14,6 +14,7 @@ import {
   type RelayQueues,
   RepeatedErrorLog,
   type ResolveHost,
+  redisManifestLock,
   StatsCounters,
   systemResolve,
   type TrackJobData,
@@ -125,7 +126,13 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     uploadDir,
     jobs,
     lifecycle: new JobLifecycle({ jobs, queues, logger }),
-    manifests: new WorkerManifests(uploadDir, logger),
+    manifests: new WorkerManifests(
+      uploadDir,
+      logger,
+      redisManifestLock(redis, prefix, (error, id) =>
+        logger.warn({ err: error, uploadId: id }, 'manifest written without its lock (Redis unreachable)'),
+      ),
+    ),
     queues,
     gcore,
     creator: new CreateBatcher(gcore),

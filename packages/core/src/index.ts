@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './errors.js';
 export * from './formats.js';
 export * from './jobs/index.js';
+export * from './locks.js';
 export * from './log-throttle.js';
 export * from './logger.js';
 export * from './net/index.js';

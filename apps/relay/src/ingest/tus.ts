@@ -9,6 +9,7 @@ import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { RelayFileStore } from './file-store.js';
+import type { RedisLocker } from './redis-locker.js';
 import type { Uploads } from './uploads.js';
 
 export const TUS_PATH = '/files';
@@ -36,6 +37,8 @@ export interface TusIngestOptions {
   expired(id: string, tusSaysGone: boolean): Promise<boolean>;
   /** The owner of an upload's job (null: none known), for tools that may touch only their own. */
   ownerOf(id: string): Promise<string | null>;
+  /** Every PATCH, HEAD, DELETE (and creation-with-upload) holds the upload's lock in Redis. */
+  locker: RedisLocker;
 }
 
 export interface TusIngest {
@@ -87,6 +90,10 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       return id;
     },
     ...(publicUrl ? { generateUrl: (_req, { path: base, id }) => `${publicUrl}${base}/${id}` } : {}),
+    locker: options.locker,
+    // How long a request asked to let go of its lock (another request, on any relay, wants the
+    // upload) may still finish what it is doing: then it is ended and its bytes so far stay.
+    lockDrainTimeout: 1_000,
     ...(options.maxUploadSize > 0 ? { maxSize: options.maxUploadSize } : {}),
     respectForwardedHeaders: options.trustProxy,
     // A finished upload belongs to its job now; cancel it through the jobs API instead.

@@ -1,7 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { JobLifecycle, JobRecord, JobRepository, Logger, UploadManifests } from '@gtr/core';
+import type { JobLifecycle, JobRecord, JobRepository, Lease, Logger, UploadManifests } from '@gtr/core';
 import type { RelayFileStore } from '../ingest/file-store.js';
+
+/** The upload locks TUS requests hold (ingest/redis-locker.ts), taken only when free. */
+export interface UploadLocks {
+  tryLock(id: string): Promise<Lease | null>;
+}
 
 export interface ExpiryDeps {
   uploadDir: string;
@@ -10,6 +15,7 @@ export interface ExpiryDeps {
   lifecycle: JobLifecycle;
   manifests: UploadManifests;
   store: RelayFileStore;
+  locks: UploadLocks;
   logger: Logger;
   now?: () => number;
 }
@@ -25,7 +31,8 @@ const EXPIRED = {
  * are removed and their jobs fail with `UPLOAD_EXPIRED`. That happens wherever an expired upload
  * is first seen — a TUS request answered 410, a look at its job through the API, or the periodic
  * sweep — so the two never disagree. A finished upload is never touched here: it stays until it
- * has been forwarded (the worker removes it then).
+ * has been forwarded (the worker removes it then). Nor is an upload that a request (on any relay)
+ * holds the lock of: it is being written or looked at; whoever sees it expired next removes it.
  */
 export class UploadExpiry {
   private readonly now: () => number;
@@ -38,8 +45,21 @@ export class UploadExpiry {
     return this.deps.expiryMs > 0 && this.now() > createdAtMs + this.deps.expiryMs;
   }
 
-  /** Removes the upload and fails its job, unless it is finished. Returns whether it did. */
+  /** Removes the upload and fails its job, unless it is finished or in use. Returns whether it did. */
   async expire(id: string): Promise<boolean> {
+    const lease = await this.deps.locks.tryLock(id).catch(() => null);
+    if (!lease) {
+      this.deps.logger.info({ uploadId: id }, 'expired upload is in use (locked): left for now');
+      return false;
+    }
+    try {
+      return await this.expireLocked(id);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async expireLocked(id: string): Promise<boolean> {
     const { store, manifests, lifecycle } = this.deps;
     const manifest = await manifests.read(id).catch(() => null);
     if (manifest?.completed_at) return false;

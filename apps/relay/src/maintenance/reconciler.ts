@@ -1,6 +1,7 @@
 import {
   ensureForwarding,
   ensureTracking,
+  type FleetTask,
   forwardQueueOf,
   type JobRepository,
   type Logger,
@@ -9,6 +10,11 @@ import {
 } from '@gtr/core';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import type { Uploads } from '../ingest/uploads.js';
+import type { UploadLocks } from './expiry.js';
+
+/** How often, and how many more times, a pass looks again at uploads a request held. */
+const BUSY_RETRY_MS = 1_000;
+const BUSY_ROUNDS = 5;
 
 /** A manifest's temp file is written and renamed in milliseconds: one this old was abandoned. */
 const STALE_TEMP_MS = 30_000;
@@ -25,8 +31,11 @@ export interface ReconcilerDeps {
   manifests: UploadManifests;
   store: RelayFileStore;
   uploads: Uploads;
+  locks: UploadLocks;
   queues: Pick<RelayQueues, 'forward' | 'import' | 'track'>;
   logger: Logger;
+  /** Makes the passes of all relays on one Redis take turns (and skip when one just ran). */
+  fleet?: FleetTask;
 }
 
 /**
@@ -39,27 +48,62 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  /** One pass; concurrent callers share it. */
-  run(): Promise<ReconcileReport> {
-    this.running ??= this.pass().finally(() => {
+  /**
+   * One pass; concurrent callers share it. With a fleet lease, one relay of the fleet runs at a
+   * time: `scheduled` (the periodic timer) also skips when another relay ran a pass recently,
+   * `now` (start, Redis back, a caller) only while one is running. A skipped pass reports zeros.
+   */
+  run(when: 'scheduled' | 'now' = 'now'): Promise<ReconcileReport> {
+    const { fleet } = this.deps;
+    this.running ??= (
+      fleet
+        ? fleet
+            .run((_signal, again) => this.pass(again), when)
+            .then((report) => report ?? { restored: 0, enqueued: 0 })
+        : this.pass()
+    ).finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
-  private async pass(): Promise<ReconcileReport> {
+  private async pass(again: () => void = () => {}): Promise<ReconcileReport> {
     const report: ReconcileReport = { restored: 0, enqueued: 0 };
     // A relay or worker killed while writing a manifest leaves its temp file behind.
     const swept = await this.deps.manifests.sweepTemp(STALE_TEMP_MS).catch(() => 0);
     if (swept > 0) this.deps.logger.info({ swept }, 'removed temp files of interrupted manifest writes');
-    for (const id of await this.deps.manifests.ids()) {
-      try {
-        await this.reconcileUpload(id, report);
-      } catch (error) {
-        this.deps.logger.warn(
-          { err: error, uploadId: id },
-          'reconcile failed for one upload; next pass retries',
-        );
+    let pending = await this.deps.manifests.ids();
+    // An upload a request holds (a client's HEAD or PATCH, often its retry right after Redis came
+    // back) is looked at again shortly; one still held after that waits for the next pass.
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_MS));
+      const busy: string[] = [];
+      for (const id of pending) {
+        try {
+          // The upload's own lock, as TUS requests take it: never judged half-written.
+          const lease = await this.deps.locks.tryLock(id);
+          if (!lease) {
+            busy.push(id);
+            continue;
+          }
+          try {
+            await this.reconcileUpload(id, report);
+          } finally {
+            await lease.release();
+          }
+        } catch (error) {
+          again();
+          this.deps.logger.warn(
+            { err: error, uploadId: id },
+            'reconcile failed for one upload; next pass retries',
+          );
+        }
+      }
+      pending = busy;
+      if (busy.length > 0 && round >= BUSY_ROUNDS) {
+        this.deps.logger.info({ busy: busy.length }, 'uploads in use are left for the next reconcile pass');
+        again();
+        break;
       }
     }
     // Jobs Redis holds as queued but BullMQ lost (e.g. imports after a Redis restore).

@@ -34,9 +34,22 @@ const SUFFIX = '.relay.json';
 /** `<id>.relay.json.<8 hex>.tmp`, as write() names its temp files. */
 const TEMP = /\.relay\.json\.[0-9a-f]{8}\.tmp$/;
 
-/** Reads and writes upload manifests atomically (write to a temp file, then rename). */
+/**
+ * Serializes the read-modify-writes and removals of one manifest across processes (relays and
+ * workers share the upload dir): see `redisManifestLock`.
+ */
+export type ManifestLock = <T>(id: string, fn: () => Promise<T>) => Promise<T>;
+
+/**
+ * Reads and writes upload manifests atomically (write to a temp file, then rename). With a
+ * `lock`, `update` and `remove` hold it, so that two processes never lose each other's fields
+ * and a removed manifest is never written back.
+ */
 export class UploadManifests {
-  constructor(readonly directory: string) {}
+  constructor(
+    readonly directory: string,
+    private readonly lock?: ManifestLock,
+  ) {}
 
   file(id: string): string {
     return path.join(this.directory, `${id}${SUFFIX}`);
@@ -74,15 +87,21 @@ export class UploadManifests {
 
   /** Read-modify-write; returns the new manifest, or null when there is none. */
   async update(id: string, patch: Partial<Omit<UploadManifest, 'id'>>): Promise<UploadManifest | null> {
-    const current = await this.read(id);
-    if (!current) return null;
-    const next = { ...current, ...patch };
-    await this.write(next);
-    return next;
+    return this.locked(id, async () => {
+      const current = await this.read(id);
+      if (!current) return null;
+      const next = { ...current, ...patch };
+      await this.write(next);
+      return next;
+    });
   }
 
   async remove(id: string): Promise<void> {
-    await fs.rm(this.file(id), { force: true });
+    await this.locked(id, () => fs.rm(this.file(id), { force: true }));
+  }
+
+  private locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock ? this.lock(id, fn) : fn();
   }
 
   /**
