@@ -1,7 +1,8 @@
 /**
- * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue]`: the relay against what a
- * team could use instead, side by side in one run. Writes bench/results/<mode>.json and the
- * tables in BENCHMARKS.md. Not a test: nothing here fails on a slow number.
+ * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale]`: the relay against
+ * what a team could use instead, side by side in one run. Writes bench/results/<mode>.json and the
+ * tables in BENCHMARKS.md; a run of some sections only replaces their rows in the previous results
+ * of its mode and keeps the others. Not a test: nothing here fails on a slow number.
  */
 import { mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -20,9 +21,21 @@ import { type IngestResult, ingest } from './sections/ingest.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
 import { queue } from './sections/queue.js';
+import { SCALE_SECTION, scale } from './sections/scale.js';
 
-const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue'] as const;
+const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
+
+/** The table rows (`Figure.section`) each section writes; "7. CPU" is made from ingest and forward. */
+const FIGURE_LABELS: Record<Section, string[]> = {
+  ingest: ['1. Ingest'],
+  forward: ['2. Forward', '3. End to end'],
+  memory: ['4. Memory'],
+  latency: ['5. Latency'],
+  queue: ['6. Queue scale'],
+  scale: [SCALE_SECTION],
+};
+const CPU_LABEL = '7. CPU';
 
 function parseArgs(argv: string[]): { mode: Mode; only: Set<Section> } {
   const mode: Mode = argv.includes('--quick') ? 'quick' : 'full';
@@ -94,6 +107,13 @@ async function main(): Promise<number> {
     note: (text) => results.notes.push(text),
     sections: results.sections,
   };
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  const jsonFile = path.join(resultsDir, `${mode}.json`);
+  // Some sections only: the others' results stay as the last run of this mode left them.
+  const partial = SECTIONS.some((s) => !only.has(s));
+  const previous = partial
+    ? (JSON.parse(await readFile(jsonFile, 'utf8').catch(() => 'null')) as Results | null)
+    : null;
   for (const app of ['relay', 'worker'] as const) {
     const flags = nodeArgs(app).join(' ');
     const from =
@@ -123,6 +143,7 @@ async function main(): Promise<number> {
     memory: () => memory(ctx),
     latency: () => latency(ctx),
     queue: () => queue(ctx),
+    scale: () => scale(ctx),
   };
   for (const section of SECTIONS) {
     if (!only.has(section)) continue;
@@ -137,20 +158,23 @@ async function main(): Promise<number> {
       log(`— ${section} FAILED: ${message}`);
     }
   }
-  cpuFigures(
-    ctx,
-    results.sections.ingest as IngestResult | undefined,
-    results.sections.forward as ForwardResult | undefined,
-  );
+  if (!previous || only.has('ingest') || only.has('forward')) {
+    const sections = { ...previous?.sections, ...results.sections };
+    cpuFigures(
+      ctx,
+      sections.ingest as IngestResult | undefined,
+      sections.forward as ForwardResult | undefined,
+    );
+  }
 
   results.wallSeconds = round((performance.now() - t0) / 1000, 1);
-  const resultsDir = path.join(ROOT, 'bench', 'results');
+  results.figures = byNumber(results.figures);
+  const written = previous ? mergeRuns(previous, results, only) : results;
   await mkdir(resultsDir, { recursive: true });
-  const jsonFile = path.join(resultsDir, `${mode}.json`);
-  await writeFile(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  await writeFile(jsonFile, `${JSON.stringify(written, null, 2)}\n`);
   const read = async (m: Mode) =>
     m === mode
-      ? results
+      ? written
       : (JSON.parse(
           await readFile(path.join(resultsDir, `${m}.json`), 'utf8').catch(() => 'null'),
         ) as Results | null);
@@ -168,6 +192,42 @@ async function main(): Promise<number> {
   }
   log(`wrote ${path.relative(ROOT, jsonFile)} and BENCHMARKS.md; wall time ${results.wallSeconds} s`);
   return Object.keys(results.errors).length > 0 ? 1 : 0;
+}
+
+/** Figures in the order of their section numbers ("1. Ingest" … "8. Scale"), stable within one. */
+function byNumber(figures: Figure[]): Figure[] {
+  const number = (f: Figure) => Number.parseInt(f.section, 10) || Number.MAX_SAFE_INTEGER;
+  return figures
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => number(a.f) - number(b.f) || a.i - b.i)
+    .map(({ f }) => f);
+}
+
+/**
+ * The previous results of this mode with the sections just run put in: their rows, raw results,
+ * errors and notes (a note belongs to a section when it starts with one of its labels and ":")
+ * replace the old ones; heading, machine and disk stay the previous run's, and a note per section
+ * says when it was measured again.
+ */
+function mergeRuns(previous: Results, current: Results, only: Set<Section>): Results {
+  const replaced = new Set([...only].flatMap((s) => FIGURE_LABELS[s]));
+  if (only.has('ingest') || only.has('forward')) replaced.add(CPU_LABEL);
+  const ownNote = (note: string) => [...replaced].some((label) => note.startsWith(`${label}:`));
+  const errors = Object.fromEntries(
+    Object.entries(previous.errors).filter(([key]) => !only.has(key as Section)),
+  );
+  const rerun = [...only].map(
+    (s) =>
+      `${FIGURE_LABELS[s][0]}: measured again on its own (\`pnpm bench${current.mode === 'quick' ? ' --quick' : ''} --only ${[...only].join(',')}\`, ${current.startedAt}, ${Math.round(current.wallSeconds)} s wall); the other rows are from the run in the heading.`,
+  );
+  const notes = [...previous.notes.filter((n) => !ownNote(n)), ...rerun, ...current.notes];
+  return {
+    ...previous,
+    figures: byNumber([...previous.figures.filter((f) => !replaced.has(f.section)), ...current.figures]),
+    sections: { ...previous.sections, ...current.sections },
+    errors: { ...errors, ...current.errors },
+    notes: [...new Set(notes)],
+  };
 }
 
 /** 7. CPU seconds per GiB, from the ingest and forward runs. */

@@ -22,6 +22,12 @@ export interface Plan {
   latency: { uploads: number; bytes: number; defaultRpsUploads: number };
   /** `windowSeconds`: processing is watched until every job is ready, or this long. */
   queue: { items: number; windowSeconds: number; rps: number };
+  /**
+   * 8. Scale: `lockerRuns` repetitions of the big file (10 MB chunks) per locker; `uploads`
+   * concurrent uploads of 1/`uploads` of the big file each, to one relay and across `relays`,
+   * `runs` repetitions per case. Medians are reported.
+   */
+  scale: { lockerRuns: number; uploads: number; relays: number; runs: number };
 }
 
 export function planFor(mode: Mode): Plan {
@@ -40,6 +46,8 @@ export function planFor(mode: Mode): Plan {
       },
       latency: { uploads: 30, bytes: 256 * 1024, defaultRpsUploads: 4 },
       queue: { items: 1_000, windowSeconds: 15, rps: 50 },
+      // 64 MiB runs take a fraction of a second: a few more than one, or the medians are one draw.
+      scale: { lockerRuns: 9, uploads: 6, relays: 3, runs: 5 },
     };
   }
   return {
@@ -56,6 +64,7 @@ export function planFor(mode: Mode): Plan {
     },
     latency: { uploads: 200, bytes: 256 * 1024, defaultRpsUploads: 20 },
     queue: { items: 10_000, windowSeconds: 120, rps: 50 },
+    scale: { lockerRuns: 11, uploads: 6, relays: 3, runs: 5 },
   };
 }
 

@@ -14,6 +14,7 @@ import {
   type TokenEntry,
   UploadManifests,
 } from '@gtr/core';
+import { MemoryLocker } from '@tus/server';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
@@ -59,6 +60,12 @@ export interface RelaySettings {
   imports?: ImportSettings;
   /** The Gcore API the workers forward to, shown on the dashboard (`emulator`: the built-in one). */
   upstream?: { url: string; emulator: boolean };
+  /**
+   * `UPLOAD_LOCKER`, for benchmarks and single-relay debugging only: `memory` hands @tus/server
+   * its MemoryLocker (unsafe with more than one relay); maintenance keeps the Redis locks.
+   * Default `redis`.
+   */
+  uploadLocker?: 'redis' | 'memory';
 }
 
 export interface RelayDeps {
@@ -118,6 +125,8 @@ export function createRelayApp(deps: RelayDeps): Relay {
     ),
   );
   const reconcileIntervalMs = deps.reconcileIntervalMs ?? 60_000;
+  if (settings.uploadLocker === 'memory')
+    logger.warn('UPLOAD_LOCKER=memory: TUS locks are in this process only (benchmarks; one relay only)');
   const expiryIntervalMs = deps.expiryIntervalMs ?? 600_000;
   const metrics = createRelayMetrics(jobs);
   const uploads = new Uploads({
@@ -140,7 +149,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     publicUrl: settings.publicUrl,
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
     ownerOf: async (id) => (await jobs.get(id))?.owner ?? null,
-    locker,
+    locker: settings.uploadLocker === 'memory' ? new MemoryLocker() : locker,
   });
   // Maintenance runs once for the fleet, under a lease, not once per relay.
   const reconciler = new Reconciler({

@@ -17,5 +17,6 @@ export function relaySettingsFromConfig(
     authFailuresPerMinute: config.AUTH_FAILURE_LIMIT,
     imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
     upstream,
+    uploadLocker: config.UPLOAD_LOCKER,
   };
 }

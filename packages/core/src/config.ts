@@ -316,6 +316,16 @@ export const configSchema = z.object({
    * 0 turns it off. Default 20.
    */
   AUTH_FAILURE_LIMIT: int(20, 0, 1_000_000),
+  /**
+   * For benchmarks and single-relay debugging only: `memory` gives @tus/server its in-process
+   * MemoryLocker instead of the upload locks in Redis, so TUS requests on different relays no
+   * longer exclude each other (unsafe with more than one relay, or with a relay beside the expiry
+   * of another). Maintenance keeps taking the Redis locks. Default `redis`.
+   */
+  UPLOAD_LOCKER: z
+    .enum(['redis', 'memory'])
+    .optional()
+    .transform((v) => v ?? 'redis'),
   /** Port of a `pnpm start:worker` process's `/metrics` and `/healthz`; 0 turns it off. Default 9464. */
   WORKER_METRICS_PORT: int(9464, 0, 65_535),
   /**

@@ -2,14 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, type ErrorCode, type Logger, type Principal } from '@gtr/core';
 import { Server } from '@tus/server';
-import { Uid } from '@tus/utils';
+import { type Locker, Uid } from '@tus/utils';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { RelayFileStore } from './file-store.js';
-import type { RedisLocker } from './redis-locker.js';
 import type { Uploads } from './uploads.js';
 
 export const TUS_PATH = '/files';
@@ -37,8 +36,11 @@ export interface TusIngestOptions {
   expired(id: string, tusSaysGone: boolean): Promise<boolean>;
   /** The owner of an upload's job (null: none known), for tools that may touch only their own. */
   ownerOf(id: string): Promise<string | null>;
-  /** Every PATCH, HEAD, DELETE (and creation-with-upload) holds the upload's lock in Redis. */
-  locker: RedisLocker;
+  /**
+   * Every PATCH, HEAD, DELETE (and creation-with-upload) holds the upload's lock: in Redis (the
+   * RedisLocker); @tus/server's MemoryLocker only with UPLOAD_LOCKER=memory (benchmarks).
+   */
+  locker: Locker;
 }
 
 export interface TusIngest {
