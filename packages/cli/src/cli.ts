@@ -1,5 +1,6 @@
 import { cancelCommand } from './commands/cancel.js';
 import type { Command } from './commands/command.js';
+import { doctorCommand } from './commands/doctor.js';
 import { importCommand } from './commands/import.js';
 import { jobCommand } from './commands/job.js';
 import { jobsCommand } from './commands/jobs.js';
@@ -14,6 +15,7 @@ export const COMMANDS: readonly Command[] = [
   jobCommand,
   retryCommand,
   cancelCommand,
+  doctorCommand,
 ];
 
 export function generalUsage(): string {
