@@ -153,6 +153,38 @@ describe('batch create', () => {
     expect(bad.body.errors.videos['1']).toEqual({ name: ["can't be blank"] });
     expect(emulator.videos()).toHaveLength(0);
   });
+
+  const names = (body: Array<{ name: string }>) => body.map((v) => v.name);
+  const five = () => ['a', 'b', 'c', 'd', 'e'].map((name) => ({ name }));
+
+  it('answers in reverse or shuffled order under batchOrder', async () => {
+    emulator.setFaults({ batchOrder: 'reversed' });
+    const reversed = await api(emulator, 'POST', '/streaming/videos/batch', { videos: five() });
+    expect(names(reversed.body)).toEqual(['e', 'd', 'c', 'b', 'a']);
+    emulator.setFaults({ batchOrder: 'shuffled' });
+    const shuffled = await api(emulator, 'POST', '/streaming/videos/batch', { videos: five() });
+    expect(names(shuffled.body)).not.toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect([...names(shuffled.body)].sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+  });
+
+  it.each([403, 404, 405] as const)('answers %i under batchStatus, creating none', async (status) => {
+    emulator.setFaults({ batchStatus: status });
+    const res = await api(emulator, 'POST', '/streaming/videos/batch', { videos: five() });
+    expect(res.status).toBe(status);
+    expect(typeof res.body.message).toBe('string');
+    expect(emulator.videos()).toHaveLength(0);
+  });
+
+  it('creates the videos first and answers batchDelayMs per video later', async () => {
+    emulator.setFaults({ batchDelayMs: 40 });
+    const started = performance.now();
+    const pending = api(emulator, 'POST', '/streaming/videos/batch', { videos: five() });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(emulator.videos()).toHaveLength(5);
+    expect((await pending).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    expect(emulator.requests()).toEqual([{ method: 'POST', path: '/videos/batch', query: {}, items: 5 }]);
+  });
 });
 
 describe('get, list, update, delete', () => {
@@ -185,6 +217,24 @@ describe('get, list, update, delete', () => {
 
     const page2 = await api(emulator, 'GET', '/streaming/videos?page=2&per_page=2');
     expect(page2.body.map((v: { id: number }) => v.id)).toEqual([ids[0]]);
+  });
+
+  it('filters by id=1,2,3, keeps only documented fields=, and lists oldest first under listOrder', async () => {
+    const ids = [await create('one'), await create('two'), await create('three')];
+    const some = await api(emulator, 'GET', `/streaming/videos?id=${ids[2]},${ids[0]}`);
+    expect(some.body.map((v: { id: number }) => v.id)).toEqual([ids[2], ids[0]]);
+
+    const short = await api(emulator, 'GET', `/streaming/videos?id=${ids[1]}&fields=id,status,error,hls_url`);
+    expect(short.body).toEqual([{ id: ids[1], status: 'empty', hls_url: null }]);
+
+    emulator.setFaults({ listOrder: 'oldest' });
+    const oldest = await api(emulator, 'GET', '/streaming/videos');
+    expect(oldest.body.map((v: { id: number }) => v.id)).toEqual(ids);
+    expect(emulator.requests().map((r) => r.query)).toEqual([
+      { id: `${ids[2]},${ids[0]}` },
+      { id: String(ids[1]), fields: 'id,status,error,hls_url' },
+      {},
+    ]);
   });
 
   it('updates flat fields and moves updated_at', async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RequestLog } from './api/request-log.js';
 import type { Bandwidth } from './bandwidth.js';
 import type { VideoCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
@@ -23,6 +24,8 @@ export interface EmulatorContext {
   rateLimiter: RateLimiter;
   bandwidth: Bandwidth;
   logger: Logger;
+  /** List and batch calls received, for tests. */
+  requests: RequestLog;
   /** Where TUS uploads are stored. */
   uploadDir: string;
   /** `host:port` of the emulator, for requests that carry no Host header. */

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
+import { type LoggedRequest, RequestLog } from './api/request-log.js';
 import { createEmulatorApp } from './app.js';
 import { Bandwidth } from './bandwidth.js';
 import { type EmulatedVideo, toEmulatedVideo, VideoCatalog } from './catalog.js';
@@ -56,6 +57,8 @@ export interface Emulator {
   resetStats(): void;
   video(id: number): EmulatedVideo | undefined;
   videos(): EmulatedVideo[];
+  /** The list (`GET /streaming/videos`) and batch-create calls received since start or `resetStats()`. */
+  requests(): LoggedRequest[];
   /** Stops listening, drops every connection, ends timers, pulls and webhooks; removes a temporary dataDir. */
   close(): Promise<void>;
 }
@@ -99,6 +102,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     rateLimiter: new RateLimiter(),
     bandwidth: new Bandwidth(() => faults.current.bandwidthBytesPerSec, closing.signal),
     logger,
+    requests: new RequestLog(),
     uploadDir: join(dataDir, 'uploads'),
     selfHost: () => `${urlHost(host)}:${port}`,
   };
@@ -113,12 +117,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     faults: () => ({ ...faults.current }),
     advanceClock: (ms) => clock.advance(ms),
     stats: () => stats.snapshot(),
-    resetStats: () => stats.reset(),
+    resetStats: () => {
+      stats.reset();
+      ctx.requests.clear();
+    },
     video: (id) => {
       const video = videos.get(id);
       return video && toEmulatedVideo(video);
     },
     videos: () => videos.all().map(toEmulatedVideo),
+    requests: () => ctx.requests.entries(),
   };
 
   const app = createEmulatorApp(ctx, {

@@ -34,6 +34,23 @@ export interface Faults {
   processingError: string | null;
   /** `object` (the docs) or `array` (OpenAPI file and SDKs): the create-video answer's shape. Default `object`. */
   createResponse: 'object' | 'array';
+  /**
+   * Order of `POST /streaming/videos/batch`'s answer: Gcore's OpenAPI file documents an array of
+   * videos but not its order. Default `request`.
+   */
+  batchOrder: 'request' | 'reversed' | 'shuffled';
+  /**
+   * 0: the batch endpoint works. 403/404/405: it answers that status (the docs page calls batch
+   * upload "available soon, ask support", so an account may not have it). Default 0.
+   */
+  batchStatus: 0 | 403 | 404 | 405;
+  /**
+   * A slow batch: after creating its videos, the batch endpoint waits this many ms per video
+   * before it answers (Gcore's API connection timeout is 30 s). Default 0.
+   */
+  batchDelayMs: number;
+  /** Order of `GET /streaming/videos` (undocumented upstream): `newest` or `oldest` first. Default `newest`. */
+  listOrder: 'newest' | 'oldest';
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -51,6 +68,10 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   processingStepMs: 100,
   processingError: null,
   createResponse: 'object',
+  batchOrder: 'request',
+  batchStatus: 0,
+  batchDelayMs: 0,
+  listOrder: 'newest',
 });
 
 const COUNTS = [
@@ -65,6 +86,7 @@ const COUNTS = [
   'bandwidthBytesPerSec',
   'tokenTtlMs',
   'processingStepMs',
+  'batchDelayMs',
 ] as const satisfies readonly (keyof Faults)[];
 
 const RETRY_AFTER_FORMS: readonly RetryAfterForm[] = ['seconds', 'http-date', 'ms', 'none'];
@@ -102,6 +124,18 @@ export function parseFaults(input: unknown): Partial<Faults> {
       if (value !== 'object' && value !== 'array') {
         problems.push(`createResponse: expected object or array, got ${JSON.stringify(value)}`);
       } else patch.createResponse = value;
+    } else if (key === 'batchOrder') {
+      if (value !== 'request' && value !== 'reversed' && value !== 'shuffled') {
+        problems.push(`batchOrder: expected request, reversed or shuffled, got ${JSON.stringify(value)}`);
+      } else patch.batchOrder = value;
+    } else if (key === 'batchStatus') {
+      if (value !== 0 && value !== 403 && value !== 404 && value !== 405) {
+        problems.push(`batchStatus: expected 0, 403, 404 or 405, got ${JSON.stringify(value)}`);
+      } else patch.batchStatus = value;
+    } else if (key === 'listOrder') {
+      if (value !== 'newest' && value !== 'oldest') {
+        problems.push(`listOrder: expected newest or oldest, got ${JSON.stringify(value)}`);
+      } else patch.listOrder = value;
     } else {
       problems.push(`${key}: unknown fault`);
     }

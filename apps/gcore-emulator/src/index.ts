@@ -1,3 +1,4 @@
+export type { LoggedRequest } from './api/request-log.js';
 export type { EmulatedVideo, VideoStatus } from './catalog.js';
 export { detectContainer } from './container.js';
 export {

@@ -1,5 +1,6 @@
+import type { Logger } from '@gtr/core';
 import type { CreateVideoFields, GcoreClient, GcoreVideo } from '@gtr/gcore';
-import { GcoreError, MAX_BATCH_SIZE } from '@gtr/gcore';
+import { GcoreApiError, GcoreError, GcoreTimeoutError, MAX_BATCH_SIZE } from '@gtr/gcore';
 
 interface Waiting<T, R> {
   input: T;
@@ -7,24 +8,125 @@ interface Waiting<T, R> {
   reject: (error: unknown) => void;
 }
 
+type WaitingCreate = Waiting<CreateVideoFields, GcoreVideo>;
+
+/** What ties a batch answer to its request: Gcore echoes both in the video it creates. */
+function contentKey(name: string, originUrl: string | null | undefined): string {
+  return JSON.stringify([name, originUrl ?? null]);
+}
+
 /**
- * Gathers create-video calls made within a short window into Gcore's batch endpoint (up to 500
- * per call): a migration of thousands of URLs then costs a handful of API requests instead of
- * one each, under the same GCORE_API_RPS.
+ * Pairs the videos of a batch answer with the requests by content, never by position: Gcore's
+ * OpenAPI file (`post_videos_batch`, product-documentation
+ * `api-reference/services_docs_mintlify/streaming_api.yaml`) answers "array of videoDetails" and
+ * says nothing of its order. First by (name, origin_url) — the batcher never puts two requests
+ * with the same pair in one call — then, for what is left, by name alone where that name is
+ * unique on both sides (in case Gcore rewrites an origin URL, e.g. normalises it). Returns one
+ * entry per request: its video, or undefined when no answer could be tied to it.
+ */
+export function matchBatchAnswer(
+  requests: readonly CreateVideoFields[],
+  answers: readonly GcoreVideo[],
+): Array<GcoreVideo | undefined> {
+  const matched: Array<GcoreVideo | undefined> = requests.map(() => undefined);
+  const free = new Map<string, GcoreVideo[]>();
+  for (const video of answers) {
+    const key = contentKey(video.name, video.origin_url);
+    free.set(key, [...(free.get(key) ?? []), video]);
+  }
+  const used = new Set<GcoreVideo>();
+  for (const [i, request] of requests.entries()) {
+    const video = free.get(contentKey(request.name, request.origin_url))?.shift();
+    if (video) {
+      matched[i] = video;
+      used.add(video);
+    }
+  }
+  const leftAnswers = answers.filter((v) => !used.has(v));
+  const leftRequests = [...requests.keys()].filter((i) => matched[i] === undefined);
+  const count = <T>(items: T[], name: (item: T) => string) => {
+    const counts = new Map<string, number>();
+    for (const item of items) counts.set(name(item), (counts.get(name(item)) ?? 0) + 1);
+    return counts;
+  };
+  const answerNames = count(leftAnswers, (v) => v.name);
+  const requestNames = count(leftRequests, (i) => requests[i]!.name);
+  for (const i of leftRequests) {
+    const name = requests[i]!.name;
+    if (requestNames.get(name) !== 1 || answerNames.get(name) !== 1) continue;
+    matched[i] = leftAnswers.find((v) => v.name === name);
+  }
+  return matched;
+}
+
+export interface CreateBatcherOptions {
+  /** How long creates gather before a call. Default 100 ms. */
+  windowMs?: number;
+  /**
+   * Most videos per batch call. Gcore allows 500 but closes a connection after 30 s (OA
+   * `post_videos_batch`: "Batch max size = 500 videos … API connection timeout = 30 sec."), and
+   * publishes no per-video time: 100 keeps a call well inside it. Default 100.
+   */
+  maxBatch?: number;
+  /** A batch call slower than this halves the batch size for the rest of the process. Default 10 s. */
+  slowMs?: number;
+  /** After the batch endpoint answered 403/404/405, single creates only, for this long. Default 10 min. */
+  reprobeMs?: number;
+  now?: () => number;
+  logger?: Pick<Logger, 'info' | 'warn'>;
+}
+
+/** The statuses with which an account says it has no batch endpoint. */
+const BATCH_UNAVAILABLE = new Set([403, 404, 405]);
+
+/**
+ * Gathers create-video calls made within a short window into Gcore's batch endpoint: a migration
+ * of thousands of URLs then costs a handful of API requests instead of one each, under the same
+ * GCORE_API_RPS.
+ *
+ * Gcore's docs page on uploading via API still calls batch upload "available soon — ask support",
+ * so an account may lack it: a 403/404/405 from the batch endpoint turns batching off for this
+ * process (single creates instead, and the waiting creates are made one by one), and it is tried
+ * again after `reprobeMs`. A batch call whose answer was lost (timeout, connection, 5xx) may have
+ * created its videos: each is looked up (search by name) before anything is created again.
  */
 export class CreateBatcher {
-  private waiting: Array<Waiting<CreateVideoFields, GcoreVideo>> = [];
+  private waiting: WaitingCreate[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private readonly windowMs: number;
+  private readonly slowMs: number;
+  private readonly reprobeMs: number;
+  private readonly now: () => number;
+  private readonly logger: Pick<Logger, 'info' | 'warn'> | undefined;
+  /** The current most videos per call (halved after a slow or timed-out call). */
+  maxBatch: number;
+  private batchOffUntil = 0;
 
   constructor(
     private readonly gcore: GcoreClient,
-    private readonly windowMs = 100,
-  ) {}
+    options: CreateBatcherOptions = {},
+  ) {
+    this.windowMs = options.windowMs ?? 100;
+    this.maxBatch = Math.max(1, Math.min(MAX_BATCH_SIZE, options.maxBatch ?? 100));
+    this.slowMs = options.slowMs ?? 10_000;
+    this.reprobeMs = options.reprobeMs ?? 10 * 60_000;
+    this.now = options.now ?? Date.now;
+    this.logger = options.logger;
+  }
+
+  /** Whether batch calls are off for now (the endpoint refused recently). */
+  get batchOff(): boolean {
+    return this.now() < this.batchOffUntil;
+  }
 
   create(fields: CreateVideoFields): Promise<GcoreVideo> {
     return new Promise((resolve, reject) => {
+      if (this.batchOff) {
+        void this.single({ input: fields, resolve, reject });
+        return;
+      }
       this.waiting.push({ input: fields, resolve, reject });
-      if (this.waiting.length >= MAX_BATCH_SIZE) this.flush();
+      if (this.waiting.length >= this.maxBatch) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.windowMs);
     });
   }
@@ -32,41 +134,142 @@ export class CreateBatcher {
   private flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const batch = this.waiting.splice(0, MAX_BATCH_SIZE);
+    // Never two requests with the same (name, origin_url) in one call: answers are tied to
+    // requests by that pair. A repeat waits for the next call.
+    const batch: WaitingCreate[] = [];
+    const keys = new Set<string>();
+    const rest: WaitingCreate[] = [];
+    for (const w of this.waiting) {
+      const key = contentKey(w.input.name, w.input.origin_url);
+      if (batch.length < this.maxBatch && !keys.has(key)) {
+        keys.add(key);
+        batch.push(w);
+      } else rest.push(w);
+    }
+    this.waiting = rest;
     if (batch.length > 0) void this.send(batch);
+    if (this.waiting.length > 0) this.timer = setTimeout(() => this.flush(), this.windowMs);
   }
 
-  private async send(batch: Array<Waiting<CreateVideoFields, GcoreVideo>>): Promise<void> {
-    if (batch.length === 1) {
-      const [only] = batch;
-      await this.gcore.createVideo(only!.input).then(only!.resolve, only!.reject);
+  private single(w: WaitingCreate): Promise<void> {
+    return this.gcore.createVideo(w.input).then(w.resolve, w.reject);
+  }
+
+  private async send(batch: WaitingCreate[]): Promise<void> {
+    if (batch.length === 1 || this.batchOff) {
+      await Promise.all(batch.map((w) => this.single(w)));
       return;
     }
+    const sentAt = this.now();
+    let videos: GcoreVideo[];
     try {
-      const videos = await this.gcore.createVideosBatch(batch.map((w) => w.input));
-      if (videos.length !== batch.length) {
-        throw new GcoreError(
-          'GCORE_INVALID_RESPONSE',
-          `Gcore's batch create answered ${videos.length} videos for ${batch.length}`,
-          { retryable: true },
-        );
-      }
-      for (const [i, w] of batch.entries()) w.resolve(videos[i]!);
+      videos = await this.gcore.createVideosBatch(batch.map((w) => w.input));
     } catch (error) {
-      // One bad item must not sink the others: a refused batch is retried one by one.
-      if (error instanceof GcoreError && !error.retryable && error.status !== 401 && error.status !== 403) {
-        await Promise.all(batch.map((w) => this.gcore.createVideo(w.input).then(w.resolve, w.reject)));
-        return;
-      }
+      await this.failed(batch, error, sentAt);
+      return;
+    }
+    if (this.now() - sentAt > this.slowMs) this.shrink(batch.length, this.now() - sentAt);
+    const matched = matchBatchAnswer(
+      batch.map((w) => w.input),
+      videos,
+    );
+    const unmatched: WaitingCreate[] = [];
+    for (const [i, w] of batch.entries()) {
+      const video = matched[i];
+      if (video) w.resolve(video);
+      else unmatched.push(w);
+    }
+    if (unmatched.length > 0) {
+      this.logger?.warn(
+        { requested: batch.length, answered: videos.length, unmatched: unmatched.length },
+        "Gcore's batch answer did not name every requested video; looking the rest up",
+      );
+      await this.recover(unmatched, sentAt);
+    }
+  }
+
+  private async failed(batch: WaitingCreate[], error: unknown, sentAt: number): Promise<void> {
+    if (error instanceof GcoreApiError && BATCH_UNAVAILABLE.has(error.status)) {
+      this.batchOffUntil = this.now() + this.reprobeMs;
+      this.logger?.warn(
+        { status: error.status, retryInMs: this.reprobeMs },
+        "Gcore's batch endpoint is not available to this account; creating videos one by one",
+      );
+      await Promise.all(batch.map((w) => this.single(w)));
+      return;
+    }
+    if (error instanceof GcoreError && (error.status === 401 || error.status === 429)) {
+      // Nothing was created; singles would meet the same answer.
       for (const w of batch) w.reject(error);
+      return;
+    }
+    if (error instanceof GcoreError && !error.retryable) {
+      // One bad item must not sink the others: a refused batch is retried one by one.
+      await Promise.all(batch.map((w) => this.single(w)));
+      return;
+    }
+    // Timeout, lost connection, 5xx: Gcore may have created some or all of the videos.
+    if (error instanceof GcoreTimeoutError) this.shrink(batch.length, this.now() - sentAt);
+    this.logger?.warn(
+      { err: error, videos: batch.length },
+      "Gcore's batch answer was lost; looking the videos up before creating any again",
+    );
+    await this.recover(batch, sentAt);
+  }
+
+  private shrink(size: number, tookMs: number): void {
+    const next = Math.max(1, Math.min(this.maxBatch, Math.floor(size / 2)));
+    if (next === this.maxBatch) return;
+    this.maxBatch = next;
+    this.logger?.info({ videos: size, tookMs, maxBatch: next }, 'Gcore batch call was slow; smaller batches');
+  }
+
+  /**
+   * For each request: the video Gcore made for it since the call (same name and origin_url), or a
+   * single create when there is none. Search is by name: OA `get_api_videos`, "search …
+   * id={s} OR slug={s} OR name like {s}".
+   */
+  private async recover(batch: WaitingCreate[], sentAt: number): Promise<void> {
+    const claimed = new Set<number>();
+    for (const w of batch) {
+      let found: GcoreVideo | undefined;
+      try {
+        const candidates = await this.gcore.listVideos({ search: w.input.name, per_page: 100 });
+        found = candidates
+          .filter(
+            (v) =>
+              !claimed.has(v.id) &&
+              v.name === w.input.name &&
+              (v.origin_url ?? null) === (w.input.origin_url ?? null) &&
+              Date.parse(v.created_at ?? '') >= sentAt - 60_000,
+          )
+          .sort((a, b) => a.id - b.id)[0];
+      } catch (error) {
+        // Unknown whether it exists: the caller's retry looks again (and adopts it if so).
+        w.reject(error);
+        continue;
+      }
+      if (found) {
+        claimed.add(found.id);
+        w.resolve(found);
+      } else await this.single(w);
     }
   }
 }
 
+/** Ids per `GET /streaming/videos?id=…` call. */
+const IDS_PER_LIST = 100;
+
 /**
  * Answers "what is video N's status?" for many tracked videos at once: lookups made within a
- * short window share `GET /streaming/videos` pages (100 a page, newest first — where videos in
- * processing are), and only the ones not found there cost a `GET /streaming/videos/{id}` each.
+ * short window share `GET /streaming/videos?id=1,2,3` calls — the documented id filter (OA
+ * `get_api_videos`: "IDs of the videos to find … separated by commas. Example, ?id=1,101,1001"),
+ * 100 ids a call, nothing assumed about the order of the answer — and only the ones missing from
+ * those answers cost a `GET /streaming/videos/{id}` each.
+ *
+ * No `fields`: the attributes it may name (OA: "id, name, duration, status, created_at,
+ * updated_at, hls_url, screenshots, converted_videos, priority, stream_id") leave out `error` and
+ * `dash_url`, which tracking needs (a video can stop short of `ready` with `error` set).
  */
 export class StatusBoard {
   private waiting = new Map<number, Array<Waiting<number, GcoreVideo>>>();
@@ -114,17 +317,15 @@ export class StatusBoard {
       wanted.delete(id);
     };
     if (wanted.size >= this.listThreshold) {
-      const perPage = 100;
-      const pages = Math.ceil(wanted.size / perPage) + 1;
-      try {
-        for (let page = 1; page <= pages && wanted.size > 0; page++) {
-          const videos = await this.gcore.listVideos({ page, per_page: perPage });
+      const ids = [...wanted.keys()];
+      for (let start = 0; start < ids.length; start += IDS_PER_LIST) {
+        const chunk = ids.slice(start, start + IDS_PER_LIST);
+        try {
+          const videos = await this.gcore.listVideos({ id: chunk.join(','), per_page: chunk.length });
           for (const video of videos) if (wanted.has(video.id)) settle(video.id, { video });
-          if (videos.length < perPage) break;
+        } catch (error) {
+          for (const id of chunk) settle(id, { error });
         }
-      } catch (error) {
-        for (const id of [...wanted.keys()]) settle(id, { error });
-        return;
       }
     }
     await Promise.all(

@@ -135,7 +135,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     ),
     queues,
     gcore,
-    creator: new CreateBatcher(gcore),
+    creator: new CreateBatcher(gcore, { logger }),
     statuses: new StatusBoard(gcore),
     pacer,
     stats,

@@ -21,6 +21,8 @@ export interface StackOptions {
   /** Gcore API key the worker uses (default: the emulator's). */
   apiKey?: string;
   rps?: number;
+  /** The worker's Gcore API request timeout (default the client's 30 s). */
+  gcoreTimeoutMs?: number;
   worker?: Partial<WorkerSettings>;
   /** Name resolution for the worker's callbacks (default the system's). */
   resolve?: ResolveHost;
@@ -99,6 +101,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           apiUrl: emulator.url,
           apiKey: overrides.apiKey ?? options.apiKey ?? emulator.apiKey,
           requestsPerSecond: options.rps ?? 50,
+          ...(options.gcoreTimeoutMs ? { timeoutMs: options.gcoreTimeoutMs } : {}),
         },
         redis: workerRedis,
         queues,

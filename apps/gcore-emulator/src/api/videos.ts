@@ -23,6 +23,56 @@ function positiveInt(value: unknown, fallback: number): number {
   return typeof value === 'string' && Number.isInteger(n) && n > 0 ? n : fallback;
 }
 
+/**
+ * The attributes `fields` may name on `GET /streaming/videos`, as Gcore's OpenAPI file lists them
+ * (`get_api_videos`): "id, name, duration, status, created_at, updated_at, hls_url, screenshots,
+ * converted_videos, priority, stream_id". Others (`error`, `dash_url`, `origin_url`, …) cannot be
+ * asked for; what Gcore does with them is undocumented, so the emulator ignores them.
+ */
+export const LIST_FIELDS: readonly string[] = [
+  'id',
+  'name',
+  'duration',
+  'status',
+  'created_at',
+  'updated_at',
+  'hls_url',
+  'screenshots',
+  'converted_videos',
+  'priority',
+  'stream_id',
+];
+
+function listFields(value: unknown): string[] | undefined {
+  if (typeof value !== 'string' || value.trim() === '') return undefined;
+  const names = value.split(',').map((name) => name.trim());
+  const known = LIST_FIELDS.filter((name) => names.includes(name));
+  return known.length > 0 ? known : undefined;
+}
+
+function pick(json: Record<string, unknown>, fields: string[]): Record<string, unknown> {
+  return Object.fromEntries(fields.filter((f) => f in json).map((f) => [f, json[f]]));
+}
+
+function queryStrings(req: Request): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(req.query).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v]] : [])),
+  );
+}
+
+function orderBatch<T>(items: T[], order: 'request' | 'reversed' | 'shuffled'): T[] {
+  if (order === 'request') return items;
+  if (order === 'reversed') return [...items].reverse();
+  const shuffled = [...items];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  // Two or more items always come back out of request order, so a test sees the difference.
+  if (shuffled.length > 1 && shuffled.every((item, i) => item === items[i])) shuffled.reverse();
+  return shuffled;
+}
+
 /** `/streaming/videos…`: Gcore's video endpoints (auth and API faults are applied in front). */
 export function videosRouter(ctx: EmulatorContext): Router {
   const router = Router();
@@ -56,8 +106,21 @@ export function videosRouter(ctx: EmulatorContext): Router {
     res.json(ctx.faults.current.createResponse === 'array' ? [json] : json);
   });
 
-  router.post('/videos/batch', (req, res) => {
+  router.post('/videos/batch', async (req, res) => {
     const videos = (req.body as { videos?: unknown } | undefined)?.videos;
+    const faults = ctx.faults.current;
+    ctx.requests.add({
+      method: 'POST',
+      path: '/videos/batch',
+      query: queryStrings(req),
+      ...(Array.isArray(videos) ? { items: videos.length } : {}),
+    });
+    // The docs page calls batch upload "available soon, ask support": an account may not have it.
+    if (faults.batchStatus !== 0) {
+      const message =
+        faults.batchStatus === 403 ? 'You do not have permission to perform this action.' : 'Not found.';
+      return void res.status(faults.batchStatus).json({ message });
+    }
     if (!Array.isArray(videos) || videos.length === 0)
       return unprocessable(res, { videos: ["can't be blank"] });
     if (videos.length > BATCH_MAX) {
@@ -68,23 +131,45 @@ export function videosRouter(ctx: EmulatorContext): Router {
       read.flatMap((r, i) => (Object.keys(r.errors).length > 0 ? [[String(i), r.errors]] : [])),
     );
     if (Object.keys(errors).length > 0) return unprocessable(res, { videos: errors });
-    res.json(read.map((r) => videoJson(create(r.input))));
+    const created = read.map((r) => videoJson(create(r.input)));
+    // Gcore's OpenAPI file answers "array of videoDetails" without saying in which order.
+    const answer = orderBatch(created, faults.batchOrder);
+    // A slow batch: the videos exist already; only the answer is late (and may come after the
+    // client gave up: Gcore's connection timeout is 30 s).
+    if (faults.batchDelayMs > 0) {
+      await new Promise((resolve) => setTimeout(resolve, faults.batchDelayMs * created.length));
+    }
+    if (!res.destroyed) res.json(answer);
   });
 
   router.get('/videos', (req, res) => {
+    ctx.requests.add({ method: 'GET', path: '/videos', query: queryStrings(req) });
     const search = typeof req.query.search === 'string' ? req.query.search.toLowerCase() : '';
     const status =
       typeof req.query.status === 'string' && req.query.status !== '' ? req.query.status : undefined;
     const page = positiveInt(req.query.page, 1);
     const perPage = Math.min(PER_PAGE_MAX, positiveInt(req.query.per_page, PER_PAGE_DEFAULT));
     const wanted = status?.split(',').filter((s): s is VideoStatus => STATUSES.includes(s as VideoStatus));
+    // OA `get_api_videos`: "id — IDs of the videos to find … separated by commas. Example, ?id=1,101,1001".
+    const ids =
+      typeof req.query.id === 'string' && req.query.id !== ''
+        ? new Set(req.query.id.split(',').map((part) => Number(part.trim())))
+        : undefined;
+    const sign = ctx.faults.current.listOrder === 'oldest' ? 1 : -1;
     const matching = ctx.videos
       .all()
       .filter((v) => !v.deleted)
+      .filter((v) => ids === undefined || ids.has(v.id))
       .filter((v) => search === '' || v.name.toLowerCase().includes(search))
       .filter((v) => wanted === undefined || wanted.includes(v.status))
-      .sort((a, b) => b.id - a.id);
-    res.json(matching.slice((page - 1) * perPage, page * perPage).map(videoJson));
+      .sort((a, b) => sign * (a.id - b.id));
+    const fields = listFields(req.query.fields);
+    res.json(
+      matching
+        .slice((page - 1) * perPage, page * perPage)
+        .map(videoJson)
+        .map((json) => (fields ? pick(json, fields) : json)),
+    );
   });
 
   router.get('/videos/:id', (req, res) => {
