@@ -34,6 +34,16 @@ export interface Faults {
   processingError: string | null;
   /** `object` (the docs) or `array` (OpenAPI file and SDKs): the create-video answer's shape. Default `object`. */
   createResponse: 'object' | 'array';
+  /**
+   * When set, processing stops for good at `viewable` with this text in `error` and the highest
+   * rendition in `error` (Gcore's own example: "The storage limit has been exceeded"). Default null.
+   */
+  halfFailed: string | null;
+  /**
+   * Every Nth create call (`POST /streaming/videos` or `/batch`): the videos are made, then the
+   * connection is destroyed without an answer (a create whose answer was lost). 0 = off. Default 0.
+   */
+  createDropEveryN: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -51,6 +61,8 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   processingStepMs: 100,
   processingError: null,
   createResponse: 'object',
+  halfFailed: null,
+  createDropEveryN: 0,
 });
 
 const COUNTS = [
@@ -65,6 +77,7 @@ const COUNTS = [
   'bandwidthBytesPerSec',
   'tokenTtlMs',
   'processingStepMs',
+  'createDropEveryN',
 ] as const satisfies readonly (keyof Faults)[];
 
 const RETRY_AFTER_FORMS: readonly RetryAfterForm[] = ['seconds', 'http-date', 'ms', 'none'];
@@ -102,6 +115,10 @@ export function parseFaults(input: unknown): Partial<Faults> {
       if (value !== 'object' && value !== 'array') {
         problems.push(`createResponse: expected object or array, got ${JSON.stringify(value)}`);
       } else patch.createResponse = value;
+    } else if (key === 'halfFailed') {
+      if (value !== null && typeof value !== 'string') {
+        problems.push(`halfFailed: expected a string or null, got ${JSON.stringify(value)}`);
+      } else patch.halfFailed = value === '' ? null : value;
     } else {
       problems.push(`${key}: unknown fault`);
     }
@@ -116,6 +133,7 @@ export class FaultSwitches {
   #current: Faults;
   #apiCount = 0;
   #patchCount = 0;
+  #createCount = 0;
 
   constructor(initial: Partial<Faults> = {}) {
     this.#initial = { ...DEFAULT_FAULTS, ...parseFaults(initial) };
@@ -147,9 +165,15 @@ export class FaultSwitches {
     return ++this.#patchCount;
   }
 
+  /** Counts one create call (single or batch); returns its number since the faults last changed. */
+  nextCreate(): number {
+    return ++this.#createCount;
+  }
+
   #restartCounts(): void {
     this.#apiCount = 0;
     this.#patchCount = 0;
+    this.#createCount = 0;
   }
 }
 
