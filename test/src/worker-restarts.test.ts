@@ -35,6 +35,7 @@ describe('a worker process that dies or stops mid-upload', () => {
       REDIS_PREFIX: relay.prefix,
       GCORE_API_URL: emulator.url,
       GCORE_API_KEY: emulator.apiKey,
+      GCORE_ALLOW_INSECURE_UPLOAD: 'true',
       FORWARD_CHUNK_SIZE: String(CHUNK),
       WORKER_LOCK_DURATION: '3s',
       WORKER_METRICS_PORT: '0',

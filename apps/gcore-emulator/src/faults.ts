@@ -51,6 +51,16 @@ export interface Faults {
   batchDelayMs: number;
   /** Order of `GET /streaming/videos` (undocumented upstream): `newest` or `oldest` first. Default `newest`. */
   listOrder: 'newest' | 'oldest';
+  /**
+   * When set, processing stops for good at `viewable` with this text in `error` and the highest
+   * rendition in `error` (Gcore's own example: "The storage limit has been exceeded"). Default null.
+   */
+  halfFailed: string | null;
+  /**
+   * Every Nth create call (`POST /streaming/videos` or `/batch`): the videos are made, then the
+   * connection is destroyed without an answer (a create whose answer was lost). 0 = off. Default 0.
+   */
+  createDropEveryN: number;
 }
 
 export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
@@ -72,6 +82,8 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   batchStatus: 0,
   batchDelayMs: 0,
   listOrder: 'newest',
+  halfFailed: null,
+  createDropEveryN: 0,
 });
 
 const COUNTS = [
@@ -87,6 +99,7 @@ const COUNTS = [
   'tokenTtlMs',
   'processingStepMs',
   'batchDelayMs',
+  'createDropEveryN',
 ] as const satisfies readonly (keyof Faults)[];
 
 const RETRY_AFTER_FORMS: readonly RetryAfterForm[] = ['seconds', 'http-date', 'ms', 'none'];
@@ -136,6 +149,10 @@ export function parseFaults(input: unknown): Partial<Faults> {
       if (value !== 'newest' && value !== 'oldest') {
         problems.push(`listOrder: expected newest or oldest, got ${JSON.stringify(value)}`);
       } else patch.listOrder = value;
+    } else if (key === 'halfFailed') {
+      if (value !== null && typeof value !== 'string') {
+        problems.push(`halfFailed: expected a string or null, got ${JSON.stringify(value)}`);
+      } else patch.halfFailed = value === '' ? null : value;
     } else {
       problems.push(`${key}: unknown fault`);
     }
@@ -150,6 +167,7 @@ export class FaultSwitches {
   #current: Faults;
   #apiCount = 0;
   #patchCount = 0;
+  #createCount = 0;
 
   constructor(initial: Partial<Faults> = {}) {
     this.#initial = { ...DEFAULT_FAULTS, ...parseFaults(initial) };
@@ -181,9 +199,15 @@ export class FaultSwitches {
     return ++this.#patchCount;
   }
 
+  /** Counts one create call (single or batch); returns its number since the faults last changed. */
+  nextCreate(): number {
+    return ++this.#createCount;
+  }
+
   #restartCounts(): void {
     this.#apiCount = 0;
     this.#patchCount = 0;
+    this.#createCount = 0;
   }
 }
 

@@ -47,8 +47,8 @@ export class Processor {
       mp4_url: null,
     }));
     this.store.transition(video, 'pending', null);
-    const { processingStepMs, processingError } = this.faults.current;
-    this.#schedule(video, 1, processingStepMs, processingError);
+    const { processingStepMs, processingError, halfFailed } = this.faults.current;
+    this.#schedule(video, 1, processingStepMs, { error: processingError, halfFailed });
   }
 
   cancel(videoId: number): void {
@@ -62,7 +62,7 @@ export class Processor {
     this.#timers.clear();
   }
 
-  #schedule(video: VideoEntity, tick: number, stepMs: number, failure: string | null): void {
+  #schedule(video: VideoEntity, tick: number, stepMs: number, failure: Failure): void {
     const timer = setTimeout(() => {
       this.#timers.delete(video.id);
       this.#tick(video, tick, stepMs, failure);
@@ -70,18 +70,36 @@ export class Processor {
     this.#timers.set(video.id, timer);
   }
 
-  #tick(video: VideoEntity, tick: number, stepMs: number, failure: string | null): void {
+  #tick(video: VideoEntity, tick: number, stepMs: number, failure: Failure): void {
     if (video.deleted) return;
     // Time in steps: the lowest quality is done after one step (viewable), the highest after two (ready).
     const elapsed = tick / TICKS_PER_STEP;
-    if (failure !== null && elapsed >= 1) {
+    if (failure.error !== null && elapsed >= 1) {
       for (const rendition of video.convertedVideos) {
-        if (rendition.status === 'processing') Object.assign(rendition, { status: 'error', error: failure });
+        if (rendition.status === 'processing')
+          Object.assign(rendition, { status: 'error', error: failure.error });
       }
-      this.store.transition(video, 'error', failure);
+      this.store.transition(video, 'error', failure.error);
       return;
     }
     const base = videoBaseUrl(video);
+    if (failure.halfFailed !== null && elapsed >= 1) {
+      // Gcore's demo video on its "Video Lifecycle and Statuses" page (vod-status.mdx): `viewable`
+      // with `error: "The storage limit has been exceeded"`, the lower renditions complete, the
+      // highest in `error` at progress 0, and it never becomes `ready`.
+      video.convertedVideos.forEach((rendition, i) => {
+        if (i === LAST) Object.assign(rendition, { status: 'error', error: failure.halfFailed, progress: 0 });
+        else
+          Object.assign(rendition, {
+            status: 'complete',
+            progress: 100,
+            mp4_url: `${base}/${rendition.name}.mp4`,
+          });
+      });
+      this.#makeViewable(video, base);
+      this.store.transition(video, 'viewable', failure.halfFailed);
+      return;
+    }
     video.convertedVideos.forEach((rendition, i) => {
       const doneAt = 1 + i / Math.max(1, LAST);
       rendition.progress = Math.min(100, Math.floor((100 * elapsed) / doneAt));
@@ -92,9 +110,7 @@ export class Processor {
     });
     this.store.touch(video);
     if (elapsed >= 1 && !video.viewable) {
-      video.viewable = true;
-      video.duration = Math.max(1_000, Math.round(((video.size ?? 0) / BYTES_PER_SECOND) * 1_000));
-      video.screenshots = [`${base}/screenshots/0.jpg`];
+      this.#makeViewable(video, base);
       this.store.transition(video, 'viewable', null);
     }
     if (elapsed >= 2) {
@@ -103,4 +119,16 @@ export class Processor {
     }
     this.#schedule(video, tick + 1, stepMs, failure);
   }
+
+  #makeViewable(video: VideoEntity, base: string): void {
+    video.viewable = true;
+    video.duration = Math.max(1_000, Math.round(((video.size ?? 0) / BYTES_PER_SECOND) * 1_000));
+    video.screenshots = [`${base}/screenshots/0.jpg`];
+  }
+}
+
+/** How processing ends when it does not reach `ready` (the processingError / halfFailed switches). */
+interface Failure {
+  error: string | null;
+  halfFailed: string | null;
 }

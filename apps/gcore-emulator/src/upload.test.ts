@@ -133,6 +133,21 @@ describe('TUS upload', () => {
       statusHistory: ['empty', 'pending', 'error'],
     });
   });
+
+  it('stops for good at viewable with an error and one rendition in error (halfFailed)', async () => {
+    emulator.setFaults({ halfFailed: 'The storage limit has been exceeded' });
+    const file = await files.video('half.mp4', 200_000);
+    const params = await createForUpload(emulator);
+    await tusUpload(file, { endpoint: endpointOf(params), metadata: metadataOf(params) });
+    await waitFor(() => emulator.video(params.video.id)?.status === 'viewable');
+    // Several processing steps later it is still there.
+    await new Promise((r) => setTimeout(r, 5 * emulator.faults().processingStepMs));
+    const { body } = await api(emulator, 'GET', `/streaming/videos/${params.video.id}`);
+    const video = body as { status: string; error: string; converted_videos: { status: string }[] };
+    expect(video).toMatchObject({ status: 'viewable', error: 'The storage limit has been exceeded' });
+    expect(video.converted_videos.map((r) => r.status)).toEqual(['complete', 'complete', 'error']);
+    expect(emulator.video(params.video.id)?.statusHistory).toEqual(['empty', 'pending', 'viewable']);
+  });
 });
 
 describe('TUS creation errors (Gcore documents these texts)', () => {

@@ -66,7 +66,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
       redis: workerRedis,
       queues: workerQueues,
       logger: logger.child({ component: 'worker' }),
-      gcore: { apiUrl: upstream.url, apiKey: upstream.apiKey },
+      gcore: { apiUrl: upstream.url, apiKey: upstream.apiKey, emulator: upstream.emulator },
     }),
   );
   const relay = createRelayApp({

@@ -39,6 +39,16 @@ export interface WorkerSettings {
   trackIntervalMs?: { first: number; max: number };
   /** Give up following processing after this long. Default 24 h. */
   trackTimeoutMs?: number;
+  /**
+   * A video whose status and renditions' progress stay the same this long ends `failed`
+   * (PROCESSING_STALLED). Default 2 h.
+   */
+  trackStallMs?: number;
+  /**
+   * Upload to servers Gcore lists with `ssl: false`, over plain http (GCORE_ALLOW_INSECURE_UPLOAD, or
+   * the built-in emulator). Default false: the token would travel in clear text.
+   */
+  allowInsecureUpload?: boolean;
   /** `via: "relay"` imports may fetch loopback/private addresses (IMPORT_ALLOW_PRIVATE). Default false. */
   importAllowPrivate?: boolean;
   /** Largest file a `via: "relay"` import may download (MAX_UPLOAD_SIZE); 0 = no limit. */

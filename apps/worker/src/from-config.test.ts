@@ -29,3 +29,16 @@ describe('workerDepsFromConfig: callbacks', () => {
     ]);
   });
 });
+
+describe('workerDepsFromConfig: plain-http upload servers', () => {
+  it('refuses them against Gcore unless GCORE_ALLOW_INSECURE_UPLOAD=true', () => {
+    expect(workerDepsFromConfig(loadConfig({}), deps).settings.allowInsecureUpload).toBe(false);
+    const config = loadConfig({ GCORE_ALLOW_INSECURE_UPLOAD: 'true' });
+    expect(workerDepsFromConfig(config, deps).settings.allowInsecureUpload).toBe(true);
+  });
+
+  it('allows them when the upstream is the built-in emulator', () => {
+    const emulator = { ...deps, gcore: { ...deps.gcore, emulator: true } };
+    expect(workerDepsFromConfig(loadConfig({}), emulator).settings.allowInsecureUpload).toBe(true);
+  });
+});

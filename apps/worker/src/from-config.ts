@@ -8,7 +8,8 @@ export function workerDepsFromConfig(
     redis: RedisClient;
     queues: RelayQueues;
     logger: Logger;
-    gcore: { apiUrl: string; apiKey: string };
+    /** `emulator`: the built-in Gcore emulator (`pnpm start` without a key), whose upload server is plain http. */
+    gcore: { apiUrl: string; apiKey: string; emulator?: boolean };
   },
 ): WorkerDeps {
   return {
@@ -23,8 +24,9 @@ export function workerDepsFromConfig(
       callbackAllowedHosts: config.CALLBACK_ALLOWED_HOSTS,
       importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,
       maxUploadSize: config.MAX_UPLOAD_SIZE,
+      allowInsecureUpload: config.GCORE_ALLOW_INSECURE_UPLOAD || deps.gcore.emulator === true,
     },
-    gcore: { ...deps.gcore, requestsPerSecond: config.GCORE_API_RPS },
+    gcore: { apiUrl: deps.gcore.apiUrl, apiKey: deps.gcore.apiKey, requestsPerSecond: config.GCORE_API_RPS },
     redis: deps.redis,
     queues: deps.queues,
     logger: deps.logger,

@@ -1,5 +1,5 @@
 import type { JobError, TrackJobData } from '@gtr/core';
-import { GcoreApiError, RateLimitBackoff } from '@gtr/gcore';
+import { GcoreApiError, type GcoreVideo, RateLimitBackoff } from '@gtr/gcore';
 import { DelayedError, type Job } from 'bullmq';
 import type { WorkerContext } from './context.js';
 import { classify } from './failures.js';
@@ -19,8 +19,8 @@ export function trackProcessor(ctx: WorkerContext) {
     if (record?.state !== 'processing' || record.progress.video_id === null) return;
     const videoId = record.progress.video_id;
 
-    const later = async (delayMs: number): Promise<never> => {
-      await job.updateData({ id, polls: polls + 1 });
+    const later = async (delayMs: number, seen = job.data.seen): Promise<never> => {
+      await job.updateData({ id, polls: polls + 1, ...(seen ? { seen } : {}) });
       await job.moveToDelayed(Date.now() + delayMs, token);
       throw new DelayedError();
     };
@@ -64,7 +64,26 @@ export function trackProcessor(ctx: WorkerContext) {
       await finishJob(ctx, id, jobVideo);
       return;
     }
+    const halted = haltedShortOfReady(video);
+    if (halted !== null) {
+      await ctx.jobs.update(id, { video: jobVideo }, { onlyFrom: ['processing'] });
+      await fail(ctx, id, { code: 'GCORE_PROCESSING_HALTED', message: halted, retryable: false });
+      return;
+    }
     await ctx.jobs.update(id, { video: jobVideo }, { onlyFrom: ['processing'] });
+    // No progress at all (same status, same renditions' progress) for trackStallMs: Gcore's docs
+    // say to inspect `error` and `converted_videos[].status` when a video stays `empty` or
+    // `pending` for long (vod-status.mdx, "Error handling"); waiting the whole trackTimeoutMs helps no one.
+    const seen = progressKey(video);
+    const seenSince = job.data.seen?.key === seen ? job.data.seen.since : ctx.now();
+    if (ctx.now() - seenSince >= ctx.settings.trackStallMs) {
+      await fail(ctx, id, {
+        code: 'PROCESSING_STALLED',
+        message: `Gcore made no progress for ${formatDuration(ctx.now() - seenSince)}; last seen: ${describeProgress(video)}`,
+        retryable: true,
+      });
+      return;
+    }
     const since = record.progress.uploaded_at ?? Date.parse(record.created_at);
     if (ctx.now() - since > ctx.settings.trackTimeoutMs) {
       await fail(ctx, id, {
@@ -75,8 +94,51 @@ export function trackProcessor(ctx: WorkerContext) {
       return;
     }
     const { first, max } = ctx.settings.trackIntervalMs;
-    return later(Math.min(first * 2 ** polls, max));
+    return later(Math.min(first * 2 ** polls, max), { key: seen, since: seenSince });
   };
+}
+
+type Rendition = NonNullable<GcoreVideo['converted_videos']>[number];
+
+/**
+ * Why a video will stay short of `ready` for good, or null. Gcore's "Video Lifecycle and Statuses"
+ * page (G-Core/product-documentation `streaming-platform/video-hosting/vod-status.mdx`) shows a
+ * video at `viewable` with `error: "The storage limit has been exceeded"` and its `vod1080p`
+ * rendition in `error`: playable in the other qualities, but it never becomes `ready`. So at
+ * `viewable`, an `error`, or a rendition in `error` with none still `processing`, is final.
+ */
+export function haltedShortOfReady(video: GcoreVideo): string | null {
+  if (video.status !== 'viewable') return null;
+  const renditions = video.converted_videos ?? [];
+  const failed = renditions.filter((r) => r.status === 'error');
+  const processing = renditions.some((r) => r.status === 'processing');
+  if (!video.error && (failed.length === 0 || processing)) return null;
+  const which = failed.map((r) => `${r.name ?? 'a rendition'}${r.error ? `: ${r.error}` : ''}`).join('; ');
+  const reason = video.error || (failed.find((r) => r.error)?.error ?? 'a rendition failed');
+  return `${reason} (Gcore stopped at "viewable"${which ? `; failed: ${which}` : ''})`;
+}
+
+/** What counts as progress: the status, the error, and each rendition's status and percent. */
+function progressKey(video: GcoreVideo): string {
+  const renditions = (video.converted_videos ?? []).map(
+    (r: Rendition) => `${r.name ?? ''}:${r.status ?? ''}:${r.progress ?? ''}`,
+  );
+  return JSON.stringify([video.status, video.error || null, renditions]);
+}
+
+function describeProgress(video: GcoreVideo): string {
+  const renditions = (video.converted_videos ?? []).map(
+    (r: Rendition) => `${r.name ?? '?'} ${r.status ?? '?'} ${r.progress ?? 0} %`,
+  );
+  return `status "${video.status}"${video.error ? `, error "${video.error}"` : ''}, ${
+    renditions.length > 0 ? `renditions ${renditions.join(', ')}` : 'no renditions yet'
+  }`;
+}
+
+function formatDuration(ms: number): string {
+  if (ms >= 3_600_000) return `${Math.round((ms / 3_600_000) * 10) / 10} h`;
+  if (ms >= 60_000) return `${Math.round(ms / 60_000)} min`;
+  return `${Math.round(ms / 100) / 10} s`;
 }
 
 async function fail(ctx: WorkerContext, id: string, error: JobError): Promise<void> {

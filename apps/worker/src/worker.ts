@@ -116,6 +116,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       tokenMaxAgeMs: settings.tokenMaxAgeMs ?? 3.5 * 3_600_000,
       trackIntervalMs: settings.trackIntervalMs ?? { first: 1_000, max: 30_000 },
       trackTimeoutMs: settings.trackTimeoutMs ?? 24 * 3_600_000,
+      trackStallMs: settings.trackStallMs ?? 2 * 3_600_000,
+      allowInsecureUpload: settings.allowInsecureUpload ?? false,
       importConcurrency: settings.importConcurrency ?? 100,
       importAllowPrivate: settings.importAllowPrivate ?? false,
       maxUploadSize: settings.maxUploadSize ?? 0,

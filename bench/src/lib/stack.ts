@@ -96,6 +96,7 @@ export async function startWorkerProcess(
       REDIS_PREFIX: settings.prefix,
       GCORE_API_URL: settings.emulatorUrl,
       GCORE_API_KEY: EMULATOR_KEY,
+      GCORE_ALLOW_INSECURE_UPLOAD: 'true',
       WORKER_METRICS_PORT: '0',
       LOG_LEVEL: 'info',
       ...settings.env,

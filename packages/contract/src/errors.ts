@@ -299,6 +299,11 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'Gcore returned no upload server for the video',
   },
+  GCORE_INSECURE_UPLOAD_SERVER: {
+    status: null,
+    retryable: false,
+    meaning: 'Gcore offered only upload servers without TLS (ssl: false); see GCORE_ALLOW_INSECURE_UPLOAD',
+  },
 
   // ---- Gcore's TUS server (job errors) ----------------------------------------------------------
   GCORE_TUS_RATE_LIMITED: {
@@ -357,6 +362,18 @@ export const ERROR_CODES = {
     status: null,
     retryable: true,
     meaning: 'Gcore has not finished processing the video in the time the relay waits',
+  },
+  GCORE_PROCESSING_HALTED: {
+    status: null,
+    retryable: false,
+    meaning:
+      'Gcore stopped short of ready for good (at viewable, with an error or a failed rendition); the message is Gcore’s',
+  },
+  PROCESSING_STALLED: {
+    status: null,
+    retryable: true,
+    meaning:
+      'Gcore’s processing made no progress for the time the relay waits; the message says what was last seen',
   },
   GCORE_VIDEO_GONE: {
     status: null,

@@ -240,6 +240,11 @@ export const configSchema = z.object({
   GCORE_API_URL: url('https://api.gcore.com'),
   /** Gcore API key (`Authorization: APIKey <key>`). Never logged. */
   GCORE_API_KEY: optionalString,
+  /**
+   * Upload to TUS servers Gcore lists with `ssl: false`, over plain http. Default false: the upload
+   * token would travel in clear text; only an emulator (e.g. docker compose's) needs it.
+   */
+  GCORE_ALLOW_INSECURE_UPLOAD: bool(false),
   /** Ceiling on Gcore API requests per second, shared by all workers. Default 4. */
   GCORE_API_RPS: positive(4),
   /**

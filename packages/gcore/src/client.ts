@@ -202,6 +202,9 @@ export class GcoreClient {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
     const headers: Record<string, string> = { ...this.#headers };
+    // A DELETE answers 204 with no body; Gcore's SDK sends `Accept: */*` for it (G-Core/gcore-python
+    // `src/gcore/resources/streaming/videos/videos.py`, `delete`), not application/json.
+    if (call.method === 'DELETE') headers.Accept = '*/*';
     if (call.body !== undefined) headers['Content-Type'] = 'application/json';
     const started = performance.now();
     let status = 0;

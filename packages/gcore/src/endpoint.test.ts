@@ -15,9 +15,27 @@ describe('chooseUploadEndpoint', () => {
     ).toBe('https://vod-uploader-ed-2.gvideo.co/upload/');
   });
 
-  it('uses plain http when the server says ssl: false', () => {
-    expect(chooseUploadEndpoint(params([{ hostname: '127.0.0.1:8091', active: true, ssl: false }]))).toBe(
-      'http://127.0.0.1:8091/upload/',
+  it('uses plain http for ssl: false only when allowed (the emulator, GCORE_ALLOW_INSECURE_UPLOAD)', () => {
+    const insecure = params([{ hostname: '127.0.0.1:8091', active: true, ssl: false }]);
+    expect(chooseUploadEndpoint(insecure, { allowInsecure: true })).toBe('http://127.0.0.1:8091/upload/');
+    let error: unknown;
+    try {
+      chooseUploadEndpoint(insecure);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(GcoreError);
+    expect(error).toMatchObject({ code: 'GCORE_INSECURE_UPLOAD_SERVER', retryable: false });
+  });
+
+  it('skips ssl: false servers when a TLS one is listed, even an inactive one', () => {
+    const servers = [
+      { hostname: 'plain.example', active: true, ssl: false },
+      { hostname: 'tls.example', active: false, ssl: true },
+    ];
+    expect(chooseUploadEndpoint(params(servers))).toBe('https://tls.example/upload/');
+    expect(chooseUploadEndpoint(params(servers), { allowInsecure: true })).toBe(
+      'http://plain.example/upload/',
     );
   });
 

@@ -88,6 +88,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ...common,
     GCORE_API_URL: options.emulator.url,
     GCORE_API_KEY: options.emulator.apiKey,
+    // The emulator's upload server is plain http on loopback.
+    GCORE_ALLOW_INSECURE_UPLOAD: 'true',
     WORKER_LOCK_DURATION: '3s',
     WORKER_METRICS_PORT: '0',
     ...options.workerEnv,

@@ -72,6 +72,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         ...common,
         GCORE_API_URL: options.emulator.url,
         GCORE_API_KEY: options.emulator.apiKey,
+        // The emulator's upload server is plain http on loopback.
+        GCORE_ALLOW_INSECURE_UPLOAD: 'true',
         WORKER_LOCK_DURATION: '3s',
         WORKER_METRICS_PORT: '0',
         ...options.workerEnv,

@@ -95,6 +95,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           // The tests' callback endpoints listen on loopback, which production refuses by default;
           // tests of that refusal set it back to false.
           callbackAllowPrivate: true,
+          // The upstream is the emulator, whose upload server is plain http on loopback (as with
+          // `pnpm start` without a key); tests of the refusal set it back to false.
+          allowInsecureUpload: true,
           ...options.worker,
         },
         gcore: {

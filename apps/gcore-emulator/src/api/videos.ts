@@ -1,6 +1,7 @@
 import express, { type Request, type Response, Router } from 'express';
 import type { VideoEntity, VideoStatus } from '../catalog.js';
 import type { EmulatorContext } from '../context.js';
+import { isEveryNth } from '../faults.js';
 import { type FieldErrors, readVideoFields, unwrapVideo, type VideoInput } from './fields.js';
 import { videoJson } from './video-json.js';
 
@@ -98,6 +99,18 @@ export function videosRouter(ctx: EmulatorContext): Router {
     if (video === undefined) notFound(res);
     return video;
   };
+
+  // createDropEveryN: the handler runs (the videos exist), but its answer never leaves.
+  router.post(['/videos', '/videos/batch'], (req, res, next) => {
+    if (isEveryNth(ctx.faults.nextCreate(), ctx.faults.current.createDropEveryN)) {
+      res.json = () => {
+        ctx.logger.info({ path: req.path }, 'fault: create answer dropped');
+        req.socket.destroy();
+        return res;
+      };
+    }
+    next();
+  });
 
   router.post('/videos', (req, res) => {
     const { input, errors } = readVideoFields(unwrapVideo(req.body), true);

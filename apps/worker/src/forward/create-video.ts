@@ -42,7 +42,23 @@ export async function ensureVideo(
   ctx.logger.info({ jobId: attempt.id, videoId: video.id }, 'Gcore video created');
 }
 
-/** The video a create call made before its answer (or our save of it) was lost. */
+/**
+ * The video a create call made before its answer (or our save of it) was lost: same name, created
+ * after the attempt started (a minute's leeway for clocks).
+ *
+ * An import's video is matched on its `origin_url` too, in **any** status: Gcore starts pulling
+ * `origin_url` as soon as the video exists (G-Core/product-documentation `vod-status.mdx`: "Empty ->
+ * Pending -> Viewable -> Ready", "[Any status] -> Error"; G-Core/gcore-python
+ * `src/gcore/resources/streaming/videos/videos.py`, `create`: "After method execution file will be
+ * uploaded and will be sent to transcoding automatically"), so by the
+ * retry it may be `pending` or further, or `empty` with the download's error — still the one the
+ * lost call made, and tracking it reports whatever Gcore makes of it. Gcore's list leaves deleted
+ * videos out.
+ *
+ * An upload's video (no origin) must still be `empty` and error-free: nothing can have reached it
+ * but our own TUS upload, which never started without its id, so a same-named video that has a
+ * file belongs to another job.
+ */
 async function findOrphan(attempt: ForwardAttempt, name: string, since: number) {
   const candidates = await attempt.ctx.gcore.listVideos(
     { search: name, per_page: 100 },
@@ -53,10 +69,8 @@ async function findOrphan(attempt: ForwardAttempt, name: string, since: number) 
     .filter(
       (v) =>
         v.name === name &&
-        v.status === 'empty' &&
-        !v.error &&
         Date.parse(v.created_at ?? '') >= since - 60_000 &&
-        (origin === null || v.origin_url === origin),
+        (origin === null ? v.status === 'empty' && !v.error : v.origin_url === origin),
     )
     .sort((a, b) => Date.parse(a.created_at ?? '') - Date.parse(b.created_at ?? ''))[0];
 }

@@ -9,7 +9,7 @@ export async function ensureUploadParams(attempt: ForwardAttempt, refresh: boole
   const params = await ctx.gcore.getUploadParams(progress.video_id!, { signal: attempt.signal });
   progress.token = params.token;
   progress.token_at = ctx.now();
-  progress.endpoint = chooseUploadEndpoint(params);
+  progress.endpoint = chooseUploadEndpoint(params, { allowInsecure: ctx.settings.allowInsecureUpload });
   progress.client_id = params.video?.client_id ?? progress.client_id;
   await attempt.save();
 }

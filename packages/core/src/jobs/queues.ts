@@ -31,6 +31,8 @@ export interface TrackJobData {
   id: string;
   /** Polls so far, for the 1 s → 30 s backoff. */
   polls: number;
+  /** What the last poll saw of Gcore's processing, and since when unchanged (stall detection). */
+  seen?: { key: string; since: number };
 }
 
 export interface NotifyJobData {
