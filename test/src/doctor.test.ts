@@ -175,7 +175,8 @@ describe('pnpm relay doctor', () => {
   });
 
   it('--live uploads 1 MB through the forwarder, sees a status and deletes the video', async () => {
-    const { code, lines } = await doctor(['--live'], baseEnv());
+    // The emulator's upload server is plain HTTP on loopback, as the worker allows it only so.
+    const { code, lines } = await doctor(['--live'], baseEnv({ GCORE_ALLOW_INSECURE_UPLOAD: 'true' }));
     expect(code).toBe(0);
     expect(line(lines, 'live upload')).toMatch(
       /^✓ live upload: 1\.0 MB sent with tus-js-client .*status "(pending|viewable|ready)"/,

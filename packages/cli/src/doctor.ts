@@ -490,7 +490,7 @@ async function checkGcore(
   if (dated) checkClock(dated, options, report);
   else report('clock', 'warn', "Gcore's answer had no Date header to compare the clock with");
 
-  if (options.live) await liveUpload(client, io, options, report);
+  if (options.live) await liveUpload(client, io, options, report, config.GCORE_ALLOW_INSECURE_UPLOAD);
 }
 
 async function checkUploadServers(
@@ -562,6 +562,8 @@ async function liveUpload(
   io: CliIo,
   options: DoctorOptions,
   report: Report,
+  /** GCORE_ALLOW_INSECURE_UPLOAD: as the worker, never an `ssl: false` server unless allowed. */
+  allowInsecure: boolean,
 ): Promise<void> {
   const signal = io.signal;
   const req = signal ? { signal } : {};
@@ -571,7 +573,7 @@ async function liveUpload(
   try {
     video = await client.createVideo({ name }, req);
     const params = await client.getUploadParams(video.id, req);
-    const endpoint = chooseUploadEndpoint(params);
+    const endpoint = chooseUploadEndpoint(params, { allowInsecure });
     const file = path.join(dir, 'relay-doctor.mp4');
     await writeLiveFile(file, LIVE_SIZE);
     const started = Date.now();

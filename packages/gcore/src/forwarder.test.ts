@@ -48,7 +48,8 @@ async function prepare(size: number) {
   const params = await client.getUploadParams(video.id);
   const options: ForwardOptions = {
     filePath,
-    endpoint: chooseUploadEndpoint(params),
+    // The emulator's upload server is plain HTTP on loopback.
+    endpoint: chooseUploadEndpoint(params, { allowInsecure: true }),
     chunkSize: MB,
     retryDelays: [0, 50, 100, 200],
     metadata: {
