@@ -219,6 +219,26 @@ describe('get, list, update, delete', () => {
     expect(page2.body.map((v: { id: number }) => v.id)).toEqual([ids[0]]);
   });
 
+  it('searches by id, slug or name as Gcore documents (id={s} OR slug={s} OR name like {s})', async () => {
+    const ids = [await create('Alpha one'), await create('beta'), await create('gamma')];
+    const names = async (q: string) =>
+      (await api(emulator, 'GET', `/streaming/videos?search=${encodeURIComponent(q)}`)).body.map(
+        (v: { name: string }) => v.name,
+      );
+    expect(await names(String(ids[1]))).toEqual(['beta']);
+    const slug = (await api(emulator, 'GET', `/streaming/videos/${ids[2]}`)).body.slug as string;
+    expect(await names(slug)).toEqual(['gamma']);
+    expect(await names('pha o')).toEqual(['Alpha one']);
+    expect(await names('nothing')).toEqual([]);
+  });
+
+  it('reports auto_transcribe_audio_language "auto" unless told otherwise (OA default)', async () => {
+    const id = await create('subtitled');
+    expect((await api(emulator, 'GET', `/streaming/videos/${id}`)).body.auto_transcribe_audio_language).toBe(
+      'auto',
+    );
+  });
+
   it('filters by id=1,2,3, keeps only documented fields=, and lists oldest first under listOrder', async () => {
     const ids = [await create('one'), await create('two'), await create('three')];
     const some = await api(emulator, 'GET', `/streaming/videos?id=${ids[2]},${ids[0]}`);

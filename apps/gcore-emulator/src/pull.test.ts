@@ -63,6 +63,17 @@ describe('origin_url pulls', () => {
     expect((await api(emulator, 'GET', `/streaming/videos/${id}`)).body.origin_size).toBe(servedFile.size);
   });
 
+  it('sends only the one documented Authorization header: other shapes send nothing', async () => {
+    script = ['file', 'file'];
+    const a = await createWithOrigin(`${originUrl}/a.mp4`, {
+      origin_http_headers: 'Authorization: Bearer secret\nX-Other: 1',
+    });
+    await waitFor(() => emulator.video(a)?.status === 'ready');
+    const b = await createWithOrigin(`${originUrl}/b.mp4`, { origin_http_headers: 'X-Api-Key: k' });
+    await waitFor(() => emulator.video(b)?.status === 'ready');
+    expect(requests).toEqual([{ url: '/a.mp4' }, { url: '/b.mp4' }]);
+  });
+
   it('tries again when the origin does not answer 200, up to three times', async () => {
     script = [503, 'file'];
     const id = await createWithOrigin(`${originUrl}/flaky.mp4`);

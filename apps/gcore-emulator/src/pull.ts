@@ -16,14 +16,19 @@ export const PULL_ATTEMPTS = 3;
 const RETRY_PAUSE_MS = 50;
 export const ORIGIN_NOT_FOUND = 'The requested origin was not found';
 
-/** `Authorization: Bearer x` lines, as Gcore's `origin_http_headers` carries them. */
-export function parseHeaderLines(text: string | null): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of (text ?? '').split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon > 0) headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-  }
-  return headers;
+/**
+ * The headers Gcore sends with its download: G-Core/product-documentation
+ * `api-reference/services_docs_mintlify/streaming_api.yaml` (`createVideo.origin_http_headers`)
+ * documents one "Authorization HTTP request header", syntax `Authorization: <auth-scheme>
+ * <authorization-parameters>`. So the emulator honours exactly that: one line, that header name, a
+ * scheme and parameters. Anything else (other names, several lines) is sent as nothing at all, so a
+ * relay that let more through would see its import fail here as it would at Gcore.
+ */
+export function originAuthorization(text: string | null): Record<string, string> {
+  const match = /^authorization:[ \t]*([!#$%&'*+.^_`|~0-9A-Za-z-]+)[ \t]+([\x21-\x7e][\x20-\x7e]*)$/i.exec(
+    (text ?? '').trim(),
+  );
+  return match ? { authorization: `${match[1]} ${match[2]!.trimEnd()}` } : {};
 }
 
 /** Downloads `origin_url`s the way Gcore does, then hands the file to processing. */
@@ -71,7 +76,7 @@ export class OriginPuller {
       if (attempt > 1) await sleep(RETRY_PAUSE_MS, undefined, { signal });
       video.pullAttempts++;
       try {
-        const res = await fetch(url, { headers: parseHeaderLines(video.originHttpHeaders), signal });
+        const res = await fetch(url, { headers: originAuthorization(video.originHttpHeaders), signal });
         if (res.status !== 200 || res.body === null) {
           await res.body?.cancel();
           failure =

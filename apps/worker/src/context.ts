@@ -1,5 +1,6 @@
 import type {
   ApiPacer,
+  GcoreVideoFields,
   HostEntry,
   JobLifecycle,
   JobRepository,
@@ -53,6 +54,11 @@ export interface WorkerSettings {
   importAllowPrivate?: boolean;
   /** Largest file a `via: "relay"` import may download (MAX_UPLOAD_SIZE); 0 = no limit. */
   maxUploadSize?: number;
+  /**
+   * Create-video fields every video gets unless the job's own request sets them
+   * (GCORE_VIDEO_DEFAULTS, validated at start). Default none.
+   */
+  videoDefaults?: GcoreVideoFields;
 }
 
 /** What every processor needs: built once per worker process in createWorker. */

@@ -25,6 +25,7 @@ export function workerDepsFromConfig(
       importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,
       maxUploadSize: config.MAX_UPLOAD_SIZE,
       allowInsecureUpload: config.GCORE_ALLOW_INSECURE_UPLOAD || deps.gcore.emulator === true,
+      videoDefaults: config.GCORE_VIDEO_DEFAULTS,
     },
     gcore: { apiUrl: deps.gcore.apiUrl, apiKey: deps.gcore.apiKey, requestsPerSecond: config.GCORE_API_RPS },
     redis: deps.redis,

@@ -121,6 +121,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       importConcurrency: settings.importConcurrency ?? 100,
       importAllowPrivate: settings.importAllowPrivate ?? false,
       maxUploadSize: settings.maxUploadSize ?? 0,
+      videoDefaults: settings.videoDefaults ?? {},
       callbackSecret: settings.callbackSecret,
       callbackAllowPrivate: settings.callbackAllowPrivate ?? false,
       callbackAllowedHosts: settings.callbackAllowedHosts ?? [],

@@ -214,3 +214,37 @@ describe('.env', () => {
     }
   });
 });
+
+describe('GCORE_VIDEO_DEFAULTS', () => {
+  it('is empty unless set, and a validated field object when set', () => {
+    expect(loadConfig({}).GCORE_VIDEO_DEFAULTS).toEqual({});
+    expect(
+      loadConfig({ GCORE_VIDEO_DEFAULTS: '{"auto_transcribe_audio_language":"disable","directory_id":12}' })
+        .GCORE_VIDEO_DEFAULTS,
+    ).toEqual({ auto_transcribe_audio_language: 'disable', directory_id: 12 });
+  });
+
+  it.each([
+    ['bad JSON', '{"directory_id":', /^GCORE_VIDEO_DEFAULTS: expected a JSON object .*invalid JSON/],
+    [
+      'a bad field value',
+      '{"auto_transcribe_audio_language":"english"}',
+      /^GCORE_VIDEO_DEFAULTS: auto_transcribe_audio_language must be/,
+    ],
+    [
+      'an unknown field',
+      '{"dir_id":12}',
+      /^GCORE_VIDEO_DEFAULTS: dir_id: not a field that can have a default/,
+    ],
+  ])('stops the start with one config line for %s', (_label, value, message) => {
+    let error: unknown;
+    try {
+      loadConfig({ GCORE_VIDEO_DEFAULTS: value });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toHaveLength(1);
+    expect((error as ConfigError).problems[0]).toMatch(message);
+  });
+});

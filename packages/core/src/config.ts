@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { MIN_TOKEN_LENGTH, parseTokenEntry, type Role } from './access.js';
+import { parseVideoDefaults } from './jobs/fields.js';
 import { type HostEntry, parseHostEntry } from './net/host-list.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -340,6 +341,24 @@ export const configSchema = z.object({
   WORKER_LOCK_DURATION: duration('30s'),
   /** Where `pnpm start` runs the built-in emulator when it needs one. Default 8090. */
   EMULATOR_PORT: int(8090, 0, 65_535),
+  /**
+   * Create-video fields every video gets unless its upload's metadata or its import's body sets
+   * them: a JSON object such as `{"auto_transcribe_audio_language":"disable","directory_id":12}`,
+   * checked with the metadata's rules at start. Default `{}` (Gcore's own defaults, e.g.
+   * `auto_transcribe_audio_language: auto`).
+   */
+  GCORE_VIDEO_DEFAULTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return {};
+      try {
+        return parseVideoDefaults(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** pino level. Default info. */
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

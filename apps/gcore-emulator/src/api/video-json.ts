@@ -20,7 +20,9 @@ const FIELD_DEFAULTS = {
   source_bitrate_limit: true,
   screenshot_id: 0,
   remote_poster_url: null,
-  auto_transcribe_audio_language: 'disable',
+  // streaming_api.yaml, `createVideo.auto_transcribe_audio_language`: `default: auto` (AI subtitles
+  // whenever the account has them enabled, unless the create says `disable`).
+  auto_transcribe_audio_language: 'auto',
   auto_translate_subtitles_language: 'disable',
 };
 

@@ -157,7 +157,14 @@ export function videosRouter(ctx: EmulatorContext): Router {
 
   router.get('/videos', (req, res) => {
     ctx.requests.add({ method: 'GET', path: '/videos', query: queryStrings(req) });
-    const search = typeof req.query.search === 'string' ? req.query.search.toLowerCase() : '';
+    // OA `get_api_videos`, `search`: "id={s} OR slug={s} OR name like {s} … returns list of videos
+    // where id=1000 or slug=1000 or name contains "1000"".
+    const search = typeof req.query.search === 'string' ? req.query.search : '';
+    const matchesSearch = (v: { id: number; slug: string; name: string }) =>
+      search === '' ||
+      String(v.id) === search ||
+      v.slug === search ||
+      v.name.toLowerCase().includes(search.toLowerCase());
     const status =
       typeof req.query.status === 'string' && req.query.status !== '' ? req.query.status : undefined;
     const page = positiveInt(req.query.page, 1);
@@ -173,7 +180,7 @@ export function videosRouter(ctx: EmulatorContext): Router {
       .all()
       .filter((v) => !v.deleted)
       .filter((v) => ids === undefined || ids.has(v.id))
-      .filter((v) => search === '' || v.name.toLowerCase().includes(search))
+      .filter(matchesSearch)
       .filter((v) => wanted === undefined || wanted.includes(v.status))
       .sort((a, b) => sign * (a.id - b.id));
     const fields = listFields(req.query.fields);

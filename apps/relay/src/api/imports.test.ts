@@ -288,6 +288,23 @@ describe('imports API', () => {
       /origin_http_headers/,
     ],
     [
+      'origin_http_headers with two header lines (Gcore documents one Authorization header)',
+      () => ({
+        origin_url: `${origin.base}/v/a.mp4`,
+        origin_http_headers: 'Authorization: Bearer a\nX-Extra: b',
+      }),
+      400,
+      'INVALID_FIELD',
+      /^origin_http_headers must be one "Authorization: <scheme> <credentials>" header/,
+    ],
+    [
+      'origin_http_headers naming another header',
+      () => ({ origin_url: `${origin.base}/v/a.mp4`, origin_http_headers: 'X-Api-Key: secret' }),
+      400,
+      'INVALID_FIELD',
+      /^origin_http_headers must be one "Authorization/,
+    ],
+    [
       'a callback_url that is not a URL',
       () => ({ origin_url: `${origin.base}/v/a.mp4`, callback_url: 'not a url' }),
       400,
@@ -341,6 +358,15 @@ describe('imports API', () => {
     const res = await post({
       origin_url: `${origin.base}/private/a.mp4`,
       origin_http_headers: 'Authorization: Bearer origin-secret',
+    });
+    expect(res.status).toBe(202);
+    expect(origin.headers[0]?.authorization).toBe('Bearer origin-secret');
+  });
+
+  it('sends the pre-flight only the Authorization header Gcore will send, and nothing else of the field', async () => {
+    const res = await post({
+      origin_url: `${origin.base}/private/b.mp4`,
+      origin_http_headers: '  authorization:   Bearer origin-secret ',
     });
     expect(res.status).toBe(202);
     expect(origin.headers[0]?.authorization).toBe('Bearer origin-secret');

@@ -5,7 +5,7 @@ import {
   IMPORT_VIAS,
   type ImportVia,
   type JobRequest,
-  parseHeaderLines,
+  originRequestHeaders,
   parseVideoRequest,
   STREAMING_EXTENSIONS,
 } from '@gtr/core';
@@ -96,7 +96,7 @@ export function readImportRequest(input: unknown, options: ValidateOptions): Imp
   }
   const idempotencyKey = readIdempotencyKey(body.idempotency_key);
   const parsed = parseVideoRequest(body);
-  const headers = parseHeaderLines(parsed.fields.origin_http_headers);
+  const headers = originRequestHeaders(parsed.fields.origin_http_headers);
   return {
     originUrl: normalizeOriginUrl(url),
     idempotencyKey,

@@ -13,9 +13,11 @@ export async function ensureVideo(
   const { ctx, record, progress } = attempt;
   if (progress.video_id !== null) return;
   await attempt.moveTo('creating');
+  // The operator's GCORE_VIDEO_DEFAULTS first, so the tool's own metadata/fields override them.
   const fields = {
     name: record.name,
     ...(record.request.description ? { description: record.request.description } : {}),
+    ...ctx.settings.videoDefaults,
     ...record.request.fields,
     ...extra,
   } as CreateVideoFields;

@@ -1,4 +1,4 @@
-import { downloadToFile, parseHeaderLines, uploadPaths } from '@gtr/core';
+import { downloadToFile, originRequestHeaders, uploadPaths } from '@gtr/core';
 import type { ForwardAttempt } from './attempt.js';
 
 /**
@@ -12,7 +12,7 @@ export async function pullOrigin(attempt: ForwardAttempt): Promise<number> {
   const result = await downloadToFile(record.origin_url!, uploadPaths(ctx.uploadDir, attempt.id).data, {
     allowPrivate: ctx.settings.importAllowPrivate,
     ...(ctx.settings.maxUploadSize > 0 ? { maxBytes: ctx.settings.maxUploadSize } : {}),
-    headers: parseHeaderLines(record.request.fields.origin_http_headers),
+    headers: originRequestHeaders(record.request.fields.origin_http_headers),
     signal: attempt.signal,
     onProgress: (bytes) => {
       const now = ctx.now();

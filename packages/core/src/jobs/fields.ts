@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { isOriginAuthorization, ORIGIN_HTTP_HEADERS_SHAPE } from '../net/headers.js';
 import type { GcoreVideoFields } from './types.js';
 
 // Upload-Metadata values are strings; JSON bodies may carry numbers. Accept both, strictly.
@@ -55,7 +56,13 @@ const fieldsSchema = z
         /^(disable|default|[a-z]{3}(,[a-z]{3})*)$/,
         'must be disable, default or comma-separated 3-letter ISO 639-2 codes',
       ),
-    origin_http_headers: z.string().max(8_192, 'must be at most 8192 characters'),
+    // One `Authorization: <scheme> <params>` header, the only shape Gcore documents (see
+    // ORIGIN_AUTHORIZATION in net/headers.ts for the source).
+    origin_http_headers: z
+      .string()
+      .trim()
+      .max(8_192, 'must be at most 8192 characters')
+      .refine(isOriginAuthorization, ORIGIN_HTTP_HEADERS_SHAPE),
   })
   .partial();
 
@@ -96,4 +103,50 @@ export function parseVideoRequest(input: Record<string, unknown>): ParsedVideoRe
     callback_url: r.callback_url ?? null,
     fields: Object.fromEntries(Object.entries(f).filter(([, v]) => v !== undefined)) as GcoreVideoFields,
   };
+}
+
+/** Create-video fields an operator may set once for every video (GCORE_VIDEO_DEFAULTS). */
+export const VIDEO_DEFAULT_FIELDS = [
+  'directory_id',
+  'client_user_id',
+  'quality_set_id',
+  'priority',
+  'projection',
+  'clip_start_seconds',
+  'clip_duration_seconds',
+  'auto_transcribe_audio_language',
+  'auto_translate_subtitles_language',
+] as const;
+
+/**
+ * Reads GCORE_VIDEO_DEFAULTS: a JSON object of create-video fields, checked with the same rules as
+ * a tool's metadata. Unlike metadata, an unknown key is an error (a typo would otherwise be
+ * silently dropped), and so is `origin_http_headers` (a credential for one origin, not a default).
+ * Throws an Error whose message says what is wrong.
+ */
+export function parseVideoDefaults(text: string): GcoreVideoFields {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error(
+      'expected a JSON object such as {"auto_transcribe_audio_language":"disable"}, got invalid JSON',
+    );
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error('expected a JSON object such as {"auto_transcribe_audio_language":"disable"}');
+  }
+  const unknown = Object.keys(value).filter(
+    (key) => !(VIDEO_DEFAULT_FIELDS as readonly string[]).includes(key),
+  );
+  if (unknown.length > 0) {
+    throw new Error(
+      `${unknown.join(', ')}: not a field that can have a default (one of ${VIDEO_DEFAULT_FIELDS.join(', ')})`,
+    );
+  }
+  try {
+    return parseVideoRequest(value as Record<string, unknown>).fields;
+  } catch (error) {
+    throw new Error(error instanceof AppError ? error.message : String(error));
+  }
 }
