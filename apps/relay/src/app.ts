@@ -25,6 +25,7 @@ import { createTokenResolver, requireRole, requireToken, tokenEntries } from './
 import { AuthFailureThrottle, useAuthFailureThrottle } from './auth-failures.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
+import { GCORE_HOOK_PATH, type GcoreHookSettings, gcoreHooksRouter } from './hooks.js';
 import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
 import { RedisLocker } from './ingest/redis-locker.js';
@@ -66,6 +67,11 @@ export interface RelaySettings {
    * Default `redis`.
    */
   uploadLocker?: 'redis' | 'memory';
+  /**
+   * `GCORE_WEBHOOK_PATH_SECRET` and `GCORE_WEBHOOK_SOURCES`: Gcore's status webhooks at
+   * `POST /hooks/gcore/<secret>` (see hooks.ts). Default: no such route.
+   */
+  gcoreWebhooks?: GcoreHookSettings | undefined;
 }
 
 export interface RelayDeps {
@@ -220,6 +226,9 @@ export function createRelayApp(deps: RelayDeps): Relay {
   });
   app.use(cors);
   app.use(healthRouter(redis, uploadDir, prefix));
+  // No token: Gcore sends none. The secret path is the proof; a wrong one falls through to 401/404.
+  if (settings.gcoreWebhooks)
+    app.use(gcoreHooksRouter({ settings: settings.gcoreWebhooks, jobs, queues, logger }));
 
   const entries = tokenEntries(settings.tokens);
   const resolve = createTokenResolver(entries);
@@ -311,9 +320,17 @@ export function createRelayApp(deps: RelayDeps): Relay {
 /** pino-http's serialized request, with secret-named query values redacted in `url` and `query`. */
 function redactRequest(req: Record<string, unknown>): Record<string, unknown> {
   // A fresh object per log line (pino-std-serializers'), so it is changed in place.
-  if (typeof req.url === 'string') req.url = redactSecretParams(req.url);
+  if (typeof req.url === 'string') req.url = redactHookPath(redactSecretParams(req.url));
   if (req.query !== undefined) req.query = redactQueryObject(req.query);
+  const params = req.params as Record<string, unknown> | undefined;
+  if (params && typeof params === 'object' && 'secret' in params)
+    req.params = { ...params, secret: '[redacted]' };
   return req;
+}
+
+/** The webhook route's secret segment stays out of the logs. */
+function redactHookPath(url: string): string {
+  return url.startsWith(`${GCORE_HOOK_PATH}/`) ? `${GCORE_HOOK_PATH}/[redacted]` : url;
 }
 
 function uploadIdOf(url: string | undefined): string | undefined {

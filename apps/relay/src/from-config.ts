@@ -18,5 +18,13 @@ export function relaySettingsFromConfig(
     imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
     upstream,
     uploadLocker: config.UPLOAD_LOCKER,
+    ...(config.GCORE_WEBHOOK_PATH_SECRET
+      ? {
+          gcoreWebhooks: {
+            pathSecret: config.GCORE_WEBHOOK_PATH_SECRET,
+            sources: config.GCORE_WEBHOOK_SOURCES,
+          },
+        }
+      : {}),
   };
 }

@@ -52,6 +52,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       // Off unless a test asks: most tests make many refused requests from 127.0.0.1 on purpose.
       authFailuresPerMinute: options.authFailuresPerMinute ?? 0,
       ...(options.imports ? { imports: options.imports } : {}),
+      ...(options.gcoreWebhooks ? { gcoreWebhooks: options.gcoreWebhooks } : {}),
     },
     redis,
     queues,

@@ -94,9 +94,16 @@ export function trackProcessor(ctx: WorkerContext) {
       return;
     }
     const { first, max } = ctx.settings.trackIntervalMs;
-    return later(Math.min(first * 2 ** polls, max), { key: seen, since: seenSince });
+    // While Gcore's webhooks arrive, each one brings the next look forward (apps/relay/src/hooks.ts):
+    // polling is only the fallback for a lost one (Gcore sends each once), so it backs off further.
+    const arriving = await ctx.jobs.webhooksArriving().catch(() => false);
+    const ceiling = arriving ? max * WEBHOOK_POLL_FACTOR : max;
+    return later(Math.min(first * 2 ** polls, ceiling), { key: seen, since: seenSince });
   };
 }
+
+/** How much longer the longest poll interval is while Gcore's webhooks arrive. */
+export const WEBHOOK_POLL_FACTOR = 5;
 
 type Rendition = NonNullable<GcoreVideo['converted_videos']>[number];
 

@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { MIN_TOKEN_LENGTH, parseTokenEntry, type Role } from './access.js';
 import { parseVideoDefaults } from './jobs/fields.js';
+import { parseCidr } from './net/cidr.js';
 import { type HostEntry, parseHostEntry } from './net/host-list.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -364,6 +365,49 @@ export const configSchema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .optional()
     .transform((v) => v ?? 'info'),
+  /**
+   * The secret last segment of the relay's Gcore webhook route, `POST /hooks/gcore/<secret>` (Gcore
+   * signs nothing, so the path is the only proof). At least MIN_TOKEN_LENGTH characters of
+   * `[A-Za-z0-9_-]`. Default: unset, the route is off (404/401 like any unknown path).
+   */
+  GCORE_WEBHOOK_PATH_SECRET: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      if (!v) return undefined;
+      if (v.length < MIN_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(v)) {
+        // Never the secret itself in the message.
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected at least ${MIN_TOKEN_LENGTH} characters of A-Z a-z 0-9 _ -, got ${v.length} characters`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    }),
+  /**
+   * Comma-separated CIDRs (`92.223.112.0/24,92.223.123.0/24`, Gcore's published ranges) the webhook
+   * route accepts; other client addresses (Express's `req.ip`, so behind `TRUST_PROXY` the
+   * forwarded one) get 403. Default: unset, any address.
+   */
+  GCORE_WEBHOOK_SOURCES: z
+    .string()
+    .trim()
+    .optional()
+    .transform((v, ctx) => {
+      const list = (v ?? '')
+        .split(',')
+        .map((c) => c.trim())
+        .filter(Boolean);
+      for (const cidr of list) {
+        if (parseCidr(cidr) === null) {
+          ctx.addIssue({ code: 'custom', message: `expected a CIDR such as 92.223.112.0/24, got "${cidr}"` });
+          return z.NEVER;
+        }
+      }
+      return list.length > 0 ? list : undefined;
+    }),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -56,16 +56,19 @@ export interface Stack {
 /** Emulator + relay + worker, all in this process, on loopback, with a fresh Redis prefix. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = options.logger ?? createLogger({ level: 'silent' });
-  const emulator = await startEmulator({
-    faults: { processingStepMs: 50, ...options.faults },
-    ...(options.emulatorApiKey ? { apiKey: options.emulatorApiKey } : {}),
-  });
   const dataDir = options.relay?.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'stack-')));
   const relay = await startTestRelay({
     logger,
     ...(options.forwardAttempts ? { forwardAttempts: options.forwardAttempts } : {}),
     ...options.relay,
     dataDir,
+  });
+  // Started after the relay, so that its webhooks can go to the relay's hook route when it has one.
+  const hookSecret = options.relay?.gcoreWebhooks?.pathSecret;
+  const emulator = await startEmulator({
+    faults: { processingStepMs: 50, ...options.faults },
+    ...(options.emulatorApiKey ? { apiKey: options.emulatorApiKey } : {}),
+    ...(hookSecret ? { webhookUrl: `${relay.url}/hooks/gcore/${hookSecret}` } : {}),
   });
   let workerRedis: Redis | null = null;
   let worker: RelayWorker | null = null;

@@ -55,6 +55,8 @@ export class ForwardAttempt {
     this.progress.video_id = video.id;
     this.progress.client_id = video.client_id ?? null;
     await this.save({ video: toJobVideo(video as Parameters<typeof toJobVideo>[0]) });
+    // Gcore's webhooks name only the video: this finds the job again (apps/relay/src/hooks.ts).
+    await this.ctx.jobs.indexVideo(video.id, this.id);
     await this.saveManifest({ video_id: video.id, client_id: this.progress.client_id });
   }
 }

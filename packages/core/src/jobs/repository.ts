@@ -207,6 +207,36 @@ export class JobRepository {
     return `${this.prefix}:callbacks:jobs`;
   }
 
+  /** Gcore video id → the id of the job that made it (for Gcore's webhooks, which name only the video). */
+  private get videoIndex(): string {
+    return `${this.prefix}:videos`;
+  }
+
+  /** Set while Gcore's webhooks arrive (see {@link noteWebhook}). */
+  private get webhookSeenKey(): string {
+    return `${this.prefix}:webhooks:seen`;
+  }
+
+  /** Remembers which job follows Gcore video `videoId` (written once the video exists). */
+  async indexVideo(videoId: number, jobId: string): Promise<void> {
+    await this.redis.hset(this.videoIndex, String(videoId), jobId);
+  }
+
+  /** The id of the job following Gcore video `videoId`, or null. */
+  async jobOfVideo(videoId: number): Promise<string | null> {
+    return this.redis.hget(this.videoIndex, String(videoId));
+  }
+
+  /** A webhook from Gcore arrived: for the next `ttlMs`, {@link webhooksArriving} says yes. */
+  async noteWebhook(ttlMs: number): Promise<void> {
+    await this.redis.set(this.webhookSeenKey, String(this.now()), 'PX', Math.max(1, Math.round(ttlMs)));
+  }
+
+  /** Whether a Gcore webhook arrived within the last `ttlMs` of the latest {@link noteWebhook}. */
+  async webhooksArriving(): Promise<boolean> {
+    return (await this.redis.exists(this.webhookSeenKey)) === 1;
+  }
+
   /** Creates the job unless one with this id exists; either way returns the stored record. */
   async create(job: NewJob): Promise<{ record: JobRecord; created: boolean }> {
     const at = job.created_at ?? new Date(this.now()).toISOString();
@@ -360,6 +390,14 @@ export class JobRepository {
   async remove(id: string): Promise<boolean> {
     // A job's owner never changes, so its owner index can be named before the script runs.
     const owner = JSON.parse((await this.redis.hget(this.key(id), 'owner')) ?? 'null') as string | null;
+    const progress = JSON.parse((await this.redis.hget(this.key(id), 'progress')) ?? 'null') as {
+      video_id?: number | null;
+    } | null;
+    if (typeof progress?.video_id === 'number') {
+      const videoId = String(progress.video_id);
+      if ((await this.redis.hget(this.videoIndex, videoId)) === id)
+        await this.redis.hdel(this.videoIndex, videoId);
+    }
     const removed = await this.redis.eval(
       REMOVE,
       3 + JOB_STATES.length + JOB_KINDS.length,

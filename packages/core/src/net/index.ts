@@ -1,4 +1,5 @@
 export * from './address-policy.js';
+export * from './cidr.js';
 export * from './download.js';
 export * from './errors.js';
 export * from './headers.js';
