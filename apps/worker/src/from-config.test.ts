@@ -42,3 +42,11 @@ describe('workerDepsFromConfig: plain-http upload servers', () => {
     expect(workerDepsFromConfig(loadConfig({}), emulator).settings.allowInsecureUpload).toBe(true);
   });
 });
+
+describe('workerDepsFromConfig: processing stalls', () => {
+  it('fails a video that makes no progress after PROCESSING_STALL_TIMEOUT (default 2 h)', () => {
+    expect(workerDepsFromConfig(loadConfig({}), deps).settings.trackStallMs).toBe(2 * 3_600_000);
+    const config = loadConfig({ PROCESSING_STALL_TIMEOUT: '30m' });
+    expect(workerDepsFromConfig(config, deps).settings.trackStallMs).toBe(30 * 60_000);
+  });
+});

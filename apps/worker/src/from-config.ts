@@ -26,6 +26,7 @@ export function workerDepsFromConfig(
       maxUploadSize: config.MAX_UPLOAD_SIZE,
       allowInsecureUpload: config.GCORE_ALLOW_INSECURE_UPLOAD || deps.gcore.emulator === true,
       videoDefaults: config.GCORE_VIDEO_DEFAULTS,
+      trackStallMs: config.PROCESSING_STALL_TIMEOUT,
     },
     gcore: { apiUrl: deps.gcore.apiUrl, apiKey: deps.gcore.apiKey, requestsPerSecond: config.GCORE_API_RPS },
     redis: deps.redis,

@@ -340,6 +340,11 @@ export const configSchema = z.object({
    * is picked up by another after about this long. Default 30s.
    */
   WORKER_LOCK_DURATION: duration('30s'),
+  /**
+   * A video whose status and renditions' progress at Gcore stay the same this long ends its job
+   * `failed PROCESSING_STALLED`. Default 2h.
+   */
+  PROCESSING_STALL_TIMEOUT: duration('2h'),
   /** Where `pnpm start` runs the built-in emulator when it needs one. Default 8090. */
   EMULATOR_PORT: int(8090, 0, 65_535),
   /**
