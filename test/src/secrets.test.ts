@@ -236,7 +236,8 @@ describe('secrets stay secret', () => {
     const keys = new Set(data.flatMap((d) => Object.keys(d)));
     // forward/import/track: the job id (and the poll count); notify: the callback URL and the public job.
     expect([...keys]).toEqual(expect.arrayContaining(['id', 'url', 'job']));
-    for (const key of keys) expect(['id', 'polls', 'url', 'job']).toContain(key);
+    // `seen` (track): the status and renditions' progress the last poll saw, for stall detection.
+    for (const key of keys) expect(['id', 'polls', 'seen', 'url', 'job']).toContain(key);
     for (const d of data.filter((d) => d.job)) {
       expect(Object.keys(d.job as object)).not.toEqual(expect.arrayContaining(['progress']));
       expect(Object.keys(d.job as object)).not.toEqual(expect.arrayContaining(['request']));
