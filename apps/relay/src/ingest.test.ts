@@ -159,4 +159,140 @@ describe('TUS ingest', () => {
     expect((await t.relay.jobs.get(id))?.state).toBe('canceled');
     expect(await fs.readdir(t.relay.uploadDir)).toEqual([]);
   });
+
+  describe('X-HTTP-Method-Override', () => {
+    const auth = () => ({ Authorization: `Bearer ${t.token}`, 'Tus-Resumable': '1.0.0' });
+    const create = async (length: number) => {
+      const res = await request(t.relay.app)
+        .post('/files/')
+        .set(auth())
+        .set('Upload-Length', String(length))
+        .set('Upload-Metadata', `filename ${Buffer.from('o.mp4').toString('base64')}`);
+      expect(res.status).toBe(201);
+      return idOf(res.headers.location!);
+    };
+
+    it('takes tus-js-client uploads whose PATCHes are sent as POST', async () => {
+      const file = path.join(tmp, 'override.mp4');
+      const { sha256 } = await writeVideoFile(file, 3 * MB, 11);
+      const uploadUrl = await tusUpload({
+        endpoint: `${t.url}/files/`,
+        token: t.token,
+        file,
+        chunkSize: MB,
+        overridePatchMethod: true,
+        metadata: { filename: 'override.mp4' },
+      });
+      const id = idOf(uploadUrl);
+      expect((await t.relay.jobs.get(id))?.state).toBe('queued');
+      expect(await sha256File(path.join(t.relay.uploadDir, id))).toBe(sha256);
+      // No upload was created by the overridden PATCHes.
+      expect((await fs.readdir(t.relay.uploadDir)).filter((f) => !f.includes('.'))).toEqual([id]);
+    });
+
+    it('answers a POST overridden to HEAD as a HEAD', async () => {
+      const id = await create(1000);
+      const head = await request(t.relay.app)
+        .post(`/files/${id}`)
+        .set(auth())
+        .set('X-HTTP-Method-Override', 'HEAD');
+      expect(head.status).toBe(200);
+      expect(head.headers['upload-offset']).toBe('0');
+      expect(head.headers['upload-length']).toBe('1000');
+      expect(head.headers['cache-control']).toBe('no-store');
+    });
+
+    it('terminates an upload on a POST overridden to DELETE', async () => {
+      const id = await create(1000);
+      const del = await request(t.relay.app)
+        .post(`/files/${id}`)
+        .set(auth())
+        .set('X-HTTP-Method-Override', 'DELETE');
+      expect(del.status).toBe(204);
+      expect((await t.relay.jobs.get(id))?.state).toBe('canceled');
+      expect(await fs.readdir(t.relay.uploadDir)).toEqual([]);
+    });
+
+    it('applies the PATCH checks to an overridden PATCH', async () => {
+      const id = await create(10);
+      const patch = await request(t.relay.app)
+        .post(`/files/${id}`)
+        .set(auth())
+        .set('X-HTTP-Method-Override', 'PATCH')
+        .set('Content-Type', 'application/offset+octet-stream')
+        .send(Buffer.alloc(10));
+      expect(patch.status).toBe(400);
+      expect(patch.body.error.code).toBe('MISSING_UPLOAD_OFFSET');
+      expect((await fs.readdir(t.relay.uploadDir)).filter((f) => !f.startsWith(id))).toEqual([]);
+    });
+
+    it('refuses an override it does not take, creating nothing', async () => {
+      const res = await request(t.relay.app)
+        .post('/files/')
+        .set(auth())
+        .set('X-HTTP-Method-Override', 'GET')
+        .set('Upload-Length', '10');
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('INVALID_REQUEST');
+      expect(await fs.readdir(t.relay.uploadDir)).toEqual([]);
+    });
+  });
+
+  describe('CORS on /files', () => {
+    it('lets browsers send the TUS and client headers in a preflight', async () => {
+      const res = await request(t.relay.app)
+        .options('/files/')
+        .set('Origin', 'https://app.example')
+        .set('Access-Control-Request-Method', 'POST');
+      expect(res.status).toBe(204);
+      const allowed = res.headers['access-control-allow-headers']!.split(/,\s*/).map((h: string) =>
+        h.toLowerCase(),
+      );
+      for (const header of [
+        'authorization',
+        'content-type',
+        'tus-resumable',
+        'upload-length',
+        'upload-metadata',
+        'upload-offset',
+        'x-request-id',
+        'upload-checksum',
+        'upload-concat',
+        'upload-defer-length',
+        'x-http-method-override',
+      ]) {
+        expect(allowed).toContain(header);
+      }
+      expect(res.headers['access-control-allow-methods']).toMatch(/PATCH/);
+      expect(res.headers['access-control-allow-origin']).toBeDefined();
+    });
+
+    it('lets browsers read Upload-Expires, Upload-Offset, Location and Tus-* on a response', async () => {
+      const res = await request(t.relay.app)
+        .post('/files/')
+        .set('Origin', 'https://app.example')
+        .set('Authorization', `Bearer ${t.token}`)
+        .set('Tus-Resumable', '1.0.0')
+        .set('Upload-Length', '10')
+        .set('Upload-Metadata', `filename ${Buffer.from('c.mp4').toString('base64')}`);
+      expect(res.status).toBe(201);
+      expect(res.headers['upload-expires']).toBeDefined();
+      const exposed = res.headers['access-control-expose-headers']!.split(/,\s*/).map((h: string) =>
+        h.toLowerCase(),
+      );
+      for (const header of [
+        'upload-expires',
+        'upload-offset',
+        'upload-length',
+        'upload-concat',
+        'location',
+        'tus-resumable',
+        'tus-version',
+        'tus-extension',
+        'tus-max-size',
+      ]) {
+        expect(exposed).toContain(header);
+      }
+    });
+  });
 });

@@ -101,6 +101,8 @@ export interface TusUploadOptions {
   file: string;
   metadata: Record<string, string>;
   chunkSize?: number;
+  /** tus-js-client's `overridePatchMethod`: PATCH sent as POST with `X-HTTP-Method-Override`. */
+  overridePatchMethod?: boolean;
   uploadUrl?: string;
   retryDelays?: number[];
   onProgress?: (sent: number, total: number) => void;
@@ -125,6 +127,7 @@ export async function tusUpload(options: TusUploadOptions): Promise<string> {
       headers: { Authorization: `Bearer ${options.token}` },
       retryDelays: options.retryDelays ?? [0, 200, 500],
       storeFingerprintForResuming: false,
+      ...(options.overridePatchMethod ? { overridePatchMethod: true } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(options.onChunkComplete ? { onChunkComplete: options.onChunkComplete } : {}),
       onError: reject,

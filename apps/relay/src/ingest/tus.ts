@@ -98,6 +98,9 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     lockDrainTimeout: 1_000,
     ...(options.maxUploadSize > 0 ? { maxSize: options.maxUploadSize } : {}),
     respectForwardedHeaders: options.trustProxy,
+    // Browsers may send and read these on /files (beyond @tus/server's own TUS header list).
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
     // A finished upload belongs to its job now; cancel it through the jobs API instead.
     disableTerminationForFinishedUploads: true,
     onUploadCreate: async (req, upload) => {
@@ -139,7 +142,8 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
 
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
     const principal = principalOf(res);
-    const refused = refuseMalformed(req) ?? (await refuseForeign(req, principal));
+    // From here on (checks, @tus/server, logs, metrics) the method is the effective one.
+    const refused = applyMethodOverride(req) ?? refuseMalformed(req) ?? (await refuseForeign(req, principal));
     if (refused) {
       if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
       // The body, if any, is not read: close the connection instead of draining it.
@@ -232,6 +236,32 @@ function uploadIdOf(requestPath: string): string | null {
   const match = /^\/files\/([^/]+)$/.exec(requestPath);
   return match ? decodeURIComponent(match[1]!) : null;
 }
+
+/** Methods a client behind a restrictive proxy may send as POST with `X-HTTP-Method-Override`. */
+const OVERRIDABLE_METHODS = new Set(['POST', 'PATCH', 'HEAD', 'DELETE']);
+
+/**
+ * `X-HTTP-Method-Override` on a POST (tus-js-client's `overridePatchMethod`, as tusd takes it):
+ * the request is handled as the method it names. Any other value is refused, never taken as a
+ * creation.
+ */
+function applyMethodOverride(req: ExpressRequest): Refusal | null {
+  const override = req.get('x-http-method-override')?.trim().toUpperCase();
+  if (override === undefined || req.method !== 'POST') return null;
+  if (!OVERRIDABLE_METHODS.has(override)) {
+    return {
+      code: 'INVALID_REQUEST',
+      message: 'X-HTTP-Method-Override must be PATCH, HEAD or DELETE',
+    };
+  }
+  req.method = override;
+  return null;
+}
+
+/** Request headers browsers may send on /files besides @tus/server's TUS list. */
+const CORS_ALLOWED_HEADERS = ['X-Request-ID', 'Upload-Checksum'];
+/** Response headers browsers may read on /files besides @tus/server's TUS list. */
+const CORS_EXPOSED_HEADERS = ['Upload-Expires'];
 
 /** Longest `Upload-Metadata` taken: the relay's own keys fit in a fraction of it. */
 export const MAX_METADATA_BYTES = 8 * 1024;
