@@ -154,7 +154,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     trustProxy: settings.trustProxy ?? false,
     publicUrl: settings.publicUrl,
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
-    ownerOf: async (id) => (await jobs.get(id))?.owner ?? null,
+    ownerOf: (id) => jobs.ownerOf(id),
     locker: settings.uploadLocker === 'memory' ? new MemoryLocker() : locker,
   });
   // Maintenance runs once for the fleet, under a lease, not once per relay.

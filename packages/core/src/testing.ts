@@ -127,6 +127,20 @@ interface ServerProcess {
   child: ChildProcess;
 }
 
+/** A throw-away server's base arguments: loopback only, its own dir, no RDB snapshots. */
+const serverArgs = (port: number, dir: string, appendonly: boolean): string[] => [
+  '--port',
+  String(port),
+  '--bind',
+  '127.0.0.1',
+  '--dir',
+  dir,
+  '--save',
+  '',
+  '--appendonly',
+  appendonly ? 'yes' : 'no',
+];
+
 async function spawnRedisServer(port: number, args: string[]): Promise<ServerProcess> {
   const { spawn } = await import('node:child_process');
   const child = spawn('redis-server', args, { stdio: 'ignore' });
@@ -218,16 +232,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
       await fs.mkdir(dir);
       servers.push(
         await spawnRedisServer(port, [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--dir',
-          dir,
-          '--save',
-          '',
-          '--appendonly',
-          'no',
+          ...serverArgs(port, dir, false),
           '--cluster-enabled',
           'yes',
           '--cluster-config-file',
@@ -300,16 +305,7 @@ export async function startRedisSentinel(name = 'gtr-test'): Promise<RedisSentin
     const dir = path.join(root, `data-${port}`);
     await fs.mkdir(dir);
     return spawnRedisServer(port, [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
+      ...serverArgs(port, dir, true),
       ...(replicaOf === null ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
     ]);
   };

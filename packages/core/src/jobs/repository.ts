@@ -285,6 +285,12 @@ export class JobRepository {
     return { record, created: true };
   }
 
+  /** Only the owner of a job (one field, not the record): checked on every TUS request of a tool. */
+  async ownerOf(id: string): Promise<string | null> {
+    const raw = await this.redis.hget(this.key(id), 'owner');
+    return raw ? (JSON.parse(raw) as string | null) : null;
+  }
+
   async get(id: string): Promise<JobRecord | null> {
     const hash = await this.redis.hgetall(this.key(id));
     return hash.state ? decode(hash) : null;
