@@ -46,6 +46,8 @@ export interface RelaySettings {
   uploadExpiryMs: number;
   /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
   trustProxy?: boolean;
+  /** `CORS_ORIGINS`: `*` (default) or the browser origins allowed on `/files` and the JSON API. */
+  corsOrigins?: '*' | readonly string[];
   /**
    * `PUBLIC_URL`: the relay's external base URL (`https://relay.example.com`, maybe with a path).
    * When set, `Location` and every other URL the relay hands out are built from it, never from the
@@ -153,6 +155,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     expiryMs: settings.uploadExpiryMs,
     trustProxy: settings.trustProxy ?? false,
     publicUrl: settings.publicUrl,
+    corsOrigins: settings.corsOrigins ?? '*',
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
     ownerOf: (id) => jobs.ownerOf(id),
     locker: settings.uploadLocker === 'memory' ? new MemoryLocker() : locker,
@@ -224,7 +227,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     });
     next();
   });
-  app.use(cors);
+  app.use(corsFor(settings.corsOrigins ?? '*'));
   app.use(healthRouter(redis, uploadDir, prefix));
   // No token: Gcore sends none. The secret path is the proof; a wrong one falls through to 401/404.
   if (settings.gcoreWebhooks)
@@ -339,18 +342,28 @@ function uploadIdOf(url: string | undefined): string | undefined {
 }
 
 /** CORS for the JSON API; the TUS routes get theirs (with the TUS headers exposed) from @tus/server. */
-function cors(req: Request, res: Response, next: NextFunction): void {
-  if (req.path.startsWith(TUS_PATH)) {
+function corsFor(origins: '*' | readonly string[]) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.path.startsWith(TUS_PATH)) {
+      next();
+      return;
+    }
+    const allowed = corsOrigin(origins, req.get('origin'));
+    if (allowed) res.setHeader('Access-Control-Allow-Origin', allowed);
+    if (origins !== '*') res.vary('Origin');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+    res.setHeader('Access-Control-Max-Age', '600');
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
     next();
-    return;
-  }
-  res.setHeader('Access-Control-Allow-Origin', '*');
-  res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
-  res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
-  res.setHeader('Access-Control-Max-Age', '600');
-  if (req.method === 'OPTIONS') {
-    res.status(204).end();
-    return;
-  }
-  next();
+  };
+}
+
+/** `Access-Control-Allow-Origin` for a request's `Origin`: `*`, the origin itself when listed, or none. */
+function corsOrigin(origins: '*' | readonly string[], origin: string | undefined): string | null {
+  if (origins === '*') return '*';
+  return origin && origins.includes(origin) ? origin : null;
 }

@@ -13,6 +13,7 @@ export function relaySettingsFromConfig(
     maxUploadSize: config.MAX_UPLOAD_SIZE,
     uploadExpiryMs: config.UPLOAD_EXPIRY,
     trustProxy: config.TRUST_PROXY,
+    corsOrigins: config.CORS_ORIGINS,
     publicUrl: config.PUBLIC_URL,
     authFailuresPerMinute: config.AUTH_FAILURE_LIMIT,
     imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },

@@ -294,5 +294,35 @@ describe('TUS ingest', () => {
         expect(exposed).toContain(header);
       }
     });
+
+    it('with CORS_ORIGINS, answers only a listed origin, on /files and on the JSON API', async () => {
+      const listed = await startTestRelay({ corsOrigins: ['https://app.example'] });
+      try {
+        const preflight = (origin: string, route: string) =>
+          request(listed.relay.app)
+            .options(route)
+            .set('Origin', origin)
+            .set('Access-Control-Request-Method', 'POST');
+        for (const route of ['/files/', '/api/jobs']) {
+          const ok = await preflight('https://app.example', route);
+          expect(ok.headers['access-control-allow-origin']).toBe('https://app.example');
+          expect(ok.headers.vary).toMatch(/Origin/i);
+          const other = await preflight('https://evil.example', route);
+          expect(other.headers['access-control-allow-origin']).toBeUndefined();
+        }
+        const upload = await request(listed.relay.app)
+          .post('/files/')
+          .set('Origin', 'https://evil.example')
+          .set('Authorization', `Bearer ${listed.token}`)
+          .set('Tus-Resumable', '1.0.0')
+          .set('Upload-Length', '10')
+          .set('Upload-Metadata', `filename ${Buffer.from('c.mp4').toString('base64')}`);
+        // Not a browser: the request itself is served, but no page of that origin may read it.
+        expect(upload.status).toBe(201);
+        expect(upload.headers['access-control-allow-origin']).toBeUndefined();
+      } finally {
+        await listed.close();
+      }
+    });
   });
 });

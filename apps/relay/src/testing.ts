@@ -48,6 +48,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3_600_000,
       ...(options.upstream ? { upstream: options.upstream } : {}),
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
+      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
       // Off unless a test asks: most tests make many refused requests from 127.0.0.1 on purpose.
       authFailuresPerMinute: options.authFailuresPerMinute ?? 0,

@@ -15,6 +15,18 @@ describe('loadConfig', () => {
     expect(config.RELAY_API_TOKENS).toEqual([]);
   });
 
+  it('takes CORS_ORIGINS as * or a list of origins, and refuses what is not an origin', () => {
+    expect(loadConfig({}).CORS_ORIGINS).toBe('*');
+    expect(
+      loadConfig({ CORS_ORIGINS: ' https://app.example , http://localhost:3000/ ' }).CORS_ORIGINS,
+    ).toEqual(['https://app.example', 'http://localhost:3000']);
+    for (const bad of ['app.example', 'https://app.example/upload', 'ftp://app.example']) {
+      expect(() => loadConfig({ CORS_ORIGINS: bad })).toThrow(
+        /CORS_ORIGINS: expected "\*" or comma-separated origins/,
+      );
+    }
+  });
+
   it('names every bad variable, one line each', () => {
     let error: unknown;
     try {

@@ -294,6 +294,39 @@ export const configSchema = z.object({
   /** Build TUS `Location` URLs from X-Forwarded-* headers (behind a reverse proxy). Default false. */
   TRUST_PROXY: bool(false),
   /**
+   * Browser origins allowed to call the relay (TUS `/files` and the JSON API) from another page:
+   * `*` (any, the default) or a comma-separated list of origins (`https://app.example.com`). A
+   * listed origin gets itself back in `Access-Control-Allow-Origin`; any other gets none of its own.
+   */
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .default('*')
+    .transform((v, ctx): '*' | string[] => {
+      if (v === '' || v === '*') return '*';
+      const origins: string[] = [];
+      for (const item of v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        let url: URL | null = null;
+        try {
+          url = new URL(item);
+        } catch {
+          // reported below
+        }
+        if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== item.replace(/\/+$/, '')) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `expected "*" or comma-separated origins like https://app.example.com, got "${item}"`,
+          });
+          return z.NEVER;
+        }
+        origins.push(url.origin);
+      }
+      return origins.length ? origins : '*';
+    }),
+  /**
    * The relay's external base URL, as tools reach it (`https://relay.example.com`, maybe with a path
    * a reverse proxy strips). When set, TUS `Location` and every other URL the relay hands out are
    * built from it, never from the request's `Host` or `X-Forwarded-*` (which `TRUST_PROXY` reads

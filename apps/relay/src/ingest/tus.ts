@@ -26,6 +26,8 @@ export interface TusIngestOptions {
   trustProxy: boolean;
   /** `PUBLIC_URL`: when set, `Location` is built from it alone (never from `Host` or forwarded headers). */
   publicUrl?: string | undefined;
+  /** `CORS_ORIGINS`: `*`, or the only browser origins that get `Access-Control-Allow-Origin`. */
+  corsOrigins?: '*' | readonly string[];
   /**
    * Whether a HEAD/PATCH that @tus/server answered 410 (it found the upload expired) or 404 is
    * about an expired upload. For a 410 it also removes the upload and fails its job before the
@@ -83,6 +85,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   // The id each creation request got, so a creation refused after its files exist can be undone.
   const createdBy = new WeakMap<Request, string>();
   const publicUrl = options.publicUrl?.replace(/\/+$/, '');
+  const corsOrigins = options.corsOrigins ?? '*';
   const server = new Server({
     path: TUS_PATH,
     datastore: store,
@@ -98,6 +101,8 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     lockDrainTimeout: 1_000,
     ...(options.maxUploadSize > 0 ? { maxSize: options.maxUploadSize } : {}),
     respectForwardedHeaders: options.trustProxy,
+    // Only a listed origin gets itself back; @tus/server would answer any other with the first.
+    ...(corsOrigins !== '*' ? { allowedOrigins: (origin: string) => corsOrigins.includes(origin) } : {}),
     // Browsers may send and read these on /files (beyond @tus/server's own TUS header list).
     allowedHeaders: CORS_ALLOWED_HEADERS,
     exposedHeaders: CORS_EXPOSED_HEADERS,
@@ -152,6 +157,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       sendError(res, refused.code, refused.message);
       return;
     }
+    if (corsOrigins !== '*') res.vary('Origin');
     const webRequest = new NodeRequest({ req, res });
     let response = await server.handleWeb(webRequest);
     const createdId = createdBy.get(webRequest);
