@@ -22,7 +22,8 @@ export interface ExpiryDeps {
 
 const EXPIRED = {
   code: 'UPLOAD_EXPIRED',
-  message: 'the upload was not finished within UPLOAD_EXPIRY and was removed; upload the file again',
+  message:
+    'the upload took no byte for UPLOAD_EXPIRY before it finished and was removed; upload the file again',
   retryable: false,
 };
 
