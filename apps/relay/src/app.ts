@@ -28,6 +28,7 @@ import { healthRouter } from './health.js';
 import { GCORE_HOOK_PATH, type GcoreHookSettings, gcoreHooksRouter } from './hooks.js';
 import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
+import { FinishedUploads } from './ingest/finished.js';
 import { RedisLocker } from './ingest/redis-locker.js';
 import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
 import { Uploads } from './ingest/uploads.js';
@@ -42,8 +43,13 @@ export interface RelaySettings {
   tokens: readonly (string | TokenEntry)[];
   /** Bytes; 0 = no limit. */
   maxUploadSize: number;
-  /** Milliseconds after which unfinished uploads are removed. */
+  /** Milliseconds without a new byte after which unfinished uploads are removed. */
   uploadExpiryMs: number;
+  /**
+   * `FINISHED_UPLOAD_RETENTION`: how long after its last byte a finished upload's URL answers HEAD
+   * as finished once its file is forwarded and removed. Default 7 days.
+   */
+  finishedUploadRetentionMs?: number;
   /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
   trustProxy?: boolean;
   /** `CORS_ORIGINS`: `*` (default) or the browser origins allowed on `/files` and the JSON API. */
@@ -146,6 +152,11 @@ export function createRelayApp(deps: RelayDeps): Relay {
     logger,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  const finished = new FinishedUploads({
+    jobs,
+    retentionMs: settings.finishedUploadRetentionMs ?? 7 * 24 * 3_600_000,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
   const tus = createTusIngest({
     uploadDir,
     uploads,
@@ -157,6 +168,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     publicUrl: settings.publicUrl,
     corsOrigins: settings.corsOrigins ?? '*',
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
+    finishedLength: (id) => finished.lengthOf(id),
     ownerOf: (id) => jobs.ownerOf(id),
     locker: settings.uploadLocker === 'memory' ? new MemoryLocker() : locker,
   });

@@ -46,6 +46,9 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       tokens: options.tokens ?? [token],
       maxUploadSize: options.maxUploadSize ?? 0,
       uploadExpiryMs: options.uploadExpiryMs ?? 24 * 3_600_000,
+      ...(options.finishedUploadRetentionMs
+        ? { finishedUploadRetentionMs: options.finishedUploadRetentionMs }
+        : {}),
       ...(options.upstream ? { upstream: options.upstream } : {}),
       ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
       ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),

@@ -122,7 +122,8 @@ export const ERROR_CODES = {
   UPLOAD_EXPIRED: {
     status: 410,
     retryable: false,
-    meaning: 'the upload was not finished within UPLOAD_EXPIRY and was removed; upload the file again',
+    meaning:
+      'the upload took no byte for UPLOAD_EXPIRY before it finished and was removed; upload the file again',
   },
   UPLOAD_LOCKED: {
     status: 423,

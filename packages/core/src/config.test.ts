@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     expect(config.GCORE_API_RPS).toBe(4);
     expect(config.FORWARD_CHUNK_SIZE).toBe(10_000_000);
     expect(config.UPLOAD_EXPIRY).toBe(24 * 3_600_000);
+    expect(config.FINISHED_UPLOAD_RETENTION).toBe(7 * 24 * 3_600_000);
     expect(config.COMPLETE_ON).toBe('ready');
     expect(config.KEEP_FILES).toBe(false);
     expect(config.IMPORT_PREFLIGHT).toBe(true);

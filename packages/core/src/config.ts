@@ -283,8 +283,17 @@ export const configSchema = z.object({
    * address they resolve to, for internal tools without opening every private address. Default none.
    */
   CALLBACK_ALLOWED_HOSTS: hostList(),
-  /** Unfinished uploads older than this are removed. Default 24h. */
+  /**
+   * Unfinished uploads that received no byte for this long are removed (each accepted PATCH moves
+   * `Upload-Expires` on). Default 24h.
+   */
   UPLOAD_EXPIRY: duration('24h'),
+  /**
+   * How long a finished upload's URL still answers HEAD (`Upload-Offset` = `Upload-Length`) after
+   * its file was forwarded and removed, so a client resuming it learns it is done instead of
+   * uploading the file again. Counted from its last byte. Default 7d.
+   */
+  FINISHED_UPLOAD_RETENTION: duration('7d'),
   /** Keep local files after Gcore has them. Default false. */
   KEEP_FILES: bool(false),
   /** Check that an import URL answers before asking Gcore to pull it. Default true. */

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError, createPrivateFile, removeUploadFiles, uploadPaths } from '@gtr/core';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type Upload } from '@tus/utils';
+import { lastActivityOf } from './activity.js';
 
 /** What the relay does around the file store's own work. */
 export interface StoreHooks {
@@ -96,6 +97,26 @@ export class RelayFileStore extends FileStore {
     }
     this.hooks.progress(id, position, true);
     return position;
+  }
+
+  /**
+   * FileStore's upload, with `creation_date` moved on to its last byte (activity.ts): @tus/server
+   * counts its 410 and `Upload-Expires` from `creation_date`, and UPLOAD_EXPIRY runs from the last
+   * byte. Nothing in the relay reads it as the creation time: the manifest's and the job's
+   * `created_at` come from the upload `create` returns, before any byte.
+   */
+  override async getUpload(id: string): Promise<Upload> {
+    const upload = await super.getUpload(id);
+    const last = await lastActivityOf(upload);
+    if (last !== null) upload.creation_date = new Date(last).toISOString();
+    return upload;
+  }
+
+  /** When upload `id` last took a byte (its creation if none yet), or null if it is not here. */
+  async lastActivity(id: string): Promise<number | null> {
+    const upload = await this.getUpload(id).catch(() => null);
+    const at = upload?.creation_date ? Date.parse(upload.creation_date) : Number.NaN;
+    return Number.isFinite(at) ? at : null;
   }
 
   override async remove(id: string): Promise<void> {

@@ -8,7 +8,9 @@ import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
+import { answersUnfinished, uploadExpires } from './activity.js';
 import { RelayFileStore } from './file-store.js';
+import { answerFinished } from './finished.js';
 import type { Uploads } from './uploads.js';
 
 export const TUS_PATH = '/files';
@@ -20,7 +22,10 @@ export interface TusIngestOptions {
   logger: Logger;
   /** Bytes; 0 means no limit. */
   maxUploadSize: number;
-  /** Advertised as `Upload-Expires`; unfinished uploads older than this are refused and removed. */
+  /**
+   * Advertised as `Upload-Expires` (on POST, PATCH and HEAD of an unfinished upload); unfinished
+   * uploads that took no byte for this long are refused and removed.
+   */
   expiryMs: number;
   /** Build `Location` from `X-Forwarded-*`/`Forwarded` (behind a reverse proxy). */
   trustProxy: boolean;
@@ -36,6 +41,11 @@ export interface TusIngestOptions {
    * answered 410 as well.
    */
   expired(id: string, tusSaysGone: boolean): Promise<boolean>;
+  /**
+   * The length of an upload that finished (within FINISHED_UPLOAD_RETENTION) and whose file is
+   * gone or past its expiry, else null: its HEAD/PATCH/DELETE are answered as if it were still here.
+   */
+  finishedLength(id: string): Promise<number | null>;
   /** The owner of an upload's job (null: none known), for tools that may touch only their own. */
   ownerOf(id: string): Promise<string | null>;
   /**
@@ -162,13 +172,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     let response = await server.handleWeb(webRequest);
     const createdId = createdBy.get(webRequest);
     if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
-    if (
-      (response.status === 410 || response.status === 404) &&
-      (req.method === 'HEAD' || req.method === 'PATCH')
-    ) {
-      const id = uploadIdOf(req.path);
-      if (id && (await options.expired(id, response.status === 410))) response = gone(response);
-    }
+    response = await settle(req, response);
     if (response.status < 400) {
       sendNodeResponse(res, response);
       return;
@@ -181,6 +185,28 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     headers.set('Content-Type', 'application/json');
     headers.set('Content-Length', String(Buffer.byteLength(json)));
     sendNodeResponse(res, new Response(json, { status: response.status, headers }));
+  }
+
+  /**
+   * @tus/server's answer about an existing upload, completed: a finished upload whose file is gone
+   * (or past its expiry) answers as finished, an expired one 410, and an unfinished one's HEAD and
+   * PATCH carry `Upload-Expires` from its last byte (@tus/server counts from before the PATCH's
+   * bytes, and sends none on HEAD).
+   */
+  async function settle(req: ExpressRequest, response: Response): Promise<Response> {
+    const id = uploadIdOf(req.path);
+    if (!id || !['HEAD', 'PATCH', 'DELETE'].includes(req.method)) return response;
+    if (response.status === 410 || response.status === 404) {
+      const finished = await options.finishedLength(id);
+      if (finished !== null) return answerFinished(req, finished, response);
+      if (req.method === 'DELETE') return response;
+      return (await options.expired(id, response.status === 410)) ? gone(response) : response;
+    }
+    if (response.ok && options.expiryMs > 0 && answersUnfinished(req.method, response)) {
+      const last = await store.lastActivity(id);
+      if (last !== null) response.headers.set('Upload-Expires', uploadExpires(last, options.expiryMs));
+    }
+    return response;
   }
 
   /** A tool may touch only its own uploads: another tool's is answered as if it did not exist. */

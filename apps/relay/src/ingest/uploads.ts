@@ -132,7 +132,11 @@ export class Uploads {
   /** A completed upload's job is `queued` and on the forward queue, whatever Redis had before. */
   async queueCompleted(manifest: UploadManifest): Promise<void> {
     const size = manifest.size ?? 0;
-    const updated = await this.deps.lifecycle.queue(manifest.id, { bytes_received: size, size });
+    const updated = await this.deps.lifecycle.queue(manifest.id, {
+      bytes_received: size,
+      size,
+      received_at: this.receivedAt(manifest),
+    });
     if (!updated) {
       const existing = await this.deps.jobs.get(manifest.id);
       if (!existing) await this.restoreJob(manifest, 'queued');
@@ -185,7 +189,13 @@ export class Uploads {
       bytes_received: state === 'receiving' ? 0 : (manifest.size ?? 0),
       created_at: manifest.created_at,
       owner: manifest.owner ?? null,
+      received_at: state === 'receiving' ? null : this.receivedAt(manifest),
     });
     return job;
+  }
+
+  /** When a complete upload's last byte arrived: the manifest says (now, if it could not be marked). */
+  private receivedAt(manifest: UploadManifest): string {
+    return manifest.completed_at ?? new Date(this.now()).toISOString();
   }
 }

@@ -22,17 +22,20 @@ export interface ExpiryDeps {
 
 const EXPIRED = {
   code: 'UPLOAD_EXPIRED',
-  message: 'the upload was not finished within UPLOAD_EXPIRY and was removed; upload the file again',
+  message:
+    'the upload took no byte for UPLOAD_EXPIRY before it finished and was removed; upload the file again',
   retryable: false,
 };
 
 /**
- * Unfinished uploads older than UPLOAD_EXPIRY (counted from creation, as @tus/server's 410 is)
- * are removed and their jobs fail with `UPLOAD_EXPIRED`. That happens wherever an expired upload
- * is first seen — a TUS request answered 410, a look at its job through the API, or the periodic
- * sweep — so the two never disagree. A finished upload is never touched here: it stays until it
- * has been forwarded (the worker removes it then). Nor is an upload that a request (on any relay)
- * holds the lock of: it is being written or looked at; whoever sees it expired next removes it.
+ * Unfinished uploads that took no byte for UPLOAD_EXPIRY are removed and their jobs fail with
+ * `UPLOAD_EXPIRED`. The time runs from the last byte (`RelayFileStore.lastActivity`: the data
+ * file's mtime, which @tus/server's 410 and `Upload-Expires` go by as well), so an upload that keeps
+ * sending is never cut off. That happens wherever an expired upload is first seen — a TUS request
+ * answered 410, a look at its job through the API, or the periodic sweep — so they never disagree.
+ * A finished upload is never touched here: it stays until it has been forwarded (the worker
+ * removes it then). Nor is an upload that a request (on any relay) holds the lock of: it is being
+ * written or looked at; whoever sees it expired next removes it.
  */
 export class UploadExpiry {
   private readonly now: () => number;
@@ -41,8 +44,9 @@ export class UploadExpiry {
     this.now = deps.now ?? Date.now;
   }
 
-  isDue(createdAtMs: number): boolean {
-    return this.deps.expiryMs > 0 && this.now() > createdAtMs + this.deps.expiryMs;
+  /** Whether an unfinished upload that last took a byte at `lastActivityMs` has expired. */
+  isDue(lastActivityMs: number): boolean {
+    return this.deps.expiryMs > 0 && this.now() > lastActivityMs + this.deps.expiryMs;
   }
 
   /** Removes the upload and fails its job, unless it is finished or in use. Returns whether it did. */
@@ -65,6 +69,9 @@ export class UploadExpiry {
     if (manifest?.completed_at) return false;
     const upload = await store.getUpload(id).catch(() => null);
     if (upload && upload.size !== undefined && upload.offset === upload.size) return false;
+    // A byte may have arrived between the look that found it due and this lock.
+    const last = upload?.creation_date ? Date.parse(upload.creation_date) : Number.NaN;
+    if (Number.isFinite(last) && !this.isDue(last)) return false;
     await store.discard(id);
     await manifests.remove(id);
     await lifecycle.fail(id, EXPIRED, ['receiving']);
@@ -83,7 +90,10 @@ export class UploadExpiry {
 
   /** The job as it is now: a `receiving` job past its expiry is expired first. */
   async current(job: JobRecord): Promise<JobRecord> {
-    if (job.state !== 'receiving' || !this.isDue(Date.parse(job.created_at))) return job;
+    if (job.state !== 'receiving') return job;
+    // No file here (yet): its creation is the last activity known.
+    const last = (await this.deps.store.lastActivity(job.id)) ?? Date.parse(job.created_at);
+    if (!this.isDue(last)) return job;
     await this.expire(job.id);
     return (await this.deps.jobs.get(job.id)) ?? job;
   }
@@ -101,11 +111,10 @@ export class UploadExpiry {
       .map((n) => n.slice(0, -'.json'.length));
     let removed = 0;
     for (const id of infoIds) {
-      const upload = await this.deps.store.getUpload(id).catch(() => null);
-      const created = upload?.creation_date
-        ? Date.parse(upload.creation_date)
-        : (await fs.stat(path.join(this.deps.uploadDir, `${id}.json`)).catch(() => null))?.mtimeMs;
-      if (created === undefined || Number.isNaN(created) || !this.isDue(created)) continue;
+      const last =
+        (await this.deps.store.lastActivity(id)) ??
+        (await fs.stat(path.join(this.deps.uploadDir, `${id}.json`)).catch(() => null))?.mtimeMs;
+      if (last === undefined || !this.isDue(last)) continue;
       if (await this.expire(id).catch(() => false)) removed++;
     }
     if (removed) this.deps.logger.info({ removed }, 'expired unfinished uploads');

@@ -26,6 +26,8 @@ export interface NewJob {
   created_at?: string;
   /** The name of the token that made it (see Principal); null when unknown. */
   owner?: string | null;
+  /** An upload's last byte arrived then (a job made past `receiving`); default null. */
+  received_at?: string | null;
 }
 
 /**
@@ -45,6 +47,7 @@ export type JobPatch = Partial<
     | 'progress'
     | 'delete_video'
     | 'callback'
+    | 'received_at'
   >
 >;
 
@@ -173,6 +176,7 @@ const RECORD_FIELDS = [
   'delete_video',
   'owner',
   'callback',
+  'received_at',
 ] as const satisfies readonly (keyof JobRecord)[];
 
 /**
@@ -259,6 +263,7 @@ export class JobRepository {
       request: job.request,
       progress: job.progress,
       delete_video: false,
+      received_at: job.received_at ?? null,
       owner: job.owner ?? null,
       callback: job.request.callback_url ? pendingCallback() : null,
     };

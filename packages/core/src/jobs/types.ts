@@ -74,6 +74,11 @@ export interface JobRecord extends PublicJob {
   progress: ForwardProgress;
   /** Set by a cancel with `delete_video=true`: whoever holds the video id deletes it at Gcore. */
   delete_video: boolean;
+  /**
+   * When an upload's last byte arrived (ISO time, set as it leaves `receiving`); null while it
+   * receives, for imports, and in records written before the field existed.
+   */
+  received_at: string | null;
 }
 
 export const emptyProgress = (): ForwardProgress => ({
