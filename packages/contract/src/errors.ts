@@ -118,6 +118,24 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'Upload-Offset is not where the upload stands; HEAD it and resume from its offset',
   },
+  INVALID_CHECKSUM: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'Upload-Checksum must be "<algorithm> <base64 digest>", the digest as long as the algorithm’s (or the announced trailer did not come); nothing was stored',
+  },
+  CHECKSUM_ALGORITHM_UNSUPPORTED: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'Upload-Checksum names an algorithm the relay does not offer (OPTIONS /files/ lists them in Tus-Checksum-Algorithm); nothing was stored',
+  },
+  CHECKSUM_MISMATCH: {
+    status: 460,
+    retryable: true,
+    meaning:
+      'the bytes that arrived do not match Upload-Checksum (changed in transit, or the body was cut off); none were kept: send them again from the same offset',
+  },
   UPLOAD_NOT_FOUND: { status: 404, retryable: false, meaning: 'no upload at this URL' },
   UPLOAD_EXPIRED: {
     status: 410,

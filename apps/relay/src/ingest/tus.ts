@@ -8,6 +8,7 @@ import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
+import { CHECKSUM_ALGORITHMS, refuseChecksum, withChecksumOf } from './checksum.js';
 import { RelayFileStore } from './file-store.js';
 import type { Uploads } from './uploads.js';
 
@@ -143,7 +144,11 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
     const principal = principalOf(res);
     // From here on (checks, @tus/server, logs, metrics) the method is the effective one.
-    const refused = applyMethodOverride(req) ?? refuseMalformed(req) ?? (await refuseForeign(req, principal));
+    const refused: Refusal | null =
+      applyMethodOverride(req) ??
+      refuseMalformed(req) ??
+      refuseChecksum(req) ??
+      (await refuseForeign(req, principal));
     if (refused) {
       if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
       // The body, if any, is not read: close the connection instead of draining it.
@@ -153,7 +158,9 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       return;
     }
     const webRequest = new NodeRequest({ req, res });
-    let response = await server.handleWeb(webRequest);
+    let response = await withChecksumOf(req, () => server.handleWeb(webRequest));
+    if (req.method === 'OPTIONS')
+      response.headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
     const createdId = createdBy.get(webRequest);
     if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
     if (
@@ -174,7 +181,9 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     const headers = new Headers(response.headers);
     headers.set('Content-Type', 'application/json');
     headers.set('Content-Length', String(Buffer.byteLength(json)));
-    sendNodeResponse(res, new Response(json, { status: response.status, headers }));
+    // Node knows no reason phrase for TUS's own 460.
+    const statusText = response.status === 460 ? 'Checksum Mismatch' : '';
+    sendNodeResponse(res, new Response(json, { status: response.status, statusText, headers }));
   }
 
   /** A tool may touch only its own uploads: another tool's is answered as if it did not exist. */
@@ -261,7 +270,7 @@ function applyMethodOverride(req: ExpressRequest): Refusal | null {
 /** Request headers browsers may send on /files besides @tus/server's TUS list. */
 const CORS_ALLOWED_HEADERS = ['X-Request-ID', 'Upload-Checksum'];
 /** Response headers browsers may read on /files besides @tus/server's TUS list. */
-const CORS_EXPOSED_HEADERS = ['Upload-Expires'];
+const CORS_EXPOSED_HEADERS = ['Upload-Expires', 'Tus-Checksum-Algorithm'];
 
 /** Longest `Upload-Metadata` taken: the relay's own keys fit in a fraction of it. */
 export const MAX_METADATA_BYTES = 8 * 1024;
