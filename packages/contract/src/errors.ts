@@ -122,19 +122,19 @@ export const ERROR_CODES = {
     status: 400,
     retryable: false,
     meaning:
-      'Upload-Checksum must be "<algorithm> <base64 digest>", the digest as long as the algorithm’s (or the announced trailer did not come); nothing was stored',
+      'Upload-Checksum must be "<algorithm> <base64 digest>" (or the announced trailer is missing); nothing was kept',
   },
   CHECKSUM_ALGORITHM_UNSUPPORTED: {
     status: 400,
     retryable: false,
     meaning:
-      'Upload-Checksum names an algorithm the relay does not offer (OPTIONS /files/ lists them in Tus-Checksum-Algorithm); nothing was stored',
+      'Upload-Checksum names an algorithm not in Tus-Checksum-Algorithm (OPTIONS /files/); nothing was kept',
   },
   CHECKSUM_MISMATCH: {
     status: 460,
     retryable: true,
     meaning:
-      'the bytes that arrived do not match Upload-Checksum (changed in transit, or the body was cut off); none were kept: send them again from the same offset',
+      'the bytes do not match Upload-Checksum (changed on the way, or cut off); none were kept: send them again',
   },
   UPLOAD_NOT_FOUND: { status: 404, retryable: false, meaning: 'no upload at this URL' },
   UPLOAD_EXPIRED: {
