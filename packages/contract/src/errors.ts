@@ -122,7 +122,7 @@ export const ERROR_CODES = {
     status: 400,
     retryable: false,
     meaning:
-      'Upload-Checksum must be "<algorithm> <base64 digest>" (or the announced trailer is missing); nothing was kept',
+      'Upload-Checksum must be an algorithm, a space, a base64 digest (or a promised trailer is missing); nothing kept',
   },
   CHECKSUM_ALGORITHM_UNSUPPORTED: {
     status: 400,
