@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale]`: the relay against
+ * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale,checksum]`: the relay against
  * what a team could use instead, side by side in one run. Writes bench/results/<mode>.json and the
  * tables in BENCHMARKS.md; a run of some sections only replaces their rows in the previous results
  * of its mode and keeps the others. Not a test: nothing here fails on a slow number.
@@ -15,6 +15,7 @@ import { GiB, round } from './lib/stats.js';
 import { type Mode, planFor } from './plan.js';
 import { writeBenchmarksMd } from './report/markdown.js';
 import type { Figure, Results } from './report/results.js';
+import { CHECKSUM_SECTION, checksum } from './sections/checksum.js';
 import type { BenchContext } from './sections/context.js';
 import { type ForwardResult, forward } from './sections/forward.js';
 import { type IngestResult, ingest } from './sections/ingest.js';
@@ -23,7 +24,7 @@ import { memory } from './sections/memory.js';
 import { queue } from './sections/queue.js';
 import { SCALE_SECTION, scale } from './sections/scale.js';
 
-const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale'] as const;
+const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale', 'checksum'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The table rows (`Figure.section`) each section writes; "7. CPU" is made from ingest and forward. */
@@ -34,6 +35,7 @@ const FIGURE_LABELS: Record<Section, string[]> = {
   latency: ['5. Latency'],
   queue: ['6. Queue scale'],
   scale: [SCALE_SECTION],
+  checksum: [CHECKSUM_SECTION],
 };
 const CPU_LABEL = '7. CPU';
 
@@ -144,6 +146,7 @@ async function main(): Promise<number> {
     latency: () => latency(ctx),
     queue: () => queue(ctx),
     scale: () => scale(ctx),
+    checksum: () => checksum(ctx),
   };
   for (const section of SECTIONS) {
     if (!only.has(section)) continue;

@@ -28,6 +28,8 @@ export interface Plan {
    * `runs` repetitions per case. Medians are reported.
    */
   scale: { lockerRuns: number; uploads: number; relays: number; runs: number };
+  /** 9. Checksum: one upload of `bytes` in `chunkBytes` PATCHes per case, `runs` times; medians. */
+  checksum: { bytes: number; runs: number };
 }
 
 export function planFor(mode: Mode): Plan {
@@ -48,6 +50,7 @@ export function planFor(mode: Mode): Plan {
       queue: { items: 1_000, windowSeconds: 15, rps: 50 },
       // 64 MiB runs take a fraction of a second: a few more than one, or the medians are one draw.
       scale: { lockerRuns: 9, uploads: 6, relays: 3, runs: 5 },
+      checksum: { bytes: 256 * MiB, runs: 3 },
     };
   }
   return {
@@ -65,6 +68,7 @@ export function planFor(mode: Mode): Plan {
     latency: { uploads: 200, bytes: 256 * 1024, defaultRpsUploads: 20 },
     queue: { items: 10_000, windowSeconds: 120, rps: 50 },
     scale: { lockerRuns: 11, uploads: 6, relays: 3, runs: 5 },
+    checksum: { bytes: GiB, runs: 5 },
   };
 }
 

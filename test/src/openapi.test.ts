@@ -307,6 +307,22 @@ describe('a running relay answers every documented operation as documented (emul
       await relay().patch(url.pathname).set(auth).set(tus).set('Upload-Offset', String(half)).send('text'),
     );
     expect([wrongType.status, wrongType.body.error.code]).toEqual([415, 'INVALID_CONTENT_TYPE']);
+    const patchSummed = (checksum: string) =>
+      relay()
+        .patch(url.pathname)
+        .set(auth)
+        .set(tus)
+        .set('Upload-Offset', String(half))
+        .set('Content-Type', 'application/offset+octet-stream')
+        .set('Upload-Checksum', checksum)
+        .send(file.subarray(half));
+    const mismatch = expectSpec(await patchSummed(`sha1 ${Buffer.alloc(20).toString('base64')}`));
+    expect([mismatch.status, mismatch.body.error.code]).toEqual([460, 'CHECKSUM_MISMATCH']);
+    const unsupported = expectSpec(await patchSummed(`crc32 ${Buffer.alloc(4).toString('base64')}`));
+    expect([unsupported.status, unsupported.body.error.code]).toEqual([
+      400,
+      'CHECKSUM_ALGORITHM_UNSUPPORTED',
+    ]);
     const rest = expectSpec(
       await relay()
         .patch(url.pathname)

@@ -43,7 +43,7 @@ const CHUNKINGS = [
   { key: 'chunked', label: '10 MB chunks' },
 ] as const;
 
-async function emptyDir(dir: string): Promise<void> {
+export async function emptyDir(dir: string): Promise<void> {
   for (const name of await readdir(dir)) await rm(path.join(dir, name), { force: true, recursive: true });
 }
 

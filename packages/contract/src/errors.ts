@@ -118,6 +118,24 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'Upload-Offset is not where the upload stands; HEAD it and resume from its offset',
   },
+  INVALID_CHECKSUM: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'Upload-Checksum must be an algorithm, a space, a base64 digest (or a promised trailer is missing); nothing kept',
+  },
+  CHECKSUM_ALGORITHM_UNSUPPORTED: {
+    status: 400,
+    retryable: false,
+    meaning:
+      'Upload-Checksum names an algorithm not in Tus-Checksum-Algorithm (OPTIONS /files/); nothing was kept',
+  },
+  CHECKSUM_MISMATCH: {
+    status: 460,
+    retryable: true,
+    meaning:
+      'the bytes do not match Upload-Checksum (changed on the way, or cut off); none were kept: send them again',
+  },
   UPLOAD_NOT_FOUND: { status: 404, retryable: false, meaning: 'no upload at this URL' },
   UPLOAD_EXPIRED: {
     status: 410,

@@ -6,6 +6,7 @@ import { AppError, createPrivateFile, removeUploadFiles, uploadPaths } from '@gt
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type Upload } from '@tus/utils';
 import { lastActivityOf } from './activity.js';
+import { CHECKSUM_EXTENSIONS, startChunkCheck } from './checksum.js';
 
 /** What the relay does around the file store's own work. */
 export interface StoreHooks {
@@ -31,6 +32,7 @@ export class RelayFileStore extends FileStore {
     expirationPeriodInMilliseconds: number,
   ) {
     super({ directory, expirationPeriodInMilliseconds });
+    this.extensions = [...this.extensions, ...CHECKSUM_EXTENSIONS];
   }
 
   override async create(upload: Upload): Promise<Upload> {
@@ -60,15 +62,20 @@ export class RelayFileStore extends FileStore {
 
   /**
    * FileStore's write, but a full disk keeps its cause: FileStore turns every write error into a
-   * 500, and a client must learn that retrying later (507) is what helps.
+   * 500, and a client must learn that retrying later (507) is what helps. With an Upload-Checksum
+   * (see checksum.ts) the bytes are hashed on their way to the disk; when they cannot be kept, the
+   * file is put back as it was (length and mtime) before the upload's lock is let go.
    */
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     const file = path.join(this.directory, id);
     const inside = path.relative(this.directory, file);
     if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) throw ERRORS.FILE_NOT_FOUND;
     let position = offset;
+    const check = startChunkCheck();
+    const before = check ? await fs.promises.stat(file) : undefined;
     const count = new Transform({
       transform: (chunk: Buffer, _encoding, done) => {
+        check?.update(chunk);
         position += chunk.length;
         this.hooks.received(chunk.length);
         this.hooks.progress(id, position, false);
@@ -77,7 +84,12 @@ export class RelayFileStore extends FileStore {
     });
     try {
       await pipeline(readable, count, fs.createWriteStream(file, { flags: 'r+', start: offset }));
+      check?.verify();
     } catch (error) {
+      if (before) {
+        await fs.promises.truncate(file, offset);
+        await fs.promises.utimes(file, before.atime, before.mtime);
+      }
       // What reached the disk is the offset a resume starts from.
       await fs.promises
         .stat(file)
@@ -93,6 +105,7 @@ export class RelayFileStore extends FileStore {
           { cause: error },
         );
       }
+      if (error instanceof AppError) throw error;
       throw ERRORS.FILE_WRITE_ERROR;
     }
     this.hooks.progress(id, position, true);

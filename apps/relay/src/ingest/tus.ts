@@ -9,6 +9,7 @@ import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { answersUnfinished, uploadExpires } from './activity.js';
+import { CHECKSUM_ALGORITHMS, refuseChecksum, withChecksumOf } from './checksum.js';
 import { RelayFileStore } from './file-store.js';
 import { answerFinished } from './finished.js';
 import type { Uploads } from './uploads.js';
@@ -158,7 +159,11 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
     const principal = principalOf(res);
     // From here on (checks, @tus/server, logs, metrics) the method is the effective one.
-    const refused = applyMethodOverride(req) ?? refuseMalformed(req) ?? (await refuseForeign(req, principal));
+    const refused: Refusal | null =
+      applyMethodOverride(req) ??
+      refuseMalformed(req) ??
+      refuseChecksum(req) ??
+      (await refuseForeign(req, principal));
     if (refused) {
       if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
       // The body, if any, is not read: close the connection instead of draining it.
@@ -169,7 +174,9 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     }
     if (corsOrigins !== '*') res.vary('Origin');
     const webRequest = new NodeRequest({ req, res });
-    let response = await server.handleWeb(webRequest);
+    let response = await withChecksumOf(req, () => server.handleWeb(webRequest));
+    if (req.method === 'OPTIONS')
+      response.headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
     const createdId = createdBy.get(webRequest);
     if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
     response = await settle(req, response);
@@ -184,7 +191,9 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     const headers = new Headers(response.headers);
     headers.set('Content-Type', 'application/json');
     headers.set('Content-Length', String(Buffer.byteLength(json)));
-    sendNodeResponse(res, new Response(json, { status: response.status, headers }));
+    // Node knows no reason phrase for TUS's own 460.
+    const statusText = response.status === 460 ? 'Checksum Mismatch' : '';
+    sendNodeResponse(res, new Response(json, { status: response.status, statusText, headers }));
   }
 
   /**
@@ -293,7 +302,7 @@ function applyMethodOverride(req: ExpressRequest): Refusal | null {
 /** Request headers browsers may send on /files besides @tus/server's TUS list. */
 const CORS_ALLOWED_HEADERS = ['X-Request-ID', 'Upload-Checksum'];
 /** Response headers browsers may read on /files besides @tus/server's TUS list. */
-const CORS_EXPOSED_HEADERS = ['Upload-Expires'];
+const CORS_EXPOSED_HEADERS = ['Upload-Expires', 'Tus-Checksum-Algorithm'];
 
 /** Longest `Upload-Metadata` taken: the relay's own keys fit in a fraction of it. */
 export const MAX_METADATA_BYTES = 8 * 1024;
