@@ -2,12 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, type ErrorCode, type Logger, type Principal } from '@gtr/core';
 import { Server } from '@tus/server';
-import { type Locker, Uid } from '@tus/utils';
+import { HEADERS, type Locker, Uid } from '@tus/utils';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
+import { CONCAT_METADATA, Concatenation, parseUploadConcat } from './concat.js';
 import { RelayFileStore } from './file-store.js';
 import type { Uploads } from './uploads.js';
 
@@ -46,6 +47,7 @@ export interface TusIngestOptions {
 export interface TusIngest {
   server: Server;
   store: RelayFileStore;
+  concatenation: Concatenation;
   handle(req: ExpressRequest, res: ExpressResponse): Promise<void>;
 }
 
@@ -79,9 +81,13 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     },
     options.expiryMs,
   );
+  // Implemented around @tus/server (concat.ts), which has no concatenation of its own.
+  store.extensions.push('concatenation');
 
   // The id each creation request got, so a creation refused after its files exist can be undone.
   const createdBy = new WeakMap<Request, string>();
+  // Creations with `Upload-Concat: partial` (the header is taken off before @tus/server sees it).
+  const partials = new WeakSet<Request>();
   const publicUrl = options.publicUrl?.replace(/\/+$/, '');
   const server = new Server({
     path: TUS_PATH,
@@ -104,11 +110,21 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     // A finished upload belongs to its job now; cancel it through the jobs API instead.
     disableTerminationForFinishedUploads: true,
     onUploadCreate: async (req, upload) => {
-      uploads.validate(upload);
+      const partial = partials.has(req);
+      // A partial's metadata is not the video's (the final upload brings that): no filename needed.
+      if (!partial) uploads.validate(upload);
       await ensureRoomFor(options.uploadDir, upload.size);
       // Who made it, as the relay's own guard found it (never what the client says).
       const owner = principalOfTusRequest(req)?.name;
-      return owner ? { metadata: { ...upload.metadata, [OWNER_METADATA]: owner } } : {};
+      const { [CONCAT_METADATA]: claimed, ...metadata } = upload.metadata ?? {};
+      if (!owner && !partial && claimed === undefined) return {};
+      return {
+        metadata: {
+          ...metadata,
+          ...(owner ? { [OWNER_METADATA]: owner } : {}),
+          ...(partial ? { [CONCAT_METADATA]: 'partial' } : {}),
+        },
+      };
     },
     onUploadFinish: async (_req, upload) => {
       try {
@@ -140,10 +156,51 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     },
   });
 
+  const concatenation = new Concatenation({
+    uploadDir: options.uploadDir,
+    store,
+    uploads,
+    locker: options.locker,
+    logger,
+    maxUploadSize: options.maxUploadSize,
+    expiryMs: options.expiryMs,
+    urlOf: (req, id) => server.handlers.POST.generateUrl(req, id),
+    responseHeaders: () =>
+      new Headers({
+        'Tus-Resumable': '1.0.0',
+        'Access-Control-Allow-Origin': '*',
+        'Access-Control-Expose-Headers': [...HEADERS, ...CORS_EXPOSED_HEADERS].join(', '),
+      }),
+  });
+
+  /** @tus/server's answer, or for `Upload-Concat` creations and HEADs the concatenation's part. */
+  async function answer(req: ExpressRequest, res: ExpressResponse, principal?: Principal): Promise<Response> {
+    const concat = req.method === 'POST' ? parseUploadConcat(req.get('upload-concat')) : null;
+    if (concat?.kind === 'final') {
+      const aborted = new AbortController();
+      res.once('close', () => aborted.abort());
+      return concatenation.createFinal(new NodeRequest({ req, res }), concat.urls, principal, aborted.signal);
+    }
+    if (concat?.kind === 'partial') removeHeader(req, 'upload-concat');
+    const webRequest = new NodeRequest({ req, res });
+    if (concat?.kind === 'partial') partials.add(webRequest);
+    const response = await server.handleWeb(webRequest);
+    const createdId = createdBy.get(webRequest);
+    if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
+    const id = req.method === 'HEAD' && response.status === 200 ? uploadIdOf(req.path) : null;
+    const header = id ? await concatenation.headerFor(webRequest, id) : null;
+    if (header) response.headers.set('Upload-Concat', header);
+    return response;
+  }
+
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
     const principal = principalOf(res);
     // From here on (checks, @tus/server, logs, metrics) the method is the effective one.
-    const refused = applyMethodOverride(req) ?? refuseMalformed(req) ?? (await refuseForeign(req, principal));
+    const refused =
+      applyMethodOverride(req) ??
+      refuseMalformed(req) ??
+      (await refuseForeign(req, principal)) ??
+      (await refuseConcat(req));
     if (refused) {
       if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
       // The body, if any, is not read: close the connection instead of draining it.
@@ -152,10 +209,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       sendError(res, refused.code, refused.message);
       return;
     }
-    const webRequest = new NodeRequest({ req, res });
-    let response = await server.handleWeb(webRequest);
-    const createdId = createdBy.get(webRequest);
-    if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
+    let response = await answer(req, res, principal);
     if (
       (response.status === 410 || response.status === 404) &&
       (req.method === 'HEAD' || req.method === 'PATCH')
@@ -185,8 +239,22 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     if (!principal || seesEveryJob(principal) || req.method === 'POST' || req.method === 'OPTIONS')
       return null;
     const id = uploadIdOf(req.path);
-    if (!id || (await options.ownerOf(id)) === principal.name) return null;
+    // A partial upload has no job: its owner is in its info.
+    const owner = id && ((await options.ownerOf(id)) ?? (await concatenation.partialOwner(id)));
+    if (!id || owner === principal.name) return null;
     return { code: 'UPLOAD_NOT_FOUND', message: 'no such upload' };
+  }
+
+  /** A malformed `Upload-Concat` on a creation; a PATCH of a final upload (403, as tusd). */
+  async function refuseConcat(req: ExpressRequest): Promise<Refusal | null> {
+    if (req.method === 'POST' && parseUploadConcat(req.get('upload-concat'))?.kind === 'invalid') {
+      return { code: 'CONCAT_INVALID' };
+    }
+    const id = req.method === 'PATCH' ? uploadIdOf(req.path) : null;
+    if (id && (await concatenation.isFinal(id))) {
+      return { code: 'CONCAT_FINAL_IMMUTABLE', message: 'a final upload is complete: it takes no PATCH' };
+    }
+    return null;
   }
 
   /**
@@ -201,7 +269,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     });
   }
 
-  return { server, store, handle };
+  return { server, store, concatenation, handle };
 }
 
 /** The principal of the Express response behind the Request srvx made for @tus/server. */
@@ -307,8 +375,18 @@ function refuseMalformed(req: ExpressRequest): Refusal | null {
 const isDiskFull = (error: unknown): boolean =>
   ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '');
 
+/** Takes a request header off before @tus/server reads it (it reads `rawHeaders` too). */
+function removeHeader(req: ExpressRequest, name: string): void {
+  delete req.headers[name];
+  const raw: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() !== name) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  }
+  req.rawHeaders = raw;
+}
+
 /** Refuses an upload up front when the disk has less free space than its declared length. */
-async function ensureRoomFor(dir: string, size: number | undefined): Promise<void> {
+export async function ensureRoomFor(dir: string, size: number | undefined): Promise<void> {
   if (size === undefined || size === 0) return;
   const stats = await fs.statfs(dir).catch(() => null);
   if (stats && size > stats.bavail * stats.bsize) {

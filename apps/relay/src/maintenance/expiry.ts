@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { JobLifecycle, JobRecord, JobRepository, Lease, Logger, UploadManifests } from '@gtr/core';
+import { isPartialUpload, partsOfFinal } from '../ingest/concat.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 
 /** The upload locks TUS requests hold (ingest/redis-locker.ts), taken only when free. */
@@ -31,7 +32,8 @@ const EXPIRED = {
  * are removed and their jobs fail with `UPLOAD_EXPIRED`. That happens wherever an expired upload
  * is first seen — a TUS request answered 410, a look at its job through the API, or the periodic
  * sweep — so the two never disagree. A finished upload is never touched here: it stays until it
- * has been forwarded (the worker removes it then). Nor is an upload that a request (on any relay)
+ * has been forwarded (the worker removes it then) — except a finished partial upload (TUS
+ * concatenation), which has no job and expires as if unfinished. Nor is an upload that a request (on any relay)
  * holds the lock of: it is being written or looked at; whoever sees it expired next removes it.
  */
 export class UploadExpiry {
@@ -64,7 +66,10 @@ export class UploadExpiry {
     const manifest = await manifests.read(id).catch(() => null);
     if (manifest?.completed_at) return false;
     const upload = await store.getUpload(id).catch(() => null);
-    if (upload && upload.size !== undefined && upload.offset === upload.size) return false;
+    // A finished partial waits for nothing but a final upload, and a final upload with no manifest
+    // is an assembly its relay never finished recording: both expire like unfinished uploads.
+    const waiting = isPartialUpload(upload) || (partsOfFinal(upload) !== null && !manifest);
+    if (upload && upload.size !== undefined && upload.offset === upload.size && !waiting) return false;
     await store.discard(id);
     await manifests.remove(id);
     await lifecycle.fail(id, EXPIRED, ['receiving']);
