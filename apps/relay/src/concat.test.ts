@@ -263,7 +263,7 @@ describe('TUS concatenation and expiry', () => {
   });
   afterEach(() => t.close());
 
-  it('expires partial uploads, finished ones too', async () => {
+  it('expires partial uploads, finished ones too, and a final upload its relay never recorded', async () => {
     const create = (body: Buffer, length: number) =>
       request(t.relay.app)
         .post('/files/')
@@ -275,9 +275,18 @@ describe('TUS concatenation and expiry', () => {
         .send(body);
     const finished = idOf((await create(Buffer.alloc(100, 1), 100)).headers.location!);
     const unfinished = idOf((await create(Buffer.alloc(10, 1), 100)).headers.location!);
+    // A relay that died between assembling a final upload and recording it (no manifest, no job).
+    const parts = [await t.relay.tus.store.getUpload(finished)];
+    const orphan = new Upload({
+      id: 'e0e0e0e0e0e0e0e0',
+      size: 100,
+      offset: 0,
+      metadata: { filename: 'orphan.mp4', relay_concat: `final;${finished}` },
+    });
+    await t.relay.tus.concatenation.assemble(orphan, parts, new AbortController().signal);
     expect(await t.relay.expire()).toBe(0);
     await new Promise((r) => setTimeout(r, 1_700));
-    expect(await t.relay.expire()).toBe(2);
+    expect(await t.relay.expire()).toBe(3);
     expect(await fs.readdir(t.relay.uploadDir)).toEqual([]);
     for (const id of [finished, unfinished]) {
       const head = await request(t.relay.app)

@@ -189,8 +189,9 @@ export class Concatenation {
       this.options.uploads.validate(upload);
       await ensureRoomFor(this.options.uploadDir, size);
       const [lock] = await this.lockAll([upload.id], signal);
+      let assembled: Assembled;
       try {
-        await this.assemble(upload, parts, signal);
+        assembled = await this.assemble(upload, parts, signal);
         await this.record(upload);
       } finally {
         await lock!.unlock();
@@ -199,7 +200,7 @@ export class Concatenation {
       // second video), so they go, as tusd's filestore would let them expire.
       for (const id of new Set(ids)) await this.options.store.discard(id);
       this.options.logger.info(
-        { uploadId: upload.id, parts: ids, size, owner: owner ?? null },
+        { uploadId: upload.id, parts: ids, size, sha256: assembled.sha256, owner: owner ?? null },
         'final upload assembled from partial uploads and queued',
       );
       return upload.id;

@@ -33,8 +33,9 @@ const EXPIRED = {
  * is first seen — a TUS request answered 410, a look at its job through the API, or the periodic
  * sweep — so the two never disagree. A finished upload is never touched here: it stays until it
  * has been forwarded (the worker removes it then) — except a finished partial upload (TUS
- * concatenation), which has no job and expires as if unfinished. Nor is an upload that a request (on any relay)
- * holds the lock of: it is being written or looked at; whoever sees it expired next removes it.
+ * concatenation), which has no job and expires as if unfinished. Nor is an upload that a request
+ * (on any relay) holds the lock of: it is being written or looked at; whoever sees it expired next
+ * removes it.
  */
 export class UploadExpiry {
   private readonly now: () => number;
