@@ -419,6 +419,75 @@ describe('a running relay answers every documented operation as documented (emul
     expect([canceled.status, canceled.body.state]).toEqual([202, 'canceled']);
   });
 
+  it('TUS concatenation: partial and final uploads, their HEADs and refusals', async () => {
+    const partial = async (body: Buffer, length = body.length) => {
+      const res = expectSpec(
+        await relay()
+          .post('/files/')
+          .set(auth)
+          .set(tus)
+          .set('Upload-Concat', 'partial')
+          .set('Upload-Length', String(length))
+          .set('Content-Type', 'application/offset+octet-stream')
+          .send(body),
+      );
+      expect(res.status).toBe(201);
+      return new URL(res.headers.location!).pathname;
+    };
+    const final = (paths: string[]) =>
+      relay()
+        .post('/files/')
+        .set(auth)
+        .set(tus)
+        .set('Upload-Concat', `final;${paths.join(' ')}`)
+        .set('Upload-Metadata', `filename ${b64('joined.mp4')}`);
+    const video = await fs.readFile(await writeVideo('joined.mp4', 64 * 1024, 23));
+    const parts = [await partial(video.subarray(0, 1000)), await partial(video.subarray(1000))];
+    const partHead = expectSpec(await relay().head(parts[0]!).set(auth).set(tus));
+    expect([partHead.status, partHead.headers['upload-concat']]).toEqual([200, 'partial']);
+    const unfinished = await partial(video.subarray(0, 10), 100);
+
+    const refusals: Array<[request.Test, number, string]> = [
+      [relay().post('/files/').set(auth).set(tus).set('Upload-Concat', 'final;'), 400, 'CONCAT_INVALID'],
+      [final([parts[0]!, unfinished]), 400, 'CONCAT_PARTIAL_UNFINISHED'],
+      [final([parts[0]!, '/files/0123456789abcdef']), 404, 'UPLOAD_NOT_FOUND'],
+      [
+        final(parts).set('Content-Type', 'application/offset+octet-stream').send('x'),
+        403,
+        'CONCAT_FINAL_IMMUTABLE',
+      ],
+    ];
+    for (const [pending, status, code] of refusals) {
+      const res = expectSpec(await pending);
+      expect([res.status, res.body.error.code]).toEqual([status, code]);
+    }
+
+    const created = expectSpec(await final(parts));
+    expect(created.status).toBe(201);
+    const finalPath = new URL(created.headers.location!).pathname;
+    const head = expectSpec(await relay().head(finalPath).set(auth).set(tus));
+    expect([head.status, head.headers['upload-offset'], head.headers['upload-length']]).toEqual([
+      200,
+      String(video.length),
+      String(video.length),
+    ]);
+    expect(head.headers['upload-concat']).toMatch(
+      /^final;http:\/\/\S+\/files\/\w+ http:\/\/\S+\/files\/\w+$/,
+    );
+    const patch = expectSpec(
+      await relay()
+        .patch(finalPath)
+        .set(auth)
+        .set(tus)
+        .set('Upload-Offset', String(video.length))
+        .set('Content-Type', 'application/offset+octet-stream')
+        .send('x'),
+    );
+    expect([patch.status, patch.body.error.code]).toEqual([403, 'CONCAT_FINAL_IMMUTABLE']);
+    const ready = await waitForJob(finalPath.split('/').pop()!, ['ready', 'failed']);
+    expect(ready).toMatchObject({ state: 'ready', filename: 'joined.mp4', size: video.length });
+  });
+
   it('jobs API: a failed job with Gcore’s error, retry, lists, filters and refusals', async () => {
     // Not a video inside: the emulator refuses it the way Gcore does.
     const bogus = path.join(tmp, 'bogus.mp4');

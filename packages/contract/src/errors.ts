@@ -158,6 +158,26 @@ export const ERROR_CODES = {
     retryable: true,
     meaning: 'the relay has no room for this upload right now; try again later',
   },
+  CONCAT_INVALID: {
+    status: 400,
+    retryable: false,
+    meaning: 'Upload-Concat must be `partial`, or `final;` and the space-separated URLs of partial uploads',
+  },
+  CONCAT_NOT_PARTIAL: {
+    status: 400,
+    retryable: false,
+    meaning: 'an upload named in Upload-Concat: final was not created with Upload-Concat: partial',
+  },
+  CONCAT_PARTIAL_UNFINISHED: {
+    status: 400,
+    retryable: false,
+    meaning: 'a partial upload named in Upload-Concat: final is not finished; finish it, then send the final',
+  },
+  CONCAT_FINAL_IMMUTABLE: {
+    status: 403,
+    retryable: false,
+    meaning: 'a final upload is complete when created: its creation takes no body, and it takes no PATCH',
+  },
 
   // ---- imports (/api/imports) -------------------------------------------------------------------
   INVALID_BATCH: { status: 400, retryable: false, meaning: 'the body must be {"items": [import, …]}' },

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, type ErrorCode, type Logger, type Principal } from '@gtr/core';
 import { Server } from '@tus/server';
-import { type Locker, Uid } from '@tus/utils';
+import { HEADERS, type Locker, Uid } from '@tus/utils';
 import type { Request as ExpressRequest, Response as ExpressResponse } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
 import { principalOf, seesEveryJob } from '../auth.js';
@@ -10,6 +10,7 @@ import { type RenderedError, renderAppError, renderError, sendError } from '../h
 import type { RelayMetrics } from '../metrics.js';
 import { answersUnfinished, uploadExpires } from './activity.js';
 import { CHECKSUM_ALGORITHMS, refuseChecksum, withChecksumOf } from './checksum.js';
+import { CONCAT_METADATA, Concatenation, parseUploadConcat } from './concat.js';
 import { RelayFileStore } from './file-store.js';
 import { answerFinished } from './finished.js';
 import type { Uploads } from './uploads.js';
@@ -59,6 +60,7 @@ export interface TusIngestOptions {
 export interface TusIngest {
   server: Server;
   store: RelayFileStore;
+  concatenation: Concatenation;
   handle(req: ExpressRequest, res: ExpressResponse): Promise<void>;
 }
 
@@ -92,9 +94,13 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     },
     options.expiryMs,
   );
+  // Implemented around @tus/server (concat.ts), which has no concatenation of its own.
+  store.extensions.push('concatenation');
 
   // The id each creation request got, so a creation refused after its files exist can be undone.
   const createdBy = new WeakMap<Request, string>();
+  // Creations with `Upload-Concat: partial` (the header is taken off before @tus/server sees it).
+  const partials = new WeakSet<Request>();
   const publicUrl = options.publicUrl?.replace(/\/+$/, '');
   const corsOrigins = options.corsOrigins ?? '*';
   const server = new Server({
@@ -120,11 +126,21 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     // A finished upload belongs to its job now; cancel it through the jobs API instead.
     disableTerminationForFinishedUploads: true,
     onUploadCreate: async (req, upload) => {
-      uploads.validate(upload);
+      const partial = partials.has(req);
+      // A partial's metadata is not the video's (the final upload brings that): no filename needed.
+      if (!partial) uploads.validate(upload);
       await ensureRoomFor(options.uploadDir, upload.size);
       // Who made it, as the relay's own guard found it (never what the client says).
       const owner = principalOfTusRequest(req)?.name;
-      return owner ? { metadata: { ...upload.metadata, [OWNER_METADATA]: owner } } : {};
+      const { [CONCAT_METADATA]: claimed, ...metadata } = upload.metadata ?? {};
+      if (!owner && !partial && claimed === undefined) return {};
+      return {
+        metadata: {
+          ...metadata,
+          ...(owner ? { [OWNER_METADATA]: owner } : {}),
+          ...(partial ? { [CONCAT_METADATA]: 'partial' } : {}),
+        },
+      };
     },
     onUploadFinish: async (_req, upload) => {
       try {
@@ -156,6 +172,43 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     },
   });
 
+  const concatenation = new Concatenation({
+    uploadDir: options.uploadDir,
+    store,
+    uploads,
+    locker: options.locker,
+    logger,
+    maxUploadSize: options.maxUploadSize,
+    expiryMs: options.expiryMs,
+    urlOf: (req, id) => server.handlers.POST.generateUrl(req, id),
+    responseHeaders: (req) =>
+      new Headers({
+        'Tus-Resumable': '1.0.0',
+        ...allowOrigin(corsOrigins, req.headers.get('origin')),
+        'Access-Control-Expose-Headers': [...HEADERS, ...CORS_EXPOSED_HEADERS].join(', '),
+      }),
+  });
+
+  /** @tus/server's answer, or for `Upload-Concat` creations and HEADs the concatenation's part. */
+  async function answer(req: ExpressRequest, res: ExpressResponse, principal?: Principal): Promise<Response> {
+    const concat = req.method === 'POST' ? parseUploadConcat(req.get('upload-concat')) : null;
+    if (concat?.kind === 'final') {
+      const aborted = new AbortController();
+      res.once('close', () => aborted.abort());
+      return concatenation.createFinal(new NodeRequest({ req, res }), concat.urls, principal, aborted.signal);
+    }
+    if (concat?.kind === 'partial') removeHeader(req, 'upload-concat');
+    const webRequest = new NodeRequest({ req, res });
+    if (concat?.kind === 'partial') partials.add(webRequest);
+    const response = await server.handleWeb(webRequest);
+    const createdId = createdBy.get(webRequest);
+    if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
+    const id = req.method === 'HEAD' && response.status === 200 ? uploadIdOf(req.path) : null;
+    const header = id ? await concatenation.headerFor(webRequest, id) : null;
+    if (header) response.headers.set('Upload-Concat', header);
+    return response;
+  }
+
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
     const principal = principalOf(res);
     // From here on (checks, @tus/server, logs, metrics) the method is the effective one.
@@ -163,7 +216,8 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       applyMethodOverride(req) ??
       refuseMalformed(req) ??
       refuseChecksum(req) ??
-      (await refuseForeign(req, principal));
+      (await refuseForeign(req, principal)) ??
+      (await refuseConcat(req));
     if (refused) {
       if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
       // The body, if any, is not read: close the connection instead of draining it.
@@ -173,12 +227,9 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       return;
     }
     if (corsOrigins !== '*') res.vary('Origin');
-    const webRequest = new NodeRequest({ req, res });
-    let response = await withChecksumOf(req, () => server.handleWeb(webRequest));
+    let response = await withChecksumOf(req, () => answer(req, res, principal));
     if (req.method === 'OPTIONS')
       response.headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
-    const createdId = createdBy.get(webRequest);
-    if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
     response = await settle(req, response);
     if (response.status < 400) {
       sendNodeResponse(res, response);
@@ -226,8 +277,22 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     if (!principal || seesEveryJob(principal) || req.method === 'POST' || req.method === 'OPTIONS')
       return null;
     const id = uploadIdOf(req.path);
-    if (!id || (await options.ownerOf(id)) === principal.name) return null;
+    // A partial upload has no job: its owner is in its info.
+    const owner = id && ((await options.ownerOf(id)) ?? (await concatenation.partialOwner(id)));
+    if (!id || owner === principal.name) return null;
     return { code: 'UPLOAD_NOT_FOUND', message: 'no such upload' };
+  }
+
+  /** A malformed `Upload-Concat` on a creation; a PATCH of a final upload (403, as tusd). */
+  async function refuseConcat(req: ExpressRequest): Promise<Refusal | null> {
+    if (req.method === 'POST' && parseUploadConcat(req.get('upload-concat'))?.kind === 'invalid') {
+      return { code: 'CONCAT_INVALID' };
+    }
+    const id = req.method === 'PATCH' ? uploadIdOf(req.path) : null;
+    if (id && (await concatenation.isFinal(id))) {
+      return { code: 'CONCAT_FINAL_IMMUTABLE', message: 'a final upload is complete: it takes no PATCH' };
+    }
+    return null;
   }
 
   /**
@@ -242,7 +307,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     });
   }
 
-  return { server, store, handle };
+  return { server, store, concatenation, handle };
 }
 
 /** The principal of the Express response behind the Request srvx made for @tus/server. */
@@ -348,8 +413,18 @@ function refuseMalformed(req: ExpressRequest): Refusal | null {
 const isDiskFull = (error: unknown): boolean =>
   ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '');
 
+/** Takes a request header off before @tus/server reads it (it reads `rawHeaders` too). */
+function removeHeader(req: ExpressRequest, name: string): void {
+  delete req.headers[name];
+  const raw: string[] = [];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() !== name) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+  }
+  req.rawHeaders = raw;
+}
+
 /** Refuses an upload up front when the disk has less free space than its declared length. */
-async function ensureRoomFor(dir: string, size: number | undefined): Promise<void> {
+export async function ensureRoomFor(dir: string, size: number | undefined): Promise<void> {
   if (size === undefined || size === 0) return;
   const stats = await fs.statfs(dir).catch(() => null);
   if (stats && size > stats.bavail * stats.bsize) {
@@ -372,3 +447,9 @@ async function asJsonError(response: Response): Promise<string> {
 
 /** A rendered error as tus-node-server's `onResponseError` returns it. */
 const forTus = ({ status, body }: RenderedError) => ({ status_code: status, body: JSON.stringify(body) });
+
+/** `Access-Control-Allow-Origin` as @tus/server answers it under `CORS_ORIGINS` (none for an unlisted origin). */
+function allowOrigin(origins: '*' | readonly string[], origin: string | null): Record<string, string> {
+  if (origins === '*') return { 'Access-Control-Allow-Origin': '*' };
+  return origin && origins.includes(origin) ? { 'Access-Control-Allow-Origin': origin } : {};
+}

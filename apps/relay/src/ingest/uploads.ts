@@ -12,6 +12,7 @@ import {
 } from '@gtr/core';
 import type { Upload } from '@tus/utils';
 import type { RelayMetrics } from '../metrics.js';
+import { isPartialUpload } from './concat.js';
 import { readUploadMetadata } from './metadata.js';
 import { OWNER_METADATA } from './tus.js';
 
@@ -46,8 +47,15 @@ export class Uploads {
     readUploadMetadata(upload.metadata);
   }
 
-  /** The file exists: write the manifest, then the job. Throwing makes the store undo the file. */
+  /**
+   * The file exists: write the manifest, then the job. Throwing makes the store undo the file.
+   * A partial upload (concatenation) gets neither: it is a job only as part of a final upload.
+   */
   async created(upload: Upload): Promise<void> {
+    if (isPartialUpload(upload)) {
+      this.deps.logger.info({ uploadId: upload.id, size: upload.size ?? null }, 'partial upload created');
+      return;
+    }
     const intent = readUploadMetadata(upload.metadata);
     const created_at = new Date(
       upload.creation_date ? Date.parse(upload.creation_date) : this.now(),
@@ -104,6 +112,8 @@ export class Uploads {
    * cannot see (the upload is complete), hence the reconciler.
    */
   async finished(upload: Upload): Promise<void> {
+    // A finished partial waits for its final upload (or its expiry): nothing to queue.
+    if (isPartialUpload(upload)) return;
     const size = upload.size ?? upload.offset;
     this.lastProgress.delete(upload.id);
     const manifest = await this.deps.manifests

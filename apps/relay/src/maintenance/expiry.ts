@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { JobLifecycle, JobRecord, JobRepository, Lease, Logger, UploadManifests } from '@gtr/core';
+import { isPartialUpload, partsOfFinal } from '../ingest/concat.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 
 /** The upload locks TUS requests hold (ingest/redis-locker.ts), taken only when free. */
@@ -34,8 +35,9 @@ const EXPIRED = {
  * sending is never cut off. That happens wherever an expired upload is first seen — a TUS request
  * answered 410, a look at its job through the API, or the periodic sweep — so they never disagree.
  * A finished upload is never touched here: it stays until it has been forwarded (the worker
- * removes it then). Nor is an upload that a request (on any relay) holds the lock of: it is being
- * written or looked at; whoever sees it expired next removes it.
+ * removes it then) — except a finished partial upload (TUS concatenation), which has no job and
+ * expires as if unfinished. Nor is an upload that a request (on any relay) holds the lock of: it
+ * is being written or looked at; whoever sees it expired next removes it.
  */
 export class UploadExpiry {
   private readonly now: () => number;
@@ -68,7 +70,10 @@ export class UploadExpiry {
     const manifest = await manifests.read(id).catch(() => null);
     if (manifest?.completed_at) return false;
     const upload = await store.getUpload(id).catch(() => null);
-    if (upload && upload.size !== undefined && upload.offset === upload.size) return false;
+    // A finished partial waits for nothing but a final upload, and a final upload with no manifest
+    // is an assembly its relay never finished recording: both expire like unfinished uploads.
+    const waiting = isPartialUpload(upload) || (partsOfFinal(upload) !== null && !manifest);
+    if (upload && upload.size !== undefined && upload.offset === upload.size && !waiting) return false;
     // A byte may have arrived between the look that found it due and this lock.
     const last = upload?.creation_date ? Date.parse(upload.creation_date) : Number.NaN;
     if (Number.isFinite(last) && !this.isDue(last)) return false;

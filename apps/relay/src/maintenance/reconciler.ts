@@ -8,6 +8,7 @@ import {
   type RelayQueues,
   type UploadManifests,
 } from '@gtr/core';
+import { isPartialUpload } from '../ingest/concat.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import type { Uploads } from '../ingest/uploads.js';
 import type { UploadLocks } from './expiry.js';
@@ -125,6 +126,8 @@ export class Reconciler {
     if (!manifest) return;
     const job = await this.deps.jobs.get(id);
     const upload = await this.deps.store.getUpload(id).catch(() => null);
+    // A partial upload (TUS concatenation) is never a job of its own, finished or not.
+    if (isPartialUpload(upload)) return;
     const complete =
       manifest.completed_at !== null ||
       (upload !== null && upload.size !== undefined && upload.offset === upload.size);
