@@ -14,6 +14,13 @@ export interface StoreHooks {
   progress(id: string, offset: number, settled: boolean): void;
   /** Every chunk written, for the bytes-received counter. */
   received(bytes: number): void;
+  /**
+   * `offset` bytes of the upload are in its file (written, not merely read from the request);
+   * `settled`: the write ended there. What a streaming forward may send (see Uploads.written).
+   */
+  written(id: string, offset: number, settled: boolean): void;
+  /** A deferred-length upload's length was declared. */
+  lengthDeclared(id: string, size: number): Promise<void>;
   /** The tool terminated the upload (TUS DELETE). */
   terminated(id: string): Promise<void>;
 }
@@ -66,21 +73,27 @@ export class RelayFileStore extends FileStore {
     const inside = path.relative(this.directory, file);
     if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) throw ERRORS.FILE_NOT_FOUND;
     let position = offset;
+    const sink = fs.createWriteStream(file, { flags: 'r+', start: offset });
     const count = new Transform({
       transform: (chunk: Buffer, _encoding, done) => {
         position += chunk.length;
         this.hooks.received(chunk.length);
         this.hooks.progress(id, position, false);
+        // `bytesWritten` counts the writes the file has taken, not those still buffered.
+        this.hooks.written(id, offset + sink.bytesWritten, false);
         done(null, chunk);
       },
     });
     try {
-      await pipeline(readable, count, fs.createWriteStream(file, { flags: 'r+', start: offset }));
+      await pipeline(readable, count, sink);
     } catch (error) {
       // What reached the disk is the offset a resume starts from.
       await fs.promises
         .stat(file)
-        .then((stat) => this.hooks.progress(id, stat.size, true))
+        .then((stat) => {
+          this.hooks.progress(id, stat.size, true);
+          this.hooks.written(id, stat.size, true);
+        })
         .catch(() => {});
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -95,7 +108,13 @@ export class RelayFileStore extends FileStore {
       throw ERRORS.FILE_WRITE_ERROR;
     }
     this.hooks.progress(id, position, true);
+    this.hooks.written(id, position, true);
     return position;
+  }
+
+  override async declareUploadLength(id: string, length: number): Promise<void> {
+    await super.declareUploadLength(id, length);
+    await this.hooks.lengthDeclared(id, length);
   }
 
   override async remove(id: string): Promise<void> {
