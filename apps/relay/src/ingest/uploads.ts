@@ -153,7 +153,7 @@ export class Uploads {
   private async startStreaming(id: string, offset: number): Promise<void> {
     if (!this.streaming || this.streamed.has(id)) return;
     const job = await this.deps.jobs.get(id);
-    if (!job || job.state !== 'receiving' || job.size === null) return;
+    if (job?.state !== 'receiving' || job.size === null) return;
     if (offset < Math.min(this.chunkSize, job.size)) return;
     this.streamed.add(id);
     await ensureForwarding(this.deps.queues, id, 'upload');
