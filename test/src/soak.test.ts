@@ -57,7 +57,12 @@ describe(`soak: ${N} uploads through faults and restarts`, () => {
       emulator,
       dataDir: path.join(tmp, 'data'),
       redisUrl: testRedisUrl(),
-      relayEnv: { FORWARD_ATTEMPTS: '8' },
+      // Stream mode (the default) unless FORWARD_MODE=store: forwards start from the first chunk.
+      relayEnv: {
+        FORWARD_ATTEMPTS: '8',
+        FORWARD_MODE: process.env.FORWARD_MODE === 'store' ? 'store' : 'stream',
+        FORWARD_CHUNK_SIZE: String(2 * MB),
+      },
       workerEnv: {
         FORWARD_CHUNK_SIZE: String(2 * MB),
         FORWARD_CONCURRENCY: '4',

@@ -12,6 +12,7 @@ import {
   redactSecretParams,
   redisManifestLock,
   type TokenEntry,
+  UploadFeed,
   UploadManifests,
 } from '@gtr/core';
 import { MemoryLocker } from '@tus/server';
@@ -80,6 +81,11 @@ export interface RelaySettings {
    * `POST /hooks/gcore/<secret>` (see hooks.ts). Default: no such route.
    */
   gcoreWebhooks?: GcoreHookSettings | undefined;
+  /**
+   * `FORWARD_MODE` and `FORWARD_CHUNK_SIZE`: whether uploads are forwarded while they arrive, and
+   * the chunk that starts it. Default `stream`, 10 000 000 bytes.
+   */
+  forward?: { mode: 'stream' | 'store'; chunkSize: number };
 }
 
 export interface RelayDeps {
@@ -143,7 +149,10 @@ export function createRelayApp(deps: RelayDeps): Relay {
     logger.warn('UPLOAD_LOCKER=memory: TUS locks are in this process only (benchmarks; one relay only)');
   const expiryIntervalMs = deps.expiryIntervalMs ?? 600_000;
   const metrics = createRelayMetrics(jobs);
+  const feed = new UploadFeed(redis, prefix);
   const uploads = new Uploads({
+    feed,
+    ...(settings.forward ? { forward: settings.forward } : {}),
     jobs,
     lifecycle,
     manifests,
@@ -192,6 +201,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     manifests,
     store: tus.store,
     locks: locker,
+    feed,
     logger,
     ...(deps.now ? { now: deps.now } : {}),
   });

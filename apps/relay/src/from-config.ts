@@ -20,6 +20,7 @@ export function relaySettingsFromConfig(
     imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
     upstream,
     uploadLocker: config.UPLOAD_LOCKER,
+    forward: { mode: config.FORWARD_MODE, chunkSize: config.FORWARD_CHUNK_SIZE },
     ...(config.GCORE_WEBHOOK_PATH_SECRET
       ? {
           gcoreWebhooks: {

@@ -70,26 +70,47 @@ describe('TUS ingest', () => {
     expect((await t.relay.manifests.read(id))?.completed_at).not.toBeNull();
   });
 
-  it('shows the job as receiving, with bytes_received, while the upload runs', async () => {
-    const auth = { Authorization: `Bearer ${t.token}`, 'Tus-Resumable': '1.0.0' };
-    const create = await request(t.relay.app)
-      .post('/files/')
-      .set(auth)
-      .set('Upload-Length', String(3 * MB))
-      .set('Upload-Metadata', `filename ${Buffer.from('partial.mp4').toString('base64')}`);
-    const id = idOf(create.headers.location!);
-    expect(await t.relay.jobs.get(id)).toMatchObject({ state: 'receiving', bytes_received: 0, size: 3 * MB });
-    const patch = await request(t.relay.app)
-      .patch(`/files/${id}`)
-      .set(auth)
-      .set('Upload-Offset', '0')
-      .set('Content-Type', 'application/offset+octet-stream')
-      .send(Buffer.alloc(MB, 1));
-    expect(patch.status).toBe(204);
-    const job = await request(t.relay.app).get(`/api/jobs/${id}`).set(auth);
-    expect(job.body).toMatchObject({ state: 'receiving', bytes_received: MB });
-    expect(await t.queues.forward.getJob(id)).toBeUndefined();
-  });
+  it.each([
+    ['store', false],
+    ['stream', true],
+  ] as const)(
+    'shows the job as receiving, with bytes_received, while the upload runs (FORWARD_MODE=%s)',
+    async (mode, forwardsWhileReceiving) => {
+      const r = await startTestRelay({ forward: { mode, chunkSize: MB } });
+      try {
+        const auth = { Authorization: `Bearer ${r.token}`, 'Tus-Resumable': '1.0.0' };
+        const create = await request(r.relay.app)
+          .post('/files/')
+          .set(auth)
+          .set('Upload-Length', String(3 * MB))
+          .set('Upload-Metadata', `filename ${Buffer.from('partial.mp4').toString('base64')}`);
+        const id = idOf(create.headers.location!);
+        expect(await r.relay.jobs.get(id)).toMatchObject({
+          state: 'receiving',
+          bytes_received: 0,
+          size: 3 * MB,
+        });
+        const patch = await request(r.relay.app)
+          .patch(`/files/${id}`)
+          .set(auth)
+          .set('Upload-Offset', '0')
+          .set('Content-Type', 'application/offset+octet-stream')
+          .send(Buffer.alloc(MB, 1));
+        expect(patch.status).toBe(204);
+        const job = await request(r.relay.app).get(`/api/jobs/${id}`).set(auth);
+        expect(job.body).toMatchObject({ state: 'receiving', bytes_received: MB });
+        if (forwardsWhileReceiving) {
+          // A chunk is in: its forward is queued while the rest arrives.
+          await waitFor(async () => (await r.queues.forward.getJob(id)) !== undefined);
+          expect((await r.relay.jobs.get(id))?.state).toBe('receiving');
+        } else {
+          expect(await r.queues.forward.getJob(id)).toBeUndefined();
+        }
+      } finally {
+        await r.close();
+      }
+    },
+  );
 
   it('resumes an upload whose connection was cut, from the offset the relay kept', async () => {
     const file = path.join(tmp, 'cut.mp4');
@@ -326,3 +347,11 @@ describe('TUS ingest', () => {
     });
   });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

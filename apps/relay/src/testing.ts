@@ -57,6 +57,11 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       authFailuresPerMinute: options.authFailuresPerMinute ?? 0,
       ...(options.imports ? { imports: options.imports } : {}),
       ...(options.gcoreWebhooks ? { gcoreWebhooks: options.gcoreWebhooks } : {}),
+      // The test stack's worker sends 1 MiB chunks; FORWARD_MODE=store runs the suites store-and-forward.
+      forward: options.forward ?? {
+        mode: process.env.FORWARD_MODE === 'store' ? 'store' : 'stream',
+        chunkSize: 1024 * 1024,
+      },
     },
     redis,
     queues,

@@ -8,7 +8,9 @@ import type {
   RelayQueues,
   ResolveHost,
   StatsCounters,
+  UploadFeed,
   UploadManifests,
+  UploadWatcher,
 } from '@gtr/core';
 import type { GcoreClient } from '@gtr/gcore';
 import type { CreateBatcher, StatusBoard } from './batching.js';
@@ -78,6 +80,10 @@ export interface WorkerContext {
   pacer: ApiPacer;
   stats: StatsCounters;
   cancels: CancelRegistry;
+  /** What the relay has received of uploads still arriving (FORWARD_MODE=stream). */
+  feed: UploadFeed;
+  /** Waits on the relay's announcements of those uploads. */
+  watcher: UploadWatcher;
   metrics: WorkerMetrics;
   logger: Logger;
   now: () => number;

@@ -18,6 +18,8 @@ import {
   StatsCounters,
   systemResolve,
   type TrackJobData,
+  UploadFeed,
+  UploadWatcher,
 } from '@gtr/core';
 import { backoffDelay, GcoreClient, retryBackoff } from '@gtr/gcore';
 import { type BackoffStrategy, type Job, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
@@ -106,6 +108,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   });
   const cancels = new CancelRegistry(logger, prefix);
   await cancels.listen(redis);
+  const watcher = new UploadWatcher(redis, prefix);
+  await watcher.start();
   const uploadDir = path.resolve(deps.settings.dataDir, 'uploads');
   const settings = deps.settings;
   const jobs = new JobRepository(redis, prefix, now);
@@ -143,6 +147,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     pacer,
     stats,
     cancels,
+    feed: new UploadFeed(redis, prefix),
+    watcher,
     metrics,
     logger,
     now,
@@ -249,6 +255,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       cancels.abortAll('shutdown');
       await Promise.all([...closing, ...retiring]);
       await cancels.close();
+      await watcher.close();
       errors.close();
     },
   };

@@ -25,7 +25,11 @@ export interface ForwardRun {
 }
 
 export interface EndToEndRun {
+  /** FORWARD_MODE of the relay the upload went to. */
+  mode: 'stream' | 'store';
   seconds: number;
+  /** The relay answered the last PATCH → the emulator holds the last byte. */
+  tailSeconds: number;
   /** Of which the client's upload to the relay (start to the last PATCH answered). */
   ingestSeconds: number;
   /** The relay's CPU during that upload, and the worker's over the whole run. */
@@ -44,7 +48,10 @@ export interface ForwardResult {
   anchorCpuPerGiB: number;
   endToEnd: {
     runs: EndToEndRun[];
+    /** Median of the stream-mode runs. */
     seconds: number;
+    /** Median of the store-mode runs (today's store-and-forward), side by side. */
+    storeSeconds: number;
     ingestAloneSeconds: number | null;
     forwardAloneSeconds: number;
     ratio: number | null;
@@ -59,7 +66,8 @@ const WAIT_MS = 15 * 60_000;
  * 2. The worker forwarding a file to the emulator versus a plain tus-js-client upload of it
  * (create video, upload parameters, TUS with the same chunk size) — both timed from "go" to the
  * emulator reading the last byte.
- * 3. End to end: the client's first byte to the emulator's last, with relay and worker running.
+ * 3. End to end: the client's first byte to the emulator's last, with relay and worker running:
+ * through a FORWARD_MODE=stream relay and a FORWARD_MODE=store one (same Redis, upload dir, worker).
  */
 export async function forward(ctx: BenchContext): Promise<ForwardResult> {
   const { plan } = ctx;
@@ -72,8 +80,14 @@ export async function forward(ctx: BenchContext): Promise<ForwardResult> {
   try {
     const emulator = await startEmulatorProcess(emulatorDir);
     started.push(emulator.proc);
-    const relay = await startRelayProcess({ dataDir, prefix: redis.prefix });
+    const relayEnv = (mode: 'stream' | 'store') => ({
+      FORWARD_MODE: mode,
+      FORWARD_CHUNK_SIZE: String(plan.chunkBytes),
+    });
+    const relay = await startRelayProcess({ dataDir, prefix: redis.prefix, env: relayEnv('stream') });
     started.push(relay.proc);
+    const storeRelay = await startRelayProcess({ dataDir, prefix: redis.prefix, env: relayEnv('store') });
+    started.push(storeRelay.proc);
     await redis.pauseForwarding();
     const worker = await startWorkerProcess({
       dataDir,
@@ -162,29 +176,33 @@ export async function forward(ctx: BenchContext): Promise<ForwardResult> {
     // 3. End to end: the queue runs; the client's first byte to the emulator's last.
     await redis.resumeForwarding();
     const e2eRuns: EndToEndRun[] = [];
-    for (let i = 0; i < plan.iterations.endToEnd; i++) {
+    for (let i = 0; i < plan.iterations.endToEnd * 2; i++) {
+      const mode = i % 2 === 0 ? 'stream' : 'store';
+      const target = mode === 'stream' ? relay : storeRelay;
       const name = `e2e-${i}`;
       syncDisk();
-      const relayBefore = relay.proc.sample();
+      const relayBefore = target.proc.sample();
       const workerBefore = worker.sample();
       const [upload] = await client.call<UploadResult[]>('upload', {
-        endpoint,
+        endpoint: `${target.url}/files/`,
         token: TOKEN,
         files: [{ path: source, filename: `${name}.mp4` }],
         chunkSize: null,
       });
-      const relayAfter = relay.proc.sample();
+      const relayAfter = target.proc.sample();
       const timing = await lastByte(name);
       const workerAfter = worker.sample();
       const run: EndToEndRun = {
+        mode,
         seconds: round((timing.lastByteAt! - upload!.startAt) / 1000),
+        tailSeconds: round((timing.lastByteAt! - upload!.doneAt) / 1000),
         ingestSeconds: round((upload!.doneAt - upload!.startAt) / 1000),
         relayCpuSeconds: round(relayAfter.cpuSeconds - relayBefore.cpuSeconds),
         workerCpuSeconds: round(workerAfter.cpuSeconds - workerBefore.cpuSeconds),
       };
       e2eRuns.push(run);
       ctx.log(
-        `end to end #${i + 1}: ${seconds(run.seconds)} (ingest part ${seconds(run.ingestSeconds)}, relay CPU ${run.relayCpuSeconds} s, worker CPU ${run.workerCpuSeconds} s)`,
+        `end to end #${i + 1} (${mode}): ${seconds(run.seconds)}, last byte in → at Gcore ${seconds(run.tailSeconds)} (ingest part ${seconds(run.ingestSeconds)}, relay CPU ${run.relayCpuSeconds} s, worker CPU ${run.workerCpuSeconds} s)`,
       );
       await settle(name);
     }
@@ -207,17 +225,34 @@ export async function forward(ctx: BenchContext): Promise<ForwardResult> {
 
     const ingestResult = ctx.sections.ingest as IngestResult | undefined;
     const ingestAlone = ingestResult?.cases.onePatch.relaySeconds ?? null;
-    const e2eSeconds = median(e2eRuns.map((r) => r.seconds));
-    const e2eRatio = ingestAlone === null ? null : round(e2eSeconds / (ingestAlone + workerSeconds));
+    const ofMode = (mode: EndToEndRun['mode'], f: (r: EndToEndRun) => number) =>
+      median(e2eRuns.filter((r) => r.mode === mode).map(f));
+    const e2eSeconds = ofMode('stream', (r) => r.seconds);
+    const storeSeconds = ofMode('store', (r) => r.seconds);
+    const larger = ingestAlone === null ? null : Math.max(ingestAlone, workerSeconds);
+    const e2eRatio = larger === null ? null : round(e2eSeconds / larger);
     ctx.figure({
       section: '3. End to end',
-      what: `${formatSize(bytes)}, one PATCH: client's first byte → emulator holds the last, vs ingest alone + forward alone`,
-      relay: `${seconds(e2eSeconds)} (of which the upload ${seconds(median(e2eRuns.map((r) => r.ingestSeconds)))})`,
+      what: `${formatSize(bytes)}, one PATCH, FORWARD_MODE=stream: client's first byte → emulator holds the last, vs the larger of ingest alone and forward alone`,
+      relay: `${seconds(e2eSeconds)} (of which the upload ${seconds(ofMode('stream', (r) => r.ingestSeconds))}; last byte in → at Gcore ${seconds(ofMode('stream', (r) => r.tailSeconds))})`,
+      anchor:
+        ingestAlone === null
+          ? null
+          : `${seconds(larger!)} (max of ${seconds(ingestAlone)}, ${seconds(workerSeconds)})`,
+      ratio: e2eRatio,
+      target: '≤ 1.15×',
+      met: e2eRatio === null ? null : e2eRatio <= 1.15,
+    });
+    const storeRatio = ingestAlone === null ? null : round(storeSeconds / (ingestAlone + workerSeconds));
+    ctx.figure({
+      section: '3. End to end',
+      what: `the same through a FORWARD_MODE=store relay (store-and-forward), vs ingest alone + forward alone`,
+      relay: `${seconds(storeSeconds)} (last byte in → at Gcore ${seconds(ofMode('store', (r) => r.tailSeconds))})`,
       anchor:
         ingestAlone === null
           ? null
           : `${seconds(ingestAlone + workerSeconds)} (${seconds(ingestAlone)} + ${seconds(workerSeconds)})`,
-      ratio: e2eRatio,
+      ratio: storeRatio,
       target: 'report (store-and-forward: ≈ 1.0×)',
       met: null,
     });
@@ -234,10 +269,11 @@ export async function forward(ctx: BenchContext): Promise<ForwardResult> {
       endToEnd: {
         runs: e2eRuns,
         seconds: e2eSeconds,
+        storeSeconds,
         ingestAloneSeconds: ingestAlone,
         forwardAloneSeconds: workerSeconds,
         ratio: e2eRatio,
-        relayCpuPerGiB: round(median(e2eRuns.map((r) => r.relayCpuSeconds)) / gib),
+        relayCpuPerGiB: round(ofMode('stream', (r) => r.relayCpuSeconds) / gib),
       },
     };
   } finally {

@@ -260,6 +260,14 @@ export const configSchema = z.object({
   RELAY_ADMIN_TOKENS: tokenList('admin'),
   /** Bytes per PATCH to Gcore's TUS server. Default 10 000 000. */
   FORWARD_CHUNK_SIZE: int(10_000_000, 1_024),
+  /**
+   * `stream`: an upload of known length is forwarded to Gcore while it arrives (from its first
+   * FORWARD_CHUNK_SIZE); `store`: only once it is complete. Default `stream`.
+   */
+  FORWARD_MODE: z
+    .enum(['stream', 'store'])
+    .optional()
+    .transform((v) => v ?? 'stream'),
   /** Uploads forwarded at once per worker process. Default 2. */
   FORWARD_CONCURRENCY: int(2, 1, 1_000),
   /** Attempts per forward before a job is `failed` (429 pauses do not count). Default 8. */

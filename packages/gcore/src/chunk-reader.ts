@@ -96,25 +96,53 @@ export class ChunkBody {
 }
 
 /**
+ * Resolves once the file holds the bytes up to `end` (`last`: the slice that completes the
+ * upload), for a file still being written; rejects to fail the PATCH. See ForwardOptions.available.
+ */
+export type WaitForBytes = (end: number, last: boolean) => Promise<void>;
+
+/** Told while a slice waits for its bytes, so that the wait does not count as a stall. */
+export interface WaitObserver {
+  waiting(): void;
+  done(): void;
+}
+
+/**
  * A tus-js-client `fileReader` for a file on disk whose slices are {@link ChunkBody}s (sent by
  * {@link ObservedHttpStack}). One reader serves every run of one forward; `close()` ends it.
+ *
+ * With `available`, the file may still be growing: each slice first waits for its bytes, so no
+ * PATCH is opened before they are all there. A wrapper that must see every slice before it goes
+ * out (hashing what is sent) composes with `available` or with `openFile`'s source.
  */
 export class ChunkReader {
   #file: Promise<FileHandle> | undefined;
   #spare: Buffer[] | undefined;
+  /** The run currently using the reader (its stall watchdog). */
+  observer: WaitObserver | undefined;
 
   constructor(
     private readonly path: string,
     private readonly size: number,
+    private readonly available?: WaitForBytes,
   ) {}
 
   openFile(): Promise<ChunkSource> {
     return Promise.resolve({
       size: this.size,
-      slice: (start, end) => {
+      slice: async (start, end) => {
         const last = Math.min(end, this.size);
+        if (this.available) {
+          const observer = this.observer;
+          observer?.waiting();
+          try {
+            await this.available(last, last >= this.size);
+          } finally {
+            observer?.done();
+          }
+        }
         const body = new ChunkBody(this, start, Math.max(0, last - start));
-        return Promise.resolve({ value: body, done: last >= this.size });
+        return { value: body, done: last >= this.size };
       },
       close: () => {},
     });

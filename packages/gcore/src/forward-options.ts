@@ -55,6 +55,13 @@ export interface ForwardOptions {
   onUploadUrl?: (url: string) => void | Promise<void>;
   /** Bytes the server has acknowledged (after each chunk, and the offset found on resume). */
   onProgress?: (bytesAcknowledged: number, total: number) => void;
+  /**
+   * The file is still being written (a relay streaming an upload while it arrives): each PATCH
+   * waits until this resolves for its end offset (`last`: the PATCH that completes the upload).
+   * Rejecting fails that PATCH (a `GcoreError` as itself). The wait counts as no stall. Without
+   * it, the whole file is on disk.
+   */
+  available?: (end: number, last: boolean) => Promise<void>;
   /** A 429 is being waited out for this long. */
   onRateLimited?: (waitMs: number) => void;
   logger?: ForwardLogger;

@@ -32,7 +32,7 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
 
   const size = options.size ?? (await fileSize(options.filePath));
   // Read errors surface through tus-js-client (a failed PATCH, retried, then the run's error).
-  const fileReader = new ChunkReader(options.filePath, size);
+  const fileReader = new ChunkReader(options.filePath, size, options.available);
 
   const state: ForwardState = {
     uploadUrl: options.uploadUrl,

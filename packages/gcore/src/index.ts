@@ -1,4 +1,5 @@
 export * from './backoff.js';
+export type { WaitForBytes } from './chunk-reader.js';
 export * from './client.js';
 export * from './endpoint.js';
 export * from './error-body.js';

@@ -55,6 +55,7 @@ export function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
       if (settled) return;
       settled = true;
       watchdog.stop();
+      if (input.fileReader.observer === observer) input.fileReader.observer = undefined;
       input.signal?.removeEventListener('abort', onAbort);
       if (abortUpload) void upload.abort(false).catch(() => {});
       if (outcome instanceof Error) reject(outcome);
@@ -70,6 +71,11 @@ export function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
       }
     };
     const watchdog = new Watchdog(input.stallTimeoutMs, () => finish({ kind: 'stalled' }, true));
+    // A slice waiting for bytes still to arrive (a streamed upload) is not a stalled transfer.
+    const observer = {
+      waiting: () => watchdog.pause(),
+      done: () => watchdog.resume(),
+    };
 
     const reportUrl = (url: string): void => {
       state.uploadUrl = url;
@@ -187,6 +193,7 @@ export function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
       reject(new ForwardAbortedError());
       return;
     }
+    input.fileReader.observer = observer;
     input.signal?.addEventListener('abort', onAbort, { once: true });
     watchdog.start();
     upload.start();

@@ -13,6 +13,8 @@ export interface ClientUploadOptions {
   /** tus-js-client's retry delays: long enough to outlast whatever the test breaks. */
   retryDelays: number[];
   onProgress?: (bytes: number) => void;
+  /** Called with the running upload, so a test can pause (abort), resume (start) or terminate it. */
+  onStart?: (upload: Upload) => void;
 }
 
 /** An ordinary tus-js-client upload of a file from disk over a throttled link; resolves with its URL. */
@@ -31,6 +33,7 @@ export function clientUpload(file: string, options: ClientUploadOptions): Promis
         onError: reject,
         onSuccess: () => resolve(tus.url!),
       });
+      options.onStart?.(tus);
       tus.start();
     }, reject);
   });

@@ -16,6 +16,13 @@ export interface StoreHooks {
   progress(id: string, offset: number, settled: boolean): void;
   /** Every chunk written, for the bytes-received counter. */
   received(bytes: number): void;
+  /**
+   * `offset` bytes of the upload are in its file (written, not merely read from the request);
+   * `settled`: the write ended there. What a streaming forward may send (see Uploads.written).
+   */
+  written(id: string, offset: number, settled: boolean): void;
+  /** A deferred-length upload's length was declared. */
+  lengthDeclared(id: string, size: number): Promise<void>;
   /** The tool terminated the upload (TUS DELETE). */
   terminated(id: string): Promise<void>;
 }
@@ -73,17 +80,21 @@ export class RelayFileStore extends FileStore {
     let position = offset;
     const check = startChunkCheck();
     const before = check ? await fs.promises.stat(file) : undefined;
+    const sink = fs.createWriteStream(file, { flags: 'r+', start: offset });
     const count = new Transform({
       transform: (chunk: Buffer, _encoding, done) => {
         check?.update(chunk);
         position += chunk.length;
         this.hooks.received(chunk.length);
         this.hooks.progress(id, position, false);
+        // `bytesWritten` counts the writes the file has taken, not those still buffered. A PATCH
+        // with `Upload-Checksum` may yet be refused whole: its bytes are told only once verified.
+        if (!check) this.hooks.written(id, offset + sink.bytesWritten, false);
         done(null, chunk);
       },
     });
     try {
-      await pipeline(readable, count, fs.createWriteStream(file, { flags: 'r+', start: offset }));
+      await pipeline(readable, count, sink);
       check?.verify();
     } catch (error) {
       if (before) {
@@ -93,7 +104,10 @@ export class RelayFileStore extends FileStore {
       // What reached the disk is the offset a resume starts from.
       await fs.promises
         .stat(file)
-        .then((stat) => this.hooks.progress(id, stat.size, true))
+        .then((stat) => {
+          this.hooks.progress(id, stat.size, true);
+          this.hooks.written(id, stat.size, true);
+        })
         .catch(() => {});
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
@@ -109,6 +123,7 @@ export class RelayFileStore extends FileStore {
       throw ERRORS.FILE_WRITE_ERROR;
     }
     this.hooks.progress(id, position, true);
+    this.hooks.written(id, position, true);
     return position;
   }
 
@@ -130,6 +145,11 @@ export class RelayFileStore extends FileStore {
     const upload = await this.getUpload(id).catch(() => null);
     const at = upload?.creation_date ? Date.parse(upload.creation_date) : Number.NaN;
     return Number.isFinite(at) ? at : null;
+  }
+
+  override async declareUploadLength(id: string, length: number): Promise<void> {
+    await super.declareUploadLength(id, length);
+    await this.hooks.lengthDeclared(id, length);
   }
 
   override async remove(id: string): Promise<void> {

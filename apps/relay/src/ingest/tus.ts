@@ -90,6 +90,8 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       created: (upload) => uploads.created(upload),
       progress: (id, offset, settled) => uploads.progress(id, offset, settled),
       received: (bytes) => metrics.bytesReceived.inc(bytes),
+      written: (id, offset, settled) => uploads.written(id, offset, settled),
+      lengthDeclared: (id, size) => uploads.lengthDeclared(id, size),
       terminated: (id) => uploads.terminated(id),
     },
     options.expiryMs,

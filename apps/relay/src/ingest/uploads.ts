@@ -7,6 +7,7 @@ import {
   type JobRepository,
   type Logger,
   type RelayQueues,
+  type UploadFeed,
   type UploadManifest,
   type UploadManifests,
 } from '@gtr/core';
@@ -26,6 +27,14 @@ export interface UploadsDeps {
   now?: () => number;
   /** How often `bytes_received` is written while bytes stream in. Default 500 ms. */
   progressIntervalMs?: number;
+  /** Announces received offsets and stops to the forwards (streaming, cancels). */
+  feed: UploadFeed;
+  /**
+   * FORWARD_MODE and FORWARD_CHUNK_SIZE: `stream` queues the forward of an upload of known length
+   * once its first chunk is in (at once when it is smaller), and announces every further chunk.
+   * Default `stream`, 10 000 000 bytes.
+   */
+  forward?: { mode: 'stream' | 'store'; chunkSize: number };
 }
 
 /**
@@ -36,10 +45,18 @@ export class Uploads {
   private readonly now: () => number;
   private readonly lastProgress = new Map<string, number>();
   private readonly progressIntervalMs: number;
+  private readonly streaming: boolean;
+  private readonly chunkSize: number;
+  /** The offset last announced per upload, so that announcements come about once a chunk. */
+  private readonly announced = new Map<string, number>();
+  /** Uploads whose forward this process has queued already (another relay may have, too). */
+  private readonly streamed = new Set<string>();
 
   constructor(private readonly deps: UploadsDeps) {
     this.now = deps.now ?? Date.now;
     this.progressIntervalMs = deps.progressIntervalMs ?? 500;
+    this.streaming = (deps.forward?.mode ?? 'stream') === 'stream';
+    this.chunkSize = deps.forward?.chunkSize ?? 10_000_000;
   }
 
   /** Called before anything is stored: refuses bad metadata with nothing written. */
@@ -89,6 +106,9 @@ export class Uploads {
       );
     }
     this.deps.metrics.uploadsCreated.inc({ owner: manifest.owner ?? 'unknown' });
+    // Smaller than a chunk: the forward creates the video and opens Gcore's upload meanwhile.
+    if (this.streaming && upload.size !== undefined && upload.size < this.chunkSize && upload.size > 0)
+      await this.startStreaming(upload.id, upload.size);
     this.deps.logger.info(
       { uploadId: upload.id, size: upload.size ?? null, name: intent.name, owner: manifest.owner },
       'upload created',
@@ -107,6 +127,48 @@ export class Uploads {
   }
 
   /**
+   * `offset` bytes are in the file (FORWARD_MODE=stream): announced to the forward once a chunk
+   * more is there, and whenever a write ends. What is announced mid-PATCH is what the file has
+   * taken, which the next PATCH resumes from whatever becomes of this one (a cut-off request keeps
+   * it). A PATCH that a checksum could still refuse as a whole must announce only on `settled`.
+   */
+  written(id: string, offset: number, settled: boolean): void {
+    if (!this.streaming) return;
+    const last = this.announced.get(id);
+    if (last !== undefined && (offset <= last || (!settled && offset - last < this.chunkSize))) return;
+    if (last === undefined && !settled && offset < this.chunkSize) return;
+    this.announced.set(id, offset);
+    this.deps.feed
+      .received(id, offset)
+      .then(() => this.startStreaming(id, offset))
+      .catch((error: unknown) =>
+        this.deps.logger.warn({ err: error, uploadId: id }, 'received offset not announced'),
+      );
+  }
+
+  /** A deferred-length upload now has one: its job shows it, and it may stream from here. */
+  async lengthDeclared(id: string, size: number): Promise<void> {
+    await this.deps.jobs.update(id, { size }, { onlyFrom: ['receiving'] });
+    await this.deps.manifests.update(id, { size }).catch(() => {});
+    const offset = this.announced.get(id);
+    if (offset !== undefined) await this.startStreaming(id, offset);
+  }
+
+  /**
+   * Queues the forward of an upload still arriving, once its length is known (Gcore's TUS server
+   * takes no deferred length) and a chunk of it is in, or all of it for a smaller one.
+   */
+  private async startStreaming(id: string, offset: number): Promise<void> {
+    if (!this.streaming || this.streamed.has(id)) return;
+    const job = await this.deps.jobs.get(id);
+    if (job?.state !== 'receiving' || job.size === null) return;
+    if (offset < Math.min(this.chunkSize, job.size)) return;
+    this.streamed.add(id);
+    await ensureForwarding(this.deps.queues, id, 'upload');
+    this.deps.logger.info({ uploadId: id, offset }, 'forward started while the upload arrives');
+  }
+
+  /**
    * The last byte is on disk. Mark the manifest complete first (so the reconciler finds it even if
    * Redis is down), then queue the job. An error here reaches the client as a 5xx that its retry
    * cannot see (the upload is complete), hence the reconciler.
@@ -115,7 +177,7 @@ export class Uploads {
     // A finished partial waits for its final upload (or its expiry): nothing to queue.
     if (isPartialUpload(upload)) return;
     const size = upload.size ?? upload.offset;
-    this.lastProgress.delete(upload.id);
+    this.forgetLocal(upload.id);
     const manifest = await this.deps.manifests
       .update(upload.id, { completed_at: new Date(this.now()).toISOString(), size })
       .catch(async (error: unknown) => {
@@ -153,26 +215,55 @@ export class Uploads {
       else if (existing.state !== 'queued') return;
     }
     await ensureForwarding(this.deps.queues, manifest.id, 'upload');
+    // A forward streaming this upload sends its last PATCH once it sees the job `queued`.
+    if (this.streaming)
+      await this.deps.feed
+        .changed(manifest.id)
+        .catch((error: unknown) =>
+          this.deps.logger.warn({ err: error, uploadId: manifest.id }, 'completion not announced'),
+        );
   }
 
   /** The tool terminated its upload (TUS DELETE of an unfinished upload). */
   async terminated(id: string): Promise<void> {
-    this.lastProgress.delete(id);
+    this.forgetLocal(id);
     await this.deps.manifests.remove(id);
-    await this.deps.lifecycle
-      .cancel(id, { from: ['receiving'] })
-      .catch((error: unknown) =>
-        this.deps.logger.warn({ err: error, uploadId: id }, 'could not mark terminated job'),
-      );
+    // A forward may have streamed part of it: the video it created goes too.
+    const canceled = await this.deps.lifecycle
+      .cancel(id, { from: ['receiving'], deleteVideo: true })
+      .catch((error: unknown) => {
+        this.deps.logger.warn({ err: error, uploadId: id }, 'could not mark terminated job');
+        return null;
+      });
+    if (canceled) {
+      await this.deps.feed
+        .stopped(id)
+        .catch((error: unknown) =>
+          this.deps.logger.warn({ err: error, uploadId: id }, 'forward not told of the termination'),
+        );
+      if (canceled.progress.video_id !== null)
+        await this.deps.queues.forward
+          .add('delete-video', { id }, { jobId: `delete-${id}` })
+          .catch((error: unknown) =>
+            this.deps.logger.warn({ err: error, uploadId: id }, 'video of a terminated upload not deleted'),
+          );
+    }
+    await this.deps.feed.forget(id).catch(() => {});
     this.deps.logger.info({ uploadId: id }, 'upload terminated by the client');
   }
 
   /** A creation was refused after its files existed (the store removed them): remove its manifest and job. */
   async abandoned(id: string): Promise<void> {
-    this.lastProgress.delete(id);
+    this.forgetLocal(id);
     await this.deps.manifests.remove(id);
     await this.deps.jobs.remove(id);
     this.deps.logger.info({ uploadId: id }, 'refused upload removed');
+  }
+
+  private forgetLocal(id: string): void {
+    this.lastProgress.delete(id);
+    this.announced.delete(id);
+    this.streamed.delete(id);
   }
 
   /** Creates the job for a manifest (new upload, or rebuilt after Redis lost it). */

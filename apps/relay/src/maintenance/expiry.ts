@@ -1,6 +1,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { JobLifecycle, JobRecord, JobRepository, Lease, Logger, UploadManifests } from '@gtr/core';
+import type {
+  JobLifecycle,
+  JobRecord,
+  JobRepository,
+  Lease,
+  Logger,
+  UploadFeed,
+  UploadManifests,
+} from '@gtr/core';
 import { isPartialUpload, partsOfFinal } from '../ingest/concat.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 
@@ -17,6 +25,8 @@ export interface ExpiryDeps {
   manifests: UploadManifests;
   store: RelayFileStore;
   locks: UploadLocks;
+  /** Tells a forward streaming the upload to stop (its worker then deletes the Gcore video). */
+  feed: UploadFeed;
   logger: Logger;
   now?: () => number;
 }
@@ -79,7 +89,10 @@ export class UploadExpiry {
     if (Number.isFinite(last) && !this.isDue(last)) return false;
     await store.discard(id);
     await manifests.remove(id);
-    await lifecycle.fail(id, EXPIRED, ['receiving']);
+    if (await lifecycle.fail(id, EXPIRED, ['receiving'])) {
+      await this.deps.feed.stopped(id).catch(() => {});
+      await this.deps.feed.forget(id).catch(() => {});
+    }
     return true;
   }
 

@@ -36,9 +36,24 @@ export class ForwardAttempt {
     this.id = record.id;
   }
 
-  /** Into `creating` or `uploading`; a job canceled meanwhile stops the attempt. */
+  /**
+   * Into `creating` or `uploading`; a job canceled meanwhile stops the attempt. A streamed upload
+   * stays `receiving` until the relay has its last byte (stream-source.ts moves it on then).
+   */
   async moveTo(state: 'creating' | 'uploading'): Promise<void> {
-    if (!(await this.ctx.lifecycle.advance(this.id, state))) throw new JobCanceledError();
+    for (let looks = 0; looks < 2; looks++) {
+      if (await this.ctx.lifecycle.advance(this.id, state)) return;
+      const current = await this.ctx.jobs.get(this.id);
+      if (current?.state === 'receiving' && this.record.kind === 'upload') return;
+      // Left `receiving` between the two looks: advance again.
+      if (current?.state !== 'queued') break;
+    }
+    throw new JobCanceledError();
+  }
+
+  /** Whether the upload was still arriving when this attempt started. */
+  get streaming(): boolean {
+    return this.record.state === 'receiving';
   }
 
   /** Saves the progress (and `extra`) in Redis. */

@@ -1,9 +1,14 @@
 import type { JobRecord } from '@gtr/core';
 import type { WorkerContext } from '../context.js';
 
-/** After a cancel: delete the Gcore video if the tool asked for it; the files are gone already. */
+/**
+ * After a cancel: delete the Gcore video if the tool asked for it (a TUS termination always does),
+ * or if the upload streamed into it expired unfinished; the files are gone already.
+ */
 export async function afterCancel(ctx: WorkerContext, record: JobRecord): Promise<void> {
-  if (record.delete_video && record.progress.video_id !== null) await deleteVideoOf(ctx, record.id);
+  const unwanted =
+    record.delete_video || (record.state === 'failed' && record.error?.code === 'UPLOAD_EXPIRED');
+  if (unwanted && record.progress.video_id !== null) await deleteVideoOf(ctx, record.id);
 }
 
 /** The `delete-video` job of a cancel with `delete_video=true`. */

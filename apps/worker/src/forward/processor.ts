@@ -37,14 +37,24 @@ export function forwardProcessor(ctx: WorkerContext) {
       await afterCancel(ctx, record);
       return;
     }
-    if (!(FORWARDING as readonly string[]).includes(record.state)) {
+    if (record.state === 'failed' && record.error?.code === 'UPLOAD_EXPIRED') {
+      await afterCancel(ctx, record);
+      return;
+    }
+    // An upload still arriving is streamed (the relay queues it so in FORWARD_MODE=stream).
+    const streaming = record.state === 'receiving' && job.name === 'upload';
+    if (!streaming && !(FORWARDING as readonly string[]).includes(record.state)) {
       if (record.state === 'processing') await ensureTracking(ctx.queues, id);
       return;
     }
 
     const { signal, release } = ctx.cancels.register(id);
     try {
-      const started = await ctx.jobs.update(id, { attempts: job.attemptsMade + 1 }, { onlyFrom: FORWARDING });
+      const started = await ctx.jobs.update(
+        id,
+        { attempts: job.attemptsMade + 1 },
+        { onlyFrom: streaming ? ['receiving'] : FORWARDING },
+      );
       if (!started) return;
       ctx.metrics.forwardsStarted.inc();
       const attempt = new ForwardAttempt(ctx, started, signal, () => backoff.reset());

@@ -13,9 +13,12 @@ export async function runUpload(
 ): Promise<void> {
   const { ctx } = attempt;
   const file = uploadPaths(ctx.uploadDir, attempt.id).data;
+  // Gcore's TUS server wants Upload-Length at creation: the relay queues a deferred-length upload
+  // again once its length is declared, or once it is complete.
+  if (attempt.streaming && knownSize === null) return;
   const size = knownSize ?? (await fs.stat(file)).size;
   if (attempt.progress.video_id !== null && isRejectedByGcore(attempt.record.video)) await startOver(attempt);
-  if (attempt.progress.uploaded_at === null) {
+  if (attempt.progress.uploaded_at === null && !attempt.streaming) {
     const stat = await fs.stat(file);
     if (stat.size < size) {
       throw new AppError(

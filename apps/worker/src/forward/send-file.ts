@@ -1,5 +1,6 @@
 import { forwardFile, GcoreError, GcoreTokenError } from '@gtr/gcore';
 import type { ForwardAttempt } from './attempt.js';
+import { streamedBytes } from './stream-source.js';
 import { ensureUploadParams } from './upload-params.js';
 
 /**
@@ -9,6 +10,7 @@ import { ensureUploadParams } from './upload-params.js';
 export async function sendFile(attempt: ForwardAttempt, file: string, size: number): Promise<void> {
   const { ctx, record, progress } = attempt;
   await attempt.moveTo('uploading');
+  const available = attempt.streaming ? streamedBytes(attempt) : undefined;
   let acknowledged = 0;
   let lastWrite = 0;
   const rateLimited = () => {
@@ -35,6 +37,7 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
           client_id: progress.client_id ?? '',
         },
         signal: attempt.signal,
+        ...(available ? { available } : {}),
         onUploadUrl: async (url) => {
           progress.upload_url = url;
           await attempt.save();
@@ -51,7 +54,11 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
           if (now - lastWrite >= 500 || bytes === size) {
             lastWrite = now;
             ctx.jobs
-              .update(attempt.id, { bytes_forwarded: bytes }, { onlyFrom: ['uploading'] })
+              .update(
+                attempt.id,
+                { bytes_forwarded: bytes },
+                { onlyFrom: ['receiving', 'queued', 'uploading'] },
+              )
               .catch(() => {});
           }
         },

@@ -6,3 +6,4 @@ export * from './queues.js';
 export * from './repository.js';
 export * from './stats.js';
 export * from './types.js';
+export * from './upload-feed.js';

@@ -137,7 +137,10 @@ function progressCell(job) {
   }
   const caption =
     job.state === 'receiving'
-      ? `${formatBytes(job.bytes_received)}${size !== null ? ` of ${formatBytes(size)}` : ''} received`
+      ? // Streamed (FORWARD_MODE=stream): Gcore gets the bytes while they arrive, both bars move.
+        `${formatBytes(job.bytes_received)}${size !== null ? ` of ${formatBytes(size)}` : ''} received${
+          job.bytes_forwarded > 0 ? `, ${formatBytes(job.bytes_forwarded)} sent to Gcore` : ''
+        }`
       : job.state === 'uploading' || (job.bytes_forwarded > 0 && job.bytes_forwarded < (size ?? 0))
         ? `${formatBytes(job.bytes_forwarded)}${size !== null ? ` of ${formatBytes(size)}` : ''} sent to Gcore`
         : null;

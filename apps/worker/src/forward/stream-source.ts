@@ -1,0 +1,35 @@
+import type { WaitForBytes } from '@gtr/gcore';
+import { type ForwardAttempt, JobCanceledError } from './attempt.js';
+
+/**
+ * For an upload still arriving (FORWARD_MODE=stream): each PATCH to Gcore waits, on the relay's
+ * announcements (UploadFeed), until the relay has received the bytes it carries — never past the
+ * offset the relay announced. The last PATCH waits for more: the relay has recorded the upload
+ * complete (the job left `receiving`), so the job moves to `uploading` as it is sent.
+ *
+ * Integrity: the check "what was sent hashes to the relay's `job.sha256`" belongs right before the
+ * last PATCH, where `last` is true here (the job then carries the relay's digest).
+ */
+export function streamedBytes(attempt: ForwardAttempt): WaitForBytes {
+  const { ctx, id } = attempt;
+  return async (end, last) => {
+    await ctx.watcher.until(
+      id,
+      async () => {
+        if (!last) {
+          const received = await ctx.feed.offset(id);
+          if (received !== null && received >= end) return true;
+        }
+        const job = await ctx.jobs.get(id);
+        if (!job || job.state === 'canceled' || job.state === 'failed') {
+          // Terminated or expired, and its announcement missed: stop as a cancel does.
+          ctx.cancels.abort(id, 'canceled');
+          throw new JobCanceledError();
+        }
+        return job.state === 'receiving' ? undefined : true;
+      },
+      attempt.signal,
+    );
+    if (last) await attempt.moveTo('uploading');
+  };
+}

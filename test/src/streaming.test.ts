@@ -1,0 +1,204 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { JobRecord } from '@gtr/core';
+import { waitFor, writeVideoFile } from '@gtr/core/testing';
+import { Upload } from 'tus-js-client';
+import { clientUpload } from './support/clients.js';
+import { type Stack, startStack } from './support/stack.js';
+
+const MB = 1024 * 1024;
+
+/** FORWARD_MODE=stream (the default): Gcore gets the bytes while the tool still sends them. */
+describe('streaming uploads to Gcore while they arrive', () => {
+  let tmp: string;
+  let stack: Stack;
+  beforeAll(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'stream-'));
+  });
+  afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
+  afterEach(() => stack?.close());
+
+  /** Resolves with the job once Gcore has some of its bytes while the relay still receives it. */
+  const streamingSeen = (id: () => string | undefined) =>
+    waitFor(
+      async () => {
+        const current = id();
+        const job = current ? await stack.relay.relay.jobs.get(current) : null;
+        return job?.state === 'receiving' && job.bytes_forwarded > 0 ? job : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 25, what: 'bytes forwarded while the upload is receiving' },
+    );
+
+  const idOf = (url: string | null | undefined) => url?.split('/').pop();
+
+  it('forwards a 100 MB upload sent at a capped rate while it arrives, with equal bytes', async () => {
+    stack = await startStack();
+    const file = path.join(tmp, 'capped.mp4');
+    const { sha256 } = await writeVideoFile(file, 100 * MB, 1);
+    let upload: Upload | undefined;
+    // One PATCH for the whole file: what the relay has written of it mid-request is what streams.
+    const done = clientUpload(file, {
+      endpoint: `${stack.relay.url}/files/`,
+      token: stack.relay.token,
+      chunkSize: 200 * MB,
+      metadata: { filename: 'capped.mp4' },
+      bytesPerSecond: 20 * MB,
+      retryDelays: [0, 500, 1000],
+      onStart: (u) => {
+        upload = u;
+      },
+    });
+    const during = await streamingSeen(() => idOf(upload?.url));
+    expect(during.bytes_received).toBeLessThan(100 * MB);
+    const id = idOf(await done)!;
+    const job = await stack.waitForState(id, ['ready', 'failed'], 120_000);
+    expect([job.state, job.error]).toEqual(['ready', null]);
+    expect(job.bytes_forwarded).toBe(100 * MB);
+    const video = stack.emulator.video(job.video!.id)!;
+    expect(video.sha256).toBe(sha256);
+    expect(video.tusUploads).toBe(1);
+    expect(stack.emulator.videos()).toHaveLength(1);
+  });
+
+  it('stops the forward and deletes the Gcore video when the tool terminates its upload', async () => {
+    stack = await startStack();
+    const file = path.join(tmp, 'terminated.mp4');
+    await writeVideoFile(file, 24 * MB, 2);
+    const bytes = await fs.readFile(file);
+    const upload = bufferUpload(stack, bytes, 'terminated.mp4');
+    // Half the file, then the tool stops sending.
+    await pauseAt(upload, 12 * MB);
+    const id = idOf(upload.url)!;
+    const during = await streamingSeen(() => id);
+    const videoId = during.progress.video_id!;
+    expect(stack.emulator.video(videoId)!.deleted).toBe(false);
+
+    const res = await fetch(upload.url!, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${stack.relay.token}`, 'Tus-Resumable': '1.0.0' },
+    });
+    expect(res.status).toBe(204);
+    const job = await stack.waitForState(id, ['canceled']);
+    expect(job.state).toBe('canceled');
+    await waitFor(() => (stack.emulator.video(videoId)!.deleted ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'the Gcore video to be deleted',
+    });
+    expect(stack.emulator.videos().filter((v) => !v.deleted)).toHaveLength(0);
+  });
+
+  it('streams through Gcore faults mid-stream (429s, dropped PATCHes, an expired session) to one ready video', async () => {
+    stack = await startStack({
+      faults: { patch429EveryN: 5, patchDropEveryN: 4, retryAfterMs: 200 },
+      worker: { chunkSize: 512 * 1024 },
+      relay: { forward: { mode: 'stream', chunkSize: 512 * 1024 } },
+    });
+    const file = path.join(tmp, 'faults.mp4');
+    const { sha256 } = await writeVideoFile(file, 16 * MB, 3);
+    let upload: Upload | undefined;
+    const done = clientUpload(file, {
+      endpoint: `${stack.relay.url}/files/`,
+      token: stack.relay.token,
+      chunkSize: 4 * MB,
+      metadata: { filename: 'faults.mp4' },
+      bytesPerSecond: 2 * MB,
+      retryDelays: [0, 500, 1000],
+      onStart: (u) => {
+        upload = u;
+      },
+    });
+    const during = await waitFor(
+      async () => {
+        const job = await streamingSeen(() => idOf(upload?.url));
+        return job.progress.upload_url ? job : undefined;
+      },
+      { timeoutMs: 60_000, what: 'a Gcore upload URL' },
+    );
+    // Gcore loses the session meanwhile, four hours on: a fresh one, with fresh parameters.
+    stack.emulator.advanceClock(4 * 3_600_000 + 60_000);
+    const dropped = await fetch(during.progress.upload_url!, {
+      method: 'DELETE',
+      headers: { 'Tus-Resumable': '1.0.0' },
+    });
+    expect(dropped.status).toBe(204);
+    const id = idOf(await done)!;
+    const job = await stack.waitForState(id, ['ready', 'failed'], 120_000);
+    expect([job.state, job.error]).toEqual(['ready', null]);
+    expect(stack.emulator.videos()).toHaveLength(1);
+    const video = stack.emulator.video(job.video!.id)!;
+    expect(video.sha256).toBe(sha256);
+    expect(video.tusUploads).toBe(2);
+    const stats = stack.emulator.stats();
+    expect(stats.patch429s).toBeGreaterThan(0);
+    expect(stats.patchDrops).toBeGreaterThan(0);
+  });
+
+  it('waits through a 30 s pause of the tool mid-upload and ends ready', async () => {
+    // A stall timeout well under the pause: waiting for the tool's bytes is not a stalled transfer.
+    stack = await startStack({ worker: { stallTimeoutMs: 3_000 } });
+    const file = path.join(tmp, 'paused.mp4');
+    const { sha256 } = await writeVideoFile(file, 12 * MB, 4);
+    const upload = bufferUpload(stack, await fs.readFile(file), 'paused.mp4');
+    await pauseAt(upload, 6 * MB);
+    const id = idOf(upload.url)!;
+    const during = await streamingSeen(() => id);
+    await delay(30_000);
+    const paused = await stack.job(id);
+    expect(paused.state).toBe('receiving');
+    expect(paused.progress.upload_url).toBe(during.progress.upload_url);
+    await resume(upload);
+    const job = await stack.waitForState(id, ['ready', 'failed'], 60_000);
+    expect([job.state, job.error]).toEqual(['ready', null]);
+    const video = stack.emulator.video(job.video!.id)!;
+    expect(video.sha256).toBe(sha256);
+    expect(video.tusUploads).toBe(1);
+    expect(stack.emulator.videos()).toHaveLength(1);
+  }, 120_000);
+
+  it('starts a small upload (under one chunk) at once and reports it ready', async () => {
+    stack = await startStack();
+    const file = path.join(tmp, 'small.mp4');
+    const { sha256 } = await writeVideoFile(file, 300 * 1024, 5);
+    const id = await stack.upload(file);
+    const job: JobRecord = await stack.waitForState(id, ['ready', 'failed']);
+    expect(job.state).toBe('ready');
+    expect(stack.emulator.video(job.video!.id)!.sha256).toBe(sha256);
+  });
+});
+
+/** A tus-js-client upload of bytes in memory (so it can stop and resume anywhere); not started. */
+function bufferUpload(stack: Stack, bytes: Buffer, filename: string): Upload {
+  return new Upload(bytes, {
+    endpoint: `${stack.relay.url}/files/`,
+    uploadSize: bytes.length,
+    chunkSize: 2 * MB,
+    metadata: { filename },
+    headers: { Authorization: `Bearer ${stack.relay.token}` },
+    retryDelays: [0, 500],
+    storeFingerprintForResuming: false,
+  });
+}
+
+/** Starts the upload and stops it (the tool pausing) once the relay has `bytes` of it. */
+function pauseAt(upload: Upload, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    upload.options.onError = reject;
+    upload.options.onChunkComplete = (_chunk, accepted) => {
+      if (accepted < bytes) return;
+      upload.options.onChunkComplete = null;
+      void upload.abort(false).then(resolve, reject);
+    };
+    upload.start();
+  });
+}
+
+/** Resumes a paused upload (HEAD, then the rest) and resolves when it is complete. */
+function resume(upload: Upload): Promise<void> {
+  return new Promise((resolve, reject) => {
+    upload.options.onError = reject;
+    upload.options.onSuccess = () => resolve();
+    upload.start();
+  });
+}
