@@ -28,6 +28,7 @@ import { healthRouter } from './health.js';
 import { GCORE_HOOK_PATH, type GcoreHookSettings, gcoreHooksRouter } from './hooks.js';
 import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
+import { ReceiveHashes } from './ingest/receive-hash.js';
 import { RedisLocker } from './ingest/redis-locker.js';
 import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
 import { Uploads } from './ingest/uploads.js';
@@ -67,6 +68,11 @@ export interface RelaySettings {
    * Default `redis`.
    */
   uploadLocker?: 'redis' | 'memory';
+  /**
+   * Internal, for the bench's baseline only: `false` stops hashing uploads as they arrive (jobs
+   * then have no `sha256` and the worker checks nothing). Default true.
+   */
+  receiveHash?: boolean;
   /**
    * `GCORE_WEBHOOK_PATH_SECRET` and `GCORE_WEBHOOK_SOURCES`: Gcore's status webhooks at
    * `POST /hooks/gcore/<secret>` (see hooks.ts). Default: no such route.
@@ -135,7 +141,9 @@ export function createRelayApp(deps: RelayDeps): Relay {
     logger.warn('UPLOAD_LOCKER=memory: TUS locks are in this process only (benchmarks; one relay only)');
   const expiryIntervalMs = deps.expiryIntervalMs ?? 600_000;
   const metrics = createRelayMetrics(jobs);
+  const hashes = settings.receiveHash === false ? null : new ReceiveHashes(uploadDir);
   const uploads = new Uploads({
+    hashes,
     jobs,
     lifecycle,
     manifests,
@@ -156,6 +164,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
     ownerOf: (id) => jobs.ownerOf(id),
     locker: settings.uploadLocker === 'memory' ? new MemoryLocker() : locker,
+    hashes,
   });
   // Maintenance runs once for the fleet, under a lease, not once per relay.
   const reconciler = new Reconciler({

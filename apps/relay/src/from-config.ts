@@ -18,6 +18,8 @@ export function relaySettingsFromConfig(
     imports: { preflight: config.IMPORT_PREFLIGHT, allowPrivate: config.IMPORT_ALLOW_PRIVATE },
     upstream,
     uploadLocker: config.UPLOAD_LOCKER,
+    // Not configuration: the bench's switch for its no-hashing baseline (bench/src/sections/ingest.ts).
+    ...(process.env.GTR_BENCH_RECEIVE_HASH === 'off' ? { receiveHash: false } : {}),
     ...(config.GCORE_WEBHOOK_PATH_SECRET
       ? {
           gcoreWebhooks: {

@@ -11,6 +11,14 @@ export interface ChunkSource {
   close(): void;
 }
 
+/** Sees the bytes of a forward as they go out (see send-hash.ts). */
+export interface ChunkObserver {
+  /** A PATCH body from `start` is about to be made (tus-js-client's slice); awaited. */
+  seek(start: number): Promise<void>;
+  /** `bytes`, at `position` of the file, are about to be written; throwing stops the body first. */
+  piece(position: number, bytes: Buffer): void;
+}
+
 /**
  * The body of one PATCH: a byte range of the file, written to the request by
  * {@link ObservedHttpStack} through two small buffers. A buffer is filled again only after the
@@ -63,6 +71,7 @@ export class ChunkBody {
         const { bytesRead } = await file.read(buffer, 0, Math.min(PIECE, this.size - at), this.start + at);
         if (bytesRead === 0) throw new Error(`the file ended ${this.size - at} bytes early`);
         if (gone) return;
+        this.reader.observer?.piece(this.start + at, buffer.subarray(0, bytesRead));
         let room = true;
         written[turn] = new Promise<void>((resolve) => {
           room = req.write(buffer.subarray(0, bytesRead), () => resolve());
@@ -106,15 +115,18 @@ export class ChunkReader {
   constructor(
     private readonly path: string,
     private readonly size: number,
+    /** @internal */
+    readonly observer?: ChunkObserver,
   ) {}
 
   openFile(): Promise<ChunkSource> {
     return Promise.resolve({
       size: this.size,
-      slice: (start, end) => {
+      slice: async (start, end) => {
+        await this.observer?.seek(start);
         const last = Math.min(end, this.size);
         const body = new ChunkBody(this, start, Math.max(0, last - start));
-        return Promise.resolve({ value: body, done: last >= this.size });
+        return { value: body, done: last >= this.size };
       },
       close: () => {},
     });

@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { AppError, createPrivateFile, removeUploadFiles, uploadPaths } from '@gtr/core';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type Upload } from '@tus/utils';
+import type { ReceiveHashes } from './receive-hash.js';
 
 /** What the relay does around the file store's own work. */
 export interface StoreHooks {
@@ -28,6 +29,8 @@ export class RelayFileStore extends FileStore {
     directory: string,
     private readonly hooks: StoreHooks,
     expirationPeriodInMilliseconds: number,
+    /** Each upload's SHA-256 as its bytes arrive; null turns it off (the bench's baseline). */
+    private readonly hashes: ReceiveHashes | null = null,
   ) {
     super({ directory, expirationPeriodInMilliseconds });
   }
@@ -74,14 +77,18 @@ export class RelayFileStore extends FileStore {
         done(null, chunk);
       },
     });
+    const hash = await this.hashes?.begin(id, offset);
+    const stages = hash ? [count, hash.stage()] : [count];
     try {
-      await pipeline(readable, count, fs.createWriteStream(file, { flags: 'r+', start: offset }));
+      await pipeline([readable, ...stages, fs.createWriteStream(file, { flags: 'r+', start: offset })]);
     } catch (error) {
       // What reached the disk is the offset a resume starts from.
-      await fs.promises
-        .stat(file)
-        .then((stat) => this.hooks.progress(id, stat.size, true))
-        .catch(() => {});
+      const size = await fs.promises.stat(file).then(
+        (stat) => stat.size,
+        () => null,
+      );
+      if (size !== null) this.hooks.progress(id, size, true);
+      hash?.fail(size);
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new AppError(
@@ -94,17 +101,20 @@ export class RelayFileStore extends FileStore {
       }
       throw ERRORS.FILE_WRITE_ERROR;
     }
+    hash?.commit(position);
     this.hooks.progress(id, position, true);
     return position;
   }
 
   override async remove(id: string): Promise<void> {
     await super.remove(id);
+    this.hashes?.forget(id);
     await this.hooks.terminated(id);
   }
 
   /** Removes the file and its info without the termination hook (cancel, expiry, after forwarding). */
   async discard(id: string): Promise<void> {
+    this.hashes?.forget(id);
     await super.remove(id).catch(() => {});
   }
 

@@ -9,6 +9,7 @@ import { principalOf, seesEveryJob } from '../auth.js';
 import { type RenderedError, renderAppError, renderError, sendError } from '../http-errors.js';
 import type { RelayMetrics } from '../metrics.js';
 import { RelayFileStore } from './file-store.js';
+import type { ReceiveHashes } from './receive-hash.js';
 import type { Uploads } from './uploads.js';
 
 export const TUS_PATH = '/files';
@@ -41,6 +42,8 @@ export interface TusIngestOptions {
    * RedisLocker); @tus/server's MemoryLocker only with UPLOAD_LOCKER=memory (benchmarks).
    */
   locker: Locker;
+  /** Each upload's SHA-256 as its bytes arrive (shared with `uploads`); null: none. */
+  hashes?: ReceiveHashes | null;
 }
 
 export interface TusIngest {
@@ -78,6 +81,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       terminated: (id) => uploads.terminated(id),
     },
     options.expiryMs,
+    options.hashes ?? null,
   );
 
   // The id each creation request got, so a creation refused after its files exist can be undone.

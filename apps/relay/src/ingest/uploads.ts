@@ -13,6 +13,7 @@ import {
 import type { Upload } from '@tus/utils';
 import type { RelayMetrics } from '../metrics.js';
 import { readUploadMetadata } from './metadata.js';
+import type { ReceiveHashes } from './receive-hash.js';
 import { OWNER_METADATA } from './tus.js';
 
 export interface UploadsDeps {
@@ -25,6 +26,8 @@ export interface UploadsDeps {
   now?: () => number;
   /** How often `bytes_received` is written while bytes stream in. Default 500 ms. */
   progressIntervalMs?: number;
+  /** The uploads' SHA-256 as received; null: no job gets a `sha256` (the bench's baseline). */
+  hashes?: ReceiveHashes | null;
 }
 
 /**
@@ -106,8 +109,13 @@ export class Uploads {
   async finished(upload: Upload): Promise<void> {
     const size = upload.size ?? upload.offset;
     this.lastProgress.delete(upload.id);
+    const sha256 = await this.sha256Of(upload.id, size);
     const manifest = await this.deps.manifests
-      .update(upload.id, { completed_at: new Date(this.now()).toISOString(), size })
+      .update(upload.id, {
+        completed_at: new Date(this.now()).toISOString(),
+        size,
+        ...(sha256 ? { sha256 } : {}),
+      })
       .catch(async (error: unknown) => {
         // The last byte filled the disk: the bytes are all there (the reconciler also goes by
         // the file's length), so queue it; forwarding is what frees the disk again.
@@ -115,7 +123,7 @@ export class Uploads {
         if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
         this.deps.logger.warn({ uploadId: upload.id }, 'upload dir is full: manifest not marked complete');
         const current = await this.deps.manifests.read(upload.id);
-        return current && { ...current, size };
+        return current && { ...current, size, ...(sha256 ? { sha256 } : {}) };
       });
     this.deps.metrics.uploadsFinished.inc({ owner: upload.metadata?.[OWNER_METADATA] ?? 'unknown' });
     if (!manifest) {
@@ -130,15 +138,46 @@ export class Uploads {
   }
 
   /** A completed upload's job is `queued` and on the forward queue, whatever Redis had before. */
-  async queueCompleted(manifest: UploadManifest): Promise<void> {
-    const size = manifest.size ?? 0;
-    const updated = await this.deps.lifecycle.queue(manifest.id, { bytes_received: size, size });
+  async queueCompleted(completed: UploadManifest): Promise<void> {
+    const size = completed.size ?? 0;
+    const manifest = await this.withSha256(completed, size);
+    const sha256 = manifest.sha256 ?? null;
+    const updated = await this.deps.lifecycle.queue(manifest.id, { bytes_received: size, size, sha256 });
     if (!updated) {
       const existing = await this.deps.jobs.get(manifest.id);
       if (!existing) await this.restoreJob(manifest, 'queued');
       else if (existing.state !== 'queued') return;
     }
     await ensureForwarding(this.deps.queues, manifest.id, 'upload');
+  }
+
+  /**
+   * A complete upload's manifest with its `sha256`: the finishing request put it there, else (a
+   * manifest from before the field, or one the reconciler queues after a crash) the file is hashed
+   * from disk now, once, and the manifest keeps it.
+   */
+  private async withSha256(manifest: UploadManifest, size: number): Promise<UploadManifest> {
+    if (manifest.sha256 || !this.deps.hashes) return manifest;
+    const sha256 = await this.sha256Of(manifest.id, size);
+    if (!sha256) return manifest;
+    await this.deps.manifests.update(manifest.id, { sha256 }).catch((error: unknown) => {
+      this.deps.logger.warn(
+        { err: error, uploadId: manifest.id },
+        'could not keep the sha256 in the manifest',
+      );
+    });
+    return { ...manifest, sha256 };
+  }
+
+  /** The finished file's SHA-256, or null when hashing is off or the file cannot be read. */
+  private async sha256Of(id: string, size: number): Promise<string | null> {
+    if (!this.deps.hashes) return null;
+    try {
+      return await this.deps.hashes.digest(id, size);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, uploadId: id }, 'could not hash the finished upload');
+      return null;
+    }
   }
 
   /** The tool terminated its upload (TUS DELETE of an unfinished upload). */
@@ -185,6 +224,7 @@ export class Uploads {
       bytes_received: state === 'receiving' ? 0 : (manifest.size ?? 0),
       created_at: manifest.created_at,
       owner: manifest.owner ?? null,
+      sha256: manifest.sha256 ?? null,
     });
     return job;
   }

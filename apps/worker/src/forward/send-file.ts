@@ -1,5 +1,6 @@
-import { forwardFile, GcoreError, GcoreTokenError } from '@gtr/gcore';
+import { forwardFile, GcoreError, GcoreTokenError, IntegrityMismatchError } from '@gtr/gcore';
 import type { ForwardAttempt } from './attempt.js';
+import { checkIntegrityFirst, forgetGcoreUpload } from './integrity.js';
 import { ensureUploadParams } from './upload-params.js';
 
 /**
@@ -8,6 +9,7 @@ import { ensureUploadParams } from './upload-params.js';
  */
 export async function sendFile(attempt: ForwardAttempt, file: string, size: number): Promise<void> {
   const { ctx, record, progress } = attempt;
+  await checkIntegrityFirst(attempt, file, size);
   await attempt.moveTo('uploading');
   let acknowledged = 0;
   let lastWrite = 0;
@@ -23,6 +25,7 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
         endpoint: progress.endpoint!,
         ...(progress.upload_url ? { uploadUrl: progress.upload_url } : {}),
         size,
+        ...(record.sha256 ? { sha256: record.sha256 } : {}),
         chunkSize: ctx.settings.chunkSize,
         stallTimeoutMs: ctx.settings.stallTimeoutMs,
         // A 429 on a PATCH pauses the whole queue (the processor's rate-limit pause), not just this upload.
@@ -71,6 +74,7 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
         continue;
       }
       if (error instanceof GcoreError && error.status === 429) rateLimited();
+      if (error instanceof IntegrityMismatchError) await forgetGcoreUpload(attempt);
       throw error;
     }
   }

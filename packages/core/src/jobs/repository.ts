@@ -26,6 +26,8 @@ export interface NewJob {
   created_at?: string;
   /** The name of the token that made it (see Principal); null when unknown. */
   owner?: string | null;
+  /** The file's SHA-256 when already known (a job rebuilt from a complete upload's manifest). */
+  sha256?: string | null;
 }
 
 /**
@@ -45,6 +47,7 @@ export type JobPatch = Partial<
     | 'progress'
     | 'delete_video'
     | 'callback'
+    | 'sha256'
   >
 >;
 
@@ -173,6 +176,7 @@ const RECORD_FIELDS = [
   'delete_video',
   'owner',
   'callback',
+  'sha256',
 ] as const satisfies readonly (keyof JobRecord)[];
 
 /**
@@ -261,6 +265,7 @@ export class JobRepository {
       delete_video: false,
       owner: job.owner ?? null,
       callback: job.request.callback_url ? pendingCallback() : null,
+      sha256: job.sha256 ?? null,
     };
     const seq = (await this.redis.eval(
       CREATE,
