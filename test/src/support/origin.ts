@@ -52,6 +52,20 @@ export async function startOrigin(
   };
 }
 
+/** A file's size and validators, as `sendFile` sends them. */
+export async function fileVersion(
+  file: string,
+): Promise<{ size: number; etag: string; lastModified: string }> {
+  const stat = await fs.stat(file);
+  const seconds = Math.floor(stat.mtimeMs / 1000);
+  return {
+    size: stat.size,
+    // As nginx makes them (plus the inode: a ChangingFile's versions may share size and mtime).
+    etag: `"${stat.ino.toString(16)}-${seconds.toString(16)}-${stat.size.toString(16)}"`,
+    lastModified: new Date(seconds * 1000).toUTCString(),
+  };
+}
+
 /**
  * Answers HEAD and GET for `file` the way a static file server does: 200 with Content-Length, a
  * strong ETag and Last-Modified, or 206 with Content-Range for `Range: bytes=N-` — unless an
@@ -64,11 +78,7 @@ export async function sendFile(
   file: string,
   type = 'video/mp4',
 ): Promise<number> {
-  const stat = await fs.stat(file);
-  const { size } = stat;
-  // As nginx makes them (plus the inode: a ChangingFile's versions may share size and mtime).
-  const etag = `"${stat.ino.toString(16)}-${Math.floor(stat.mtimeMs / 1000).toString(16)}-${size.toString(16)}"`;
-  const lastModified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000).toUTCString();
+  const { size, etag, lastModified } = await fileVersion(file);
   const ifRange = req.headers['if-range'] as string | undefined;
   const rangeHolds = ifRange === undefined || ifRange === etag || ifRange === lastModified;
   const start = rangeHolds ? Number(/^bytes=(\d+)-$/.exec(req.headers.range ?? '')?.[1] ?? 0) : 0;
