@@ -250,6 +250,17 @@ function cpuFigures(ctx: BenchContext, ingestResult?: IngestResult, forwardResul
         target: 'report',
         met: null,
       });
+      if (c.noHashCpuPerGiB !== undefined) {
+        ctx.figure({
+          section: '7. CPU',
+          what: `CPU seconds per GiB ingested (${label}): relay vs the relay with SHA-256 while receiving off`,
+          relay: `${c.relayCpuPerGiB.toFixed(2)} s/GiB`,
+          anchor: `${c.noHashCpuPerGiB.toFixed(2)} s/GiB`,
+          ratio: c.noHashCpuPerGiB > 0 ? round(c.relayCpuPerGiB / c.noHashCpuPerGiB) : null,
+          target: 'report',
+          met: null,
+        });
+      }
     }
   }
   if (ingestResult && forwardResult) {

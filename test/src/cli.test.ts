@@ -93,6 +93,8 @@ describe('pnpm relay against a relay (no worker)', () => {
     expect(code).toBe(0);
     const id = jobIdIn(out);
     expect(out).toContain(`clip.mp4: uploading 3.0 MB as job ${id}`);
+    // Its own read of the file against the sha256 the relay computed while receiving it.
+    expect(out).toContain(`clip.mp4: sha256 matches (${await sha256File(video)})`);
     expect(out).toContain(`clip.mp4: job ${id} is queued; follow it with: pnpm relay job ${id}`);
     const job = (await relay.relay.jobs.get(id))!;
     expect(job).toMatchObject({
@@ -137,6 +139,35 @@ describe('pnpm relay against a relay (no worker)', () => {
     expect(second.out).not.toContain('uploading 5.0 MB as job');
     expect((await relay.relay.jobs.get(id))!).toMatchObject({ state: 'queued', bytes_received: 5 * MB });
     expect(await sha256File(path.join(relay.relay.uploadDir, id))).toBe(sha256);
+  });
+
+  it('fails loudly when the relay got other bytes than the file holds (changed between two runs, same size and mtime)', async () => {
+    const big = path.join(tmp, 'edited.mp4');
+    await writeVideoFile(big, 4 * MB, 3);
+    // Whole seconds: a time with milliseconds may not survive utimes exactly.
+    const mtime = Math.floor(Date.now() / 1000) - 60;
+    await fs.utimes(big, mtime, mtime);
+    const first = await relayCli(['upload', big, '--no-wait', '--chunk-size', '1MB'], env, {
+      interruptOn: /edited\.mp4: [3-9]0%/,
+    });
+    expect(first.code).toBe(130);
+    const id = jobIdIn(first.out);
+    // Edited in place where the relay already has the bytes, its size and mtime kept: the next
+    // run resumes the upload, and the relay ends up with a file that is neither version.
+    const handle = await fs.open(big, 'r+');
+    await handle.write(Buffer.alloc(1024, 0x55), 0, 1024, 200_000);
+    await handle.close();
+    await fs.utimes(big, mtime, mtime);
+
+    const second = await relayCli(['upload', big, '--no-wait', '--chunk-size', '1MB'], env);
+    expect(second.out).toContain(`edited.mp4: resuming job ${id}`);
+    const relaySha = (await relay.relay.jobs.get(id))!.sha256!;
+    expect(relaySha).toBe(await sha256File(path.join(relay.relay.uploadDir, id)));
+    expect(second.out).toContain(
+      `edited.mp4: sha256 MISMATCH: the relay received ${relaySha}, the file here is ${await sha256File(big)}`,
+    );
+    expect(second.out).not.toContain('sha256 matches');
+    expect(second.code).toBe(1);
   });
 
   it('refuses a file the relay does not take, with its message and exit code 1', async () => {

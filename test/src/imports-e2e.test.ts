@@ -8,7 +8,7 @@ import type { PublicJob } from '@gtr/core';
 import { writeVideoFile } from '@gtr/core/testing';
 import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import S3rver from 's3rver';
-import { type Origin, sendFile, startOrigin } from './support/origin.js';
+import { fileVersion, type Origin, sendFile, startOrigin } from './support/origin.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1_000_000;
@@ -185,8 +185,15 @@ describe('imports end to end, against the Gcore emulator (which pulls origin_url
     const flaky = await startOrigin(async (req, res) => {
       if (req.method === 'GET' && !req.headers.range && !dropped) {
         dropped = true;
-        // The whole file announced, half of it sent, then the connection is gone.
-        res.writeHead(200, { 'Content-Type': 'video/mp4', 'Content-Length': size });
+        // The whole file announced (with its validators, as sendFile answers), half of it sent,
+        // then the connection is gone.
+        const { etag, lastModified } = await fileVersion(file);
+        res.writeHead(200, {
+          'Content-Type': 'video/mp4',
+          'Content-Length': size,
+          ETag: etag,
+          'Last-Modified': lastModified,
+        });
         const stream = createReadStream(file, { end: cut - 1 });
         stream.pipe(res, { end: false });
         stream.on('end', () => res.write('', () => res.socket?.destroy()));
@@ -211,6 +218,8 @@ describe('imports end to end, against the Gcore emulator (which pulls origin_url
       const resumedAt = Number(/^bytes=(\d+)-$/.exec(gets[1]!.range ?? '')?.[1]);
       expect(resumedAt).toBeGreaterThan(0);
       expect(resumedAt).toBeLessThanOrEqual(cut);
+      // Only against the version the first half came from.
+      expect(gets[1]!.ifRange).toBe((await fileVersion(file)).etag);
 
       // The relay uploaded it over TUS (Gcore never saw the origin), byte for byte.
       expect(stack.emulator.video(job.progress.video_id!)).toMatchObject({

@@ -149,6 +149,7 @@ describe('docs/openapi.json', () => {
       updated_at: '2026-01-01T00:00:00.000Z',
       finished_at: null,
       callback: null,
+      sha256: null,
     };
     const check =
       (body: unknown, status = 200) =>

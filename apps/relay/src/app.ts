@@ -30,6 +30,7 @@ import { GCORE_HOOK_PATH, type GcoreHookSettings, gcoreHooksRouter } from './hoo
 import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
 import { FinishedUploads } from './ingest/finished.js';
+import { ReceiveHashes } from './ingest/receive-hash.js';
 import { RedisLocker } from './ingest/redis-locker.js';
 import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
 import { Uploads } from './ingest/uploads.js';
@@ -76,6 +77,11 @@ export interface RelaySettings {
    * Default `redis`.
    */
   uploadLocker?: 'redis' | 'memory';
+  /**
+   * Internal, for the bench's baseline only: `false` stops hashing uploads as they arrive (jobs
+   * then have no `sha256` and the worker checks nothing). Default true.
+   */
+  receiveHash?: boolean;
   /**
    * `GCORE_WEBHOOK_PATH_SECRET` and `GCORE_WEBHOOK_SOURCES`: Gcore's status webhooks at
    * `POST /hooks/gcore/<secret>` (see hooks.ts). Default: no such route.
@@ -150,9 +156,11 @@ export function createRelayApp(deps: RelayDeps): Relay {
   const expiryIntervalMs = deps.expiryIntervalMs ?? 600_000;
   const metrics = createRelayMetrics(jobs);
   const feed = new UploadFeed(redis, prefix);
+  const hashes = settings.receiveHash === false ? null : new ReceiveHashes(uploadDir);
   const uploads = new Uploads({
     feed,
     ...(settings.forward ? { forward: settings.forward } : {}),
+    hashes,
     jobs,
     lifecycle,
     manifests,
@@ -180,6 +188,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     finishedLength: (id) => finished.lengthOf(id),
     ownerOf: (id) => jobs.ownerOf(id),
     locker: settings.uploadLocker === 'memory' ? new MemoryLocker() : locker,
+    hashes,
   });
   // Maintenance runs once for the fleet, under a lease, not once per relay.
   const reconciler = new Reconciler({

@@ -21,6 +21,8 @@ export function relaySettingsFromConfig(
     upstream,
     uploadLocker: config.UPLOAD_LOCKER,
     forward: { mode: config.FORWARD_MODE, chunkSize: config.FORWARD_CHUNK_SIZE },
+    // Not configuration: the bench's switch for its no-hashing baseline (bench/src/sections/ingest.ts).
+    ...(process.env.GTR_BENCH_RECEIVE_HASH === 'off' ? { receiveHash: false } : {}),
     ...(config.GCORE_WEBHOOK_PATH_SECRET
       ? {
           gcoreWebhooks: {

@@ -12,7 +12,8 @@ import { formatSize } from '../plan.js';
 import { type BenchContext, rate, seconds } from './context.js';
 
 export interface IngestRun {
-  server: 'relay' | 'bare';
+  /** `relay-nohash`: the relay with its SHA-256 while receiving turned off (the cost's baseline). */
+  server: 'relay' | 'relay-nohash' | 'bare';
   chunking: 'onePatch' | 'chunked';
   seconds: number;
   serverCpuSeconds: number;
@@ -28,6 +29,10 @@ export interface IngestCase {
   relayCpuPerGiB: number;
   bareCpuPerGiB: number;
   clientCpuPerGiB: number;
+  /** The relay with hashing off: seconds, its ratio to bare @tus/server, CPU per GiB. */
+  noHashSeconds?: number;
+  noHashRatio?: number;
+  noHashCpuPerGiB?: number;
 }
 
 export interface IngestResult {
@@ -55,10 +60,21 @@ export async function ingest(ctx: BenchContext, disk: DiskSpeed | null): Promise
   const redis = new BenchRedis();
   const relayDir = await scratchDir('ingest-relay');
   const bareDir = await scratchDir('ingest-bare');
+  const noHashDir = await scratchDir('ingest-relay-nohash');
   const started: NodeProcess[] = [];
+  const closers: Array<() => Promise<void>> = [];
   try {
     const relay = await startRelayProcess({ dataDir: relayDir, prefix: redis.prefix });
     started.push(relay.proc);
+    // The same relay with its SHA-256 while receiving turned off: what hashing costs.
+    const noHashRedis = new BenchRedis();
+    const noHash = await startRelayProcess({
+      dataDir: noHashDir,
+      prefix: noHashRedis.prefix,
+      env: { GTR_BENCH_RECEIVE_HASH: 'off' },
+    });
+    started.push(noHash.proc);
+    closers.push(() => noHashRedis.close());
     const bare = await startBareTus(bareDir);
     started.push(bare.proc);
     const client = await startClientProcess();
@@ -70,6 +86,13 @@ export async function ingest(ctx: BenchContext, disk: DiskSpeed | null): Promise
         endpoint: `${relay.url}/files/`,
         token: TOKEN,
         dir: uploadDirOf(relayDir),
+      },
+      {
+        key: 'relay-nohash',
+        proc: noHash.proc,
+        endpoint: `${noHash.url}/files/`,
+        token: TOKEN,
+        dir: uploadDirOf(noHashDir),
       },
       { key: 'bare', proc: bare.proc, endpoint: `${bare.url}/files/`, token: undefined, dir: bareDir },
     ] as const;
@@ -137,6 +160,7 @@ export async function ingest(ctx: BenchContext, disk: DiskSpeed | null): Promise
     for (const chunking of CHUNKINGS) {
       const relaySeconds = pick('relay', chunking.key, (r) => r.seconds);
       const bareSeconds = pick('bare', chunking.key, (r) => r.seconds);
+      const noHashSeconds = pick('relay-nohash', chunking.key, (r) => r.seconds);
       const c: IngestCase = {
         relaySeconds,
         bareSeconds,
@@ -146,6 +170,9 @@ export async function ingest(ctx: BenchContext, disk: DiskSpeed | null): Promise
         clientCpuPerGiB: round(
           median(runs.filter((r) => r.chunking === chunking.key).map((r) => r.clientCpuSeconds)) / gib,
         ),
+        noHashSeconds,
+        noHashRatio: round(noHashSeconds / bareSeconds),
+        noHashCpuPerGiB: round(pick('relay-nohash', chunking.key, (r) => r.serverCpuSeconds) / gib),
       };
       cases[chunking.key] = c;
       ctx.figure({
@@ -156,6 +183,15 @@ export async function ingest(ctx: BenchContext, disk: DiskSpeed | null): Promise
         ratio: c.ratio,
         target: '≤ 1.05× (within 5 %)',
         met: c.ratio <= 1.05,
+      });
+      ctx.figure({
+        section: '1. Ingest',
+        what: `the cost of SHA-256 while receiving, ${chunking.label}: relay vs the relay with hashing off (its ratio to bare: ${c.noHashRatio}×)`,
+        relay: `${seconds(relaySeconds)} · ${rate(bytes, relaySeconds)}`,
+        anchor: `${seconds(noHashSeconds)} · ${rate(bytes, noHashSeconds)}`,
+        ratio: round(relaySeconds / noHashSeconds),
+        target: 'report',
+        met: null,
       });
     }
     if (disk) {
@@ -173,7 +209,9 @@ export async function ingest(ctx: BenchContext, disk: DiskSpeed | null): Promise
     return { bytes, runs, cases };
   } finally {
     for (const proc of started.reverse()) await proc.stop();
+    for (const close of closers) await close();
     await redis.close();
+    await rm(noHashDir, { recursive: true, force: true });
     await rm(relayDir, { recursive: true, force: true });
     await rm(bareDir, { recursive: true, force: true });
   }

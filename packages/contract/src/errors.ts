@@ -272,6 +272,12 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'the relay cannot read the file to forward',
   },
+  UPLOAD_INTEGRITY_MISMATCH: {
+    status: null,
+    retryable: true,
+    meaning:
+      'the file on the relay’s disk no longer matches what the tool sent (sha256); Gcore never got it whole',
+  },
 
   // ---- Gcore's API (job errors) -----------------------------------------------------------------
   GCORE_NO_API_KEY: {

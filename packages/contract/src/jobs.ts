@@ -94,4 +94,10 @@ export interface PublicJob {
   finished_at: string | null;
   /** Null when the job has no callback_url. */
   callback: JobCallback | null;
+  /**
+   * SHA-256 (lowercase hex) of the file as the relay received it, computed while the bytes
+   * arrived; null until the upload is complete, and for imports and jobs made before the field.
+   * The worker checks the file against it before the last chunk goes to Gcore.
+   */
+  sha256: string | null;
 }

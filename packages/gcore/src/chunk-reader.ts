@@ -11,6 +11,14 @@ export interface ChunkSource {
   close(): void;
 }
 
+/** Sees the bytes of a forward as they go out (see send-hash.ts). */
+export interface ChunkObserver {
+  /** A PATCH body from `start` is about to be made (tus-js-client's slice); awaited. */
+  seek(start: number): Promise<void>;
+  /** `bytes`, at `position` of the file, are about to be written; throwing stops the body first. */
+  piece(position: number, bytes: Buffer): void;
+}
+
 /**
  * The body of one PATCH: a byte range of the file, written to the request by
  * {@link ObservedHttpStack} through two small buffers. A buffer is filled again only after the
@@ -63,6 +71,7 @@ export class ChunkBody {
         const { bytesRead } = await file.read(buffer, 0, Math.min(PIECE, this.size - at), this.start + at);
         if (bytesRead === 0) throw new Error(`the file ended ${this.size - at} bytes early`);
         if (gone) return;
+        this.reader.sent?.piece(this.start + at, buffer.subarray(0, bytesRead));
         let room = true;
         written[turn] = new Promise<void>((resolve) => {
           room = req.write(buffer.subarray(0, bytesRead), () => resolve());
@@ -125,6 +134,8 @@ export class ChunkReader {
     private readonly path: string,
     private readonly size: number,
     private readonly available?: WaitForBytes,
+    /** @internal Sees every piece sent (send-hash.ts). */
+    readonly sent?: ChunkObserver,
   ) {}
 
   openFile(): Promise<ChunkSource> {
@@ -141,6 +152,7 @@ export class ChunkReader {
             observer?.done();
           }
         }
+        await this.sent?.seek(start);
         const body = new ChunkBody(this, start, Math.max(0, last - start));
         return { value: body, done: last >= this.size };
       },

@@ -25,6 +25,13 @@ export interface ForwardOptions {
   uploadUrl?: string;
   /** Bytes to upload. Default: the file's size from `fs.stat`. */
   size?: number;
+  /**
+   * SHA-256 (hex) the file must have: the bytes sent are hashed, and when the digest differs the
+   * last piece is not sent and the forward rejects with `IntegrityMismatchError`. A function is
+   * asked as the last piece goes out (a file still arriving: its digest is known only then).
+   * Default: no check.
+   */
+  sha256?: string | (() => string | null);
   /** Bytes per PATCH. Default 10 000 000 (Gcore's docs). Also bounds what a resume re-sends. */
   chunkSize?: number;
   metadata: ForwardMetadata;

@@ -18,6 +18,7 @@ import {
 } from './errors.js';
 import type { ForwardOptions } from './forward-options.js';
 import { forwardFile } from './forwarder.js';
+import { IntegrityMismatchError } from './send-hash.js';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -325,5 +326,54 @@ describe('forwardFile token errors', () => {
     expect(error).toBeInstanceOf(GcoreTokenError);
     expect(error).toMatchObject({ kind: 'client_mismatch', code: 'GCORE_TUS_TOKEN_CLIENT_MISMATCH' });
     expectRedacted(error, params.token);
+  });
+});
+
+describe('forwardFile with the sha256 the file must have', () => {
+  it('checks the bytes it sends, through dropped PATCHes, 5xx and stalls that make it resume inside a chunk', async () => {
+    const { videoId, sha256, options } = await prepare(5 * MB + 3);
+    emulator.setFaults({ patch5xxEveryN: 3, patchDropEveryN: 4, patchStallEveryN: 5 });
+    const result = await forwardFile({ ...options, sha256, stallTimeoutMs: 400 });
+    expect(emulator.video(videoId)?.sha256).toBe(sha256);
+    expect(result.bytesSent).toBeGreaterThan(5 * MB + 3);
+  });
+
+  it('hashes the prefix from disk when it resumes a saved upload at offset > 0', async () => {
+    const { videoId, size, sha256, options } = await prepare(4 * MB);
+    const controller = new AbortController();
+    let uploadUrl: string | undefined;
+    const first = forwardFile({
+      ...options,
+      sha256,
+      signal: controller.signal,
+      onUploadUrl: (url) => {
+        uploadUrl = url;
+      },
+      onProgress: (acknowledged) => {
+        if (acknowledged >= 2 * MB) controller.abort();
+      },
+    });
+    expect(await failure(first)).toBeInstanceOf(ForwardAbortedError);
+    expect(emulator.video(videoId)!.bytesPatched).toBeLessThan(size);
+
+    const second = await forwardFile({ ...options, sha256, uploadUrl: uploadUrl! });
+    expect(second.resumedFrom).toBeGreaterThanOrEqual(2 * MB);
+    expect(emulator.video(videoId)?.sha256).toBe(sha256);
+  });
+
+  it('holds back the last piece and rejects with UPLOAD_INTEGRITY_MISMATCH when the file is not the one expected', async () => {
+    const { videoId, size, sha256, options } = await prepare(3 * MB);
+    const expected = sha256.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const error = await failure(forwardFile({ ...options, sha256: expected }));
+    expect(error).toBeInstanceOf(IntegrityMismatchError);
+    expect(error).toMatchObject({
+      code: 'UPLOAD_INTEGRITY_MISMATCH',
+      retryable: true,
+      expected,
+      actual: sha256,
+    });
+    const video = emulator.video(videoId)!;
+    expect(video.sha256).toBeNull();
+    expect(video.bytesPatched).toBeLessThan(size);
   });
 });

@@ -10,6 +10,7 @@ import {
   GcoreTusError,
 } from './errors.js';
 import { FORWARD_DEFAULTS, type ForwardOptions, type ForwardResult } from './forward-options.js';
+import { SendHash } from './send-hash.js';
 import { type ForwardState, runAttempt } from './tus-attempt.js';
 
 /**
@@ -32,7 +33,12 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
 
   const size = options.size ?? (await fileSize(options.filePath));
   // Read errors surface through tus-js-client (a failed PATCH, retried, then the run's error).
-  const fileReader = new ChunkReader(options.filePath, size, options.available);
+  const fileReader = new ChunkReader(
+    options.filePath,
+    size,
+    options.available,
+    options.sha256 ? new SendHash(options.filePath, size, options.sha256) : undefined,
+  );
 
   const state: ForwardState = {
     uploadUrl: options.uploadUrl,

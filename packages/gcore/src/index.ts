@@ -8,4 +8,5 @@ export * from './forward-options.js';
 export * from './forwarder.js';
 export { redact } from './redact.js';
 export * from './retry-after.js';
+export { IntegrityMismatchError, SendHash, sha256OfFilePrefix } from './send-hash.js';
 export type * from './types.js';

@@ -7,6 +7,7 @@ import { FileStore } from '@tus/file-store';
 import { ERRORS, type Upload } from '@tus/utils';
 import { lastActivityOf } from './activity.js';
 import { CHECKSUM_EXTENSIONS, startChunkCheck } from './checksum.js';
+import type { ReceiveHashes } from './receive-hash.js';
 
 /** What the relay does around the file store's own work. */
 export interface StoreHooks {
@@ -37,6 +38,8 @@ export class RelayFileStore extends FileStore {
     directory: string,
     private readonly hooks: StoreHooks,
     expirationPeriodInMilliseconds: number,
+    /** Each upload's SHA-256 as its bytes arrive; null turns it off (the bench's baseline). */
+    private readonly hashes: ReceiveHashes | null = null,
   ) {
     super({ directory, expirationPeriodInMilliseconds });
     this.extensions = [...this.extensions, ...CHECKSUM_EXTENSIONS];
@@ -93,8 +96,10 @@ export class RelayFileStore extends FileStore {
         done(null, chunk);
       },
     });
+    const hash = await this.hashes?.begin(id, offset);
+    const stages = hash ? [count, hash.stage()] : [count];
     try {
-      await pipeline(readable, count, sink);
+      await pipeline([readable, ...stages, sink]);
       check?.verify();
     } catch (error) {
       if (before) {
@@ -102,13 +107,15 @@ export class RelayFileStore extends FileStore {
         await fs.promises.utimes(file, before.atime, before.mtime);
       }
       // What reached the disk is the offset a resume starts from.
-      await fs.promises
-        .stat(file)
-        .then((stat) => {
-          this.hooks.progress(id, stat.size, true);
-          this.hooks.written(id, stat.size, true);
-        })
-        .catch(() => {});
+      const size = await fs.promises.stat(file).then(
+        (stat) => stat.size,
+        () => null,
+      );
+      if (size !== null) {
+        this.hooks.progress(id, size, true);
+        this.hooks.written(id, size, true);
+      }
+      hash?.fail(size);
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new AppError(
@@ -122,6 +129,7 @@ export class RelayFileStore extends FileStore {
       if (error instanceof AppError) throw error;
       throw ERRORS.FILE_WRITE_ERROR;
     }
+    hash?.commit(position);
     this.hooks.progress(id, position, true);
     this.hooks.written(id, position, true);
     return position;
@@ -154,11 +162,13 @@ export class RelayFileStore extends FileStore {
 
   override async remove(id: string): Promise<void> {
     await super.remove(id);
+    this.hashes?.forget(id);
     await this.hooks.terminated(id);
   }
 
   /** Removes the file and its info without the termination hook (cancel, expiry, after forwarding). */
   async discard(id: string): Promise<void> {
+    this.hashes?.forget(id);
     await super.remove(id).catch(() => {});
   }
 

@@ -13,6 +13,7 @@ import { CHECKSUM_ALGORITHMS, refuseChecksum, withChecksumOf } from './checksum.
 import { CONCAT_METADATA, Concatenation, parseUploadConcat } from './concat.js';
 import { RelayFileStore } from './file-store.js';
 import { answerFinished } from './finished.js';
+import type { ReceiveHashes } from './receive-hash.js';
 import type { Uploads } from './uploads.js';
 
 export const TUS_PATH = '/files';
@@ -55,6 +56,8 @@ export interface TusIngestOptions {
    * RedisLocker); @tus/server's MemoryLocker only with UPLOAD_LOCKER=memory (benchmarks).
    */
   locker: Locker;
+  /** Each upload's SHA-256 as its bytes arrive (shared with `uploads`); null: none. */
+  hashes?: ReceiveHashes | null;
 }
 
 export interface TusIngest {
@@ -95,6 +98,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       terminated: (id) => uploads.terminated(id),
     },
     options.expiryMs,
+    options.hashes ?? null,
   );
   // Implemented around @tus/server (concat.ts), which has no concatenation of its own.
   store.extensions.push('concatenation');

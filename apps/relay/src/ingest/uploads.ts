@@ -15,6 +15,7 @@ import type { Upload } from '@tus/utils';
 import type { RelayMetrics } from '../metrics.js';
 import { isPartialUpload } from './concat.js';
 import { readUploadMetadata } from './metadata.js';
+import type { ReceiveHashes } from './receive-hash.js';
 import { OWNER_METADATA } from './tus.js';
 
 export interface UploadsDeps {
@@ -35,6 +36,8 @@ export interface UploadsDeps {
    * Default `stream`, 10 000 000 bytes.
    */
   forward?: { mode: 'stream' | 'store'; chunkSize: number };
+  /** The uploads' SHA-256 as received; null: no job gets a `sha256` (the bench's baseline). */
+  hashes?: ReceiveHashes | null;
 }
 
 /**
@@ -178,8 +181,13 @@ export class Uploads {
     if (isPartialUpload(upload)) return;
     const size = upload.size ?? upload.offset;
     this.forgetLocal(upload.id);
+    const sha256 = await this.sha256Of(upload.id, size);
     const manifest = await this.deps.manifests
-      .update(upload.id, { completed_at: new Date(this.now()).toISOString(), size })
+      .update(upload.id, {
+        completed_at: new Date(this.now()).toISOString(),
+        size,
+        ...(sha256 ? { sha256 } : {}),
+      })
       .catch(async (error: unknown) => {
         // The last byte filled the disk: the bytes are all there (the reconciler also goes by
         // the file's length), so queue it; forwarding is what frees the disk again.
@@ -187,7 +195,7 @@ export class Uploads {
         if (code !== 'ENOSPC' && code !== 'EDQUOT') throw error;
         this.deps.logger.warn({ uploadId: upload.id }, 'upload dir is full: manifest not marked complete');
         const current = await this.deps.manifests.read(upload.id);
-        return current && { ...current, size };
+        return current && { ...current, size, ...(sha256 ? { sha256 } : {}) };
       });
     this.deps.metrics.uploadsFinished.inc({ owner: upload.metadata?.[OWNER_METADATA] ?? 'unknown' });
     if (!manifest) {
@@ -202,11 +210,13 @@ export class Uploads {
   }
 
   /** A completed upload's job is `queued` and on the forward queue, whatever Redis had before. */
-  async queueCompleted(manifest: UploadManifest): Promise<void> {
-    const size = manifest.size ?? 0;
+  async queueCompleted(completed: UploadManifest): Promise<void> {
+    const size = completed.size ?? 0;
+    const manifest = await this.withSha256(completed, size);
     const updated = await this.deps.lifecycle.queue(manifest.id, {
       bytes_received: size,
       size,
+      sha256: manifest.sha256 ?? null,
       received_at: this.receivedAt(manifest),
     });
     if (!updated) {
@@ -222,6 +232,35 @@ export class Uploads {
         .catch((error: unknown) =>
           this.deps.logger.warn({ err: error, uploadId: manifest.id }, 'completion not announced'),
         );
+  }
+
+  /**
+   * A complete upload's manifest with its `sha256`: the finishing request put it there, else (a
+   * manifest from before the field, or one the reconciler queues after a crash) the file is hashed
+   * from disk now, once, and the manifest keeps it.
+   */
+  private async withSha256(manifest: UploadManifest, size: number): Promise<UploadManifest> {
+    if (manifest.sha256 || !this.deps.hashes) return manifest;
+    const sha256 = await this.sha256Of(manifest.id, size);
+    if (!sha256) return manifest;
+    await this.deps.manifests.update(manifest.id, { sha256 }).catch((error: unknown) => {
+      this.deps.logger.warn(
+        { err: error, uploadId: manifest.id },
+        'could not keep the sha256 in the manifest',
+      );
+    });
+    return { ...manifest, sha256 };
+  }
+
+  /** The finished file's SHA-256, or null when hashing is off or the file cannot be read. */
+  private async sha256Of(id: string, size: number): Promise<string | null> {
+    if (!this.deps.hashes) return null;
+    try {
+      return await this.deps.hashes.digest(id, size);
+    } catch (error) {
+      this.deps.logger.warn({ err: error, uploadId: id }, 'could not hash the finished upload');
+      return null;
+    }
   }
 
   /** The tool terminated its upload (TUS DELETE of an unfinished upload). */
@@ -291,6 +330,7 @@ export class Uploads {
       created_at: manifest.created_at,
       owner: manifest.owner ?? null,
       received_at: state === 'receiving' ? null : this.receivedAt(manifest),
+      sha256: manifest.sha256 ?? null,
     });
     return job;
   }

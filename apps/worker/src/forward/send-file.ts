@@ -1,5 +1,6 @@
-import { forwardFile, GcoreError, GcoreTokenError } from '@gtr/gcore';
+import { forwardFile, GcoreError, GcoreTokenError, IntegrityMismatchError } from '@gtr/gcore';
 import type { ForwardAttempt } from './attempt.js';
+import { checkIntegrityFirst, forgetGcoreUpload } from './integrity.js';
 import { streamedBytes } from './stream-source.js';
 import { ensureUploadParams } from './upload-params.js';
 
@@ -9,8 +10,16 @@ import { ensureUploadParams } from './upload-params.js';
  */
 export async function sendFile(attempt: ForwardAttempt, file: string, size: number): Promise<void> {
   const { ctx, record, progress } = attempt;
+  await checkIntegrityFirst(attempt, file, size);
   await attempt.moveTo('uploading');
-  const available = attempt.streaming ? streamedBytes(attempt) : undefined;
+  // Streaming, the relay's digest is known only once the upload is complete: right before the
+  // last PATCH (the check runs as its last piece goes out).
+  let expected = record.sha256;
+  const available = attempt.streaming
+    ? streamedBytes(attempt, (sha256) => {
+        expected = sha256;
+      })
+    : undefined;
   let acknowledged = 0;
   let lastWrite = 0;
   const rateLimited = () => {
@@ -25,6 +34,7 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
         endpoint: progress.endpoint!,
         ...(progress.upload_url ? { uploadUrl: progress.upload_url } : {}),
         size,
+        ...(record.sha256 || available ? { sha256: () => expected } : {}),
         chunkSize: ctx.settings.chunkSize,
         stallTimeoutMs: ctx.settings.stallTimeoutMs,
         // A 429 on a PATCH pauses the whole queue (the processor's rate-limit pause), not just this upload.
@@ -78,6 +88,7 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
         continue;
       }
       if (error instanceof GcoreError && error.status === 429) rateLimited();
+      if (error instanceof IntegrityMismatchError) await forgetGcoreUpload(attempt);
       throw error;
     }
   }

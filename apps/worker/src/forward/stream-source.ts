@@ -7,10 +7,14 @@ import { type ForwardAttempt, JobCanceledError } from './attempt.js';
  * offset the relay announced. The last PATCH waits for more: the relay has recorded the upload
  * complete (the job left `receiving`), so the job moves to `uploading` as it is sent.
  *
- * Integrity: the check "what was sent hashes to the relay's `job.sha256`" belongs right before the
- * last PATCH, where `last` is true here (the job then carries the relay's digest).
+ * Integrity: the job then carries the relay's digest (`job.sha256`), handed to `onComplete`, which
+ * what was sent must hash to before the last piece of the last PATCH goes out (send-hash.ts).
  */
-export function streamedBytes(attempt: ForwardAttempt): WaitForBytes {
+export function streamedBytes(
+  attempt: ForwardAttempt,
+  /** The relay recorded the upload complete: the digest it computed while receiving. */
+  onComplete?: (sha256: string | null) => void,
+): WaitForBytes {
   const { ctx, id } = attempt;
   return async (end, last) => {
     await ctx.watcher.until(
@@ -26,7 +30,9 @@ export function streamedBytes(attempt: ForwardAttempt): WaitForBytes {
           ctx.cancels.abort(id, 'canceled');
           throw new JobCanceledError();
         }
-        return job.state === 'receiving' ? undefined : true;
+        if (job.state === 'receiving') return undefined;
+        if (last) onComplete?.(job.sha256 ?? null);
+        return true;
       },
       attempt.signal,
     );

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -39,8 +40,11 @@ again: it resumes where it stopped.
   --chunk-size BYTES  bytes per PATCH, e.g. 52428800, 50MB or 64MiB (default 50MB)
   --no-wait           stop once the files are on the relay
 
-Exit code: 0 when every video is ready (with --no-wait: uploaded), 1 when one failed, 130 when
-interrupted.`;
+Each file's SHA-256 is compared with the one the relay computed as it received the file ("sha256
+matches"); a mismatch fails that file.
+
+Exit code: 0 when every video is ready (with --no-wait: uploaded), 1 when one failed or arrived
+different, 130 when interrupted.`;
 
 interface LocalFile {
   path: string;
@@ -50,7 +54,7 @@ interface LocalFile {
 }
 
 type UploadOutcome =
-  | { status: 'uploaded'; id: string }
+  | { status: 'uploaded'; id: string; sha256: string | null }
   | { status: 'interrupted' }
   | { status: 'failed'; message: string };
 
@@ -107,8 +111,10 @@ export const uploadCommand: Command = {
         if (outcome.status === 'failed') {
           failures++;
           progress.log(`${file.label}: ${outcome.message}`);
-        } else {
+        } else if (await sameBytes(client, progress, file, outcome)) {
           uploaded.push({ file, id: outcome.id });
+        } else {
+          failures++;
         }
       }
 
@@ -148,6 +154,42 @@ export const uploadCommand: Command = {
   },
 };
 
+/**
+ * Whether the relay got the file as it is here: its job's `sha256` (computed by the relay while
+ * receiving) against the one read here. A relay that reports none (older) is taken at its word.
+ */
+async function sameBytes(
+  client: RelayClient,
+  progress: Progress,
+  file: LocalFile,
+  outcome: { id: string; sha256: string | null },
+): Promise<boolean> {
+  const job = await client.getJob(outcome.id).catch(() => null);
+  const relaySha = job?.sha256 ?? null;
+  if (relaySha === null || outcome.sha256 === null) return true;
+  if (relaySha === outcome.sha256) {
+    progress.log(`${file.label}: sha256 matches (${relaySha})`);
+    return true;
+  }
+  progress.log(
+    `${file.label}: sha256 MISMATCH: the relay received ${relaySha}, the file here is ${outcome.sha256}; ` +
+      `did it change during the upload? Cancel job ${outcome.id} (pnpm relay cancel ${outcome.id}) and upload it again`,
+  );
+  return false;
+}
+
+/** SHA-256 of the file, read beside the upload (null when it cannot be read or was stopped). */
+async function hashLocalFile(file: string, signal: AbortSignal): Promise<string | null> {
+  try {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(file, { signal, highWaterMark: 1024 * 1024 }))
+      hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch {
+    return null;
+  }
+}
+
 async function localFile(io: CliIo, given: string): Promise<LocalFile> {
   const full = path.resolve(io.cwd, given);
   const stat = await fs.stat(full).catch(() => null);
@@ -178,6 +220,9 @@ async function uploadFile(o: UploadFileOptions): Promise<UploadOutcome> {
   const stream: ReadStream = createReadStream(file.path);
   // Keep the descriptor from holding the process open if we stop early.
   stream.on('error', () => {});
+  // Read beside the upload rather than from its slices: a resume skips what the relay has.
+  const hashing = new AbortController();
+  const localSha = hashLocalFile(file.path, hashing.signal);
 
   let resumedAt: number | null = null;
   let bar: ReturnType<Progress['transfer']> | null = null;
@@ -193,6 +238,7 @@ async function uploadFile(o: UploadFileOptions): Promise<UploadOutcome> {
       clearInterval(watchdog);
       io.signal?.removeEventListener('abort', onAbort);
       stream.destroy();
+      if (outcome.status !== 'uploaded') hashing.abort();
       resolve(outcome);
     };
 
@@ -231,12 +277,14 @@ async function uploadFile(o: UploadFileOptions): Promise<UploadOutcome> {
       },
       onSuccess: () => {
         const id = jobIdOf(upload.url);
-        void forget(o.store, fingerprint).finally(() => {
-          const line = `${file.label}: uploaded (job ${id})`;
-          if (bar) bar.finish(line);
-          else progress.log(line);
-          finish({ status: 'uploaded', id });
-        });
+        void forget(o.store, fingerprint)
+          .then(() => localSha)
+          .then((sha256) => {
+            const line = `${file.label}: uploaded (job ${id})`;
+            if (bar) bar.finish(line);
+            else progress.log(line);
+            finish({ status: 'uploaded', id, sha256 });
+          });
       },
       onError: (error) => {
         const message = describeTusError(error, o.client);

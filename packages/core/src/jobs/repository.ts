@@ -28,6 +28,8 @@ export interface NewJob {
   owner?: string | null;
   /** An upload's last byte arrived then (a job made past `receiving`); default null. */
   received_at?: string | null;
+  /** The file's SHA-256 when already known (a job rebuilt from a complete upload's manifest). */
+  sha256?: string | null;
 }
 
 /**
@@ -48,6 +50,7 @@ export type JobPatch = Partial<
     | 'delete_video'
     | 'callback'
     | 'received_at'
+    | 'sha256'
   >
 >;
 
@@ -177,6 +180,7 @@ const RECORD_FIELDS = [
   'owner',
   'callback',
   'received_at',
+  'sha256',
 ] as const satisfies readonly (keyof JobRecord)[];
 
 /**
@@ -266,6 +270,7 @@ export class JobRepository {
       received_at: job.received_at ?? null,
       owner: job.owner ?? null,
       callback: job.request.callback_url ? pendingCallback() : null,
+      sha256: job.sha256 ?? null,
     };
     const seq = (await this.redis.eval(
       CREATE,

@@ -66,6 +66,12 @@ export interface ForwardProgress {
    * the video that call may have created before its answer was lost, instead of making another.
    */
   create_started_at: number | null;
+  /**
+   * A `via: "relay"` import's partial download: the validator (ETag or Last-Modified) of the
+   * origin's answer it came from, sent as `If-Range` when the download resumes. Absent in jobs
+   * written before the field.
+   */
+  origin_validator?: string | null;
 }
 
 /** A job as stored: the public fields plus what the relay needs to carry on. */
@@ -90,6 +96,7 @@ export const emptyProgress = (): ForwardProgress => ({
   token_at: null,
   uploaded_at: null,
   create_started_at: null,
+  origin_validator: null,
 });
 
 /** A callback not tried yet: what a job with callback_url starts with. */
@@ -121,5 +128,6 @@ export function toPublicJob(record: JobRecord): PublicJob {
     finished_at: record.finished_at,
     // Records written before the field existed have none: pending when there is a callback_url.
     callback: record.callback ?? (record.request?.callback_url ? pendingCallback() : null),
+    sha256: record.sha256 ?? null,
   };
 }

@@ -24,6 +24,18 @@ export interface DownloadOptions {
   maxRedirects?: number;
   /** Name resolution for the SSRF guard; default the system's. */
   resolve?: ResolveHost;
+  /**
+   * The validator of the answer that started the partial `file` (as `onStart` gave it): sent as
+   * `If-Range` with the `Range` of a resume, so a changed origin answers 200 and the file starts
+   * over instead of being stitched from two versions. Without one, a partial file is not resumed.
+   */
+  validator?: string | null;
+  /**
+   * Called, and awaited, before the first byte of a download from byte 0 is written, with the
+   * answer's validator for a later `If-Range` (its strong `ETag`, else its `Last-Modified`; null
+   * when it has neither, or only a weak ETag): keep it for the next call's `validator`.
+   */
+  onStart?: (validator: string | null) => void | Promise<void>;
 }
 
 export interface DownloadResult {
@@ -36,6 +48,8 @@ export interface DownloadResult {
   contentType: string | null;
   /** The URL that answered, after redirects. */
   url: string;
+  /** The validator of the file's version (see `DownloadOptions.onStart`). */
+  validator: string | null;
 }
 
 interface ContentRange {
@@ -65,9 +79,23 @@ async function sizeOf(file: string): Promise<number> {
 const retryableStatus = (status: number) => status === 408 || status === 429 || status >= 500;
 
 /**
+ * What an answer can be resumed against with `If-Range`: a strong ETag, else Last-Modified. A weak
+ * ETag (`W/"…"`) is not allowed in If-Range (RFC 9110, 13.1.5).
+ */
+export function rangeValidator(headers: {
+  etag?: string | undefined;
+  'last-modified'?: string | undefined;
+}): string | null {
+  const etag = headers.etag?.trim();
+  if (etag && !etag.startsWith('W/')) return etag;
+  return headers['last-modified']?.trim() || null;
+}
+
+/**
  * Streams `url` into `file` through `safeFetch` (same SSRF guard). When `file` already holds
- * bytes, asks for the rest with `Range: bytes=<size>-` and appends if the origin answers 206
- * from exactly there; a 200 (range ignored) or a different range starts the file over. A cut
+ * bytes and `validator` names their version, asks for the rest with `Range: bytes=<size>-` and
+ * `If-Range: <validator>` and appends if the origin answers 206 from exactly there; a 200 (the
+ * origin changed, or ignores ranges) or a different range starts the file over from byte 0. A cut
  * connection rejects with a retryable DOWNLOAD_INCOMPLETE and keeps what arrived, so calling
  * again resumes. Over `maxBytes` rejects with TOO_LARGE (the partial file stays for the caller
  * to remove).
@@ -88,10 +116,15 @@ export async function downloadToFile(
   const get = (range?: number) =>
     safeFetch(url, {
       ...fetchOptions,
-      headers: { ...options.headers, ...(range ? { range: `bytes=${range}-` } : {}) },
+      headers: {
+        ...options.headers,
+        ...(range && options.validator ? { range: `bytes=${range}-`, 'if-range': options.validator } : {}),
+      },
     });
 
-  const existing = await sizeOf(file);
+  // A partial file without the validator of its version cannot be told apart from a changed
+  // origin's: start it over.
+  const existing = options.validator ? await sizeOf(file) : 0;
   let res: SafeFetchResponse = await get(existing);
   let append = false;
   let total: number | null = null;
@@ -103,7 +136,14 @@ export async function downloadToFile(
     } else if (res.status === 416 && range?.total === existing) {
       // Everything arrived last time; only the answer was lost.
       res.discard();
-      return { bytes: existing, total: existing, resumed: true, contentType: null, url: res.url };
+      return {
+        bytes: existing,
+        total: existing,
+        resumed: true,
+        contentType: null,
+        url: res.url,
+        validator: options.validator ?? null,
+      };
     } else if (res.status === 206 || res.status === 416) {
       // A range we did not ask for, or a refusal of the range: start over with a plain GET.
       res.discard();
@@ -129,6 +169,17 @@ export async function downloadToFile(
     throw new SafeFetchError('TOO_LARGE', `${res.url} is ${total} bytes, over the limit of ${maxBytes}`);
   }
 
+  // A 200 here is a new start (a first download, or the origin changed since the partial file):
+  // the caller keeps its validator before any byte lands, and the file is truncated.
+  const validator = append ? (options.validator ?? null) : rangeValidator(res.headers);
+  if (!append) {
+    try {
+      await options.onStart?.(validator);
+    } catch (error) {
+      res.discard();
+      throw error;
+    }
+  }
   let bytes = append ? existing : 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -156,7 +207,7 @@ export async function downloadToFile(
   }
   if (total !== null && bytes !== total) throw incomplete(bytes, total, res.url);
   const type = res.headers['content-type'];
-  return { bytes, total, resumed: append, contentType: type ?? null, url: res.url };
+  return { bytes, total, resumed: append, contentType: type ?? null, url: res.url, validator };
 }
 
 function incomplete(bytes: number, total: number | null, url: string, cause?: unknown): SafeFetchError {

@@ -1,2 +1,3 @@
 export * from './files.js';
 export * from './manifests.js';
+export * from './sha256.js';

@@ -28,6 +28,11 @@ export interface UploadManifest {
   uploaded_at: string | null;
   /** The name of the token that made the upload; absent in manifests written before owners. */
   owner?: string | null;
+  /**
+   * SHA-256 (hex) of the complete file as the relay received it; set with `completed_at`. Absent
+   * in manifests written before the field (then the file is hashed from disk when it is queued).
+   */
+  sha256?: string | null;
 }
 
 const SUFFIX = '.relay.json';
