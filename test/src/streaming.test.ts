@@ -157,6 +157,51 @@ describe('streaming uploads to Gcore while they arrive', () => {
     expect(stack.emulator.videos()).toHaveLength(1);
   }, 120_000);
 
+  it('streams a deferred-length upload once its length is declared', async () => {
+    stack = await startStack();
+    const file = path.join(tmp, 'deferred.mp4');
+    const { sha256 } = await writeVideoFile(file, 12 * MB, 6);
+    const bytes = await fs.readFile(file);
+    const headers = { Authorization: `Bearer ${stack.relay.token}`, 'Tus-Resumable': '1.0.0' };
+    const created = await fetch(`${stack.relay.url}/files/`, {
+      method: 'POST',
+      headers: {
+        ...headers,
+        'Upload-Defer-Length': '1',
+        'Upload-Metadata': `filename ${Buffer.from('deferred.mp4').toString('base64')}`,
+      },
+    });
+    expect(created.status).toBe(201);
+    const url = created.headers.get('location')!;
+    const id = idOf(url)!;
+    const patch = (from: number, to: number, extra: Record<string, string> = {}) =>
+      fetch(url, {
+        method: 'PATCH',
+        headers: {
+          ...headers,
+          'Content-Type': 'application/offset+octet-stream',
+          'Upload-Offset': String(from),
+          ...extra,
+        },
+        body: bytes.subarray(from, to),
+      });
+    // Several chunks in, but no length yet: Gcore's TUS server takes no deferred length.
+    expect((await patch(0, 4 * MB)).status).toBe(204);
+    const before = await stack.job(id);
+    expect([before.state, before.size, before.progress.video_id]).toEqual(['receiving', null, null]);
+    // The length arrives with the next PATCH; the forward starts while the rest is still to come.
+    expect((await patch(4 * MB, 8 * MB, { 'Upload-Length': String(bytes.length) })).status).toBe(204);
+    const during = await streamingSeen(() => id);
+    expect(during.size).toBe(bytes.length);
+    expect((await patch(8 * MB, bytes.length)).status).toBe(204);
+    const job = await stack.waitForState(id, ['ready', 'failed'], 60_000);
+    expect([job.state, job.error]).toEqual(['ready', null]);
+    const video = stack.emulator.video(job.video!.id)!;
+    expect(video.sha256).toBe(sha256);
+    expect(video.tusUploads).toBe(1);
+    expect(stack.emulator.videos()).toHaveLength(1);
+  });
+
   it('starts a small upload (under one chunk) at once and reports it ready', async () => {
     stack = await startStack();
     const file = path.join(tmp, 'small.mp4');
