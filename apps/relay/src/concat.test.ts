@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Upload } from '@tus/utils';
@@ -113,6 +114,7 @@ describe('TUS concatenation (parallel uploads)', () => {
       size: expected.length,
       bytes_received: expected.length,
       owner: 'tool-a',
+      sha256: createHash('sha256').update(expected).digest('hex'),
     });
     expect((await t.queues.forward.getJob(id))?.data).toEqual({ id });
     expect((await t.relay.manifests.read(id))?.completed_at).not.toBeNull();

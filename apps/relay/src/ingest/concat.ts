@@ -6,6 +6,7 @@ import { ERRORS, type Lock, type Locker, Metadata, Uid, Upload } from '@tus/util
 import { seesEveryJob } from '../auth.js';
 import { renderAppError, renderError } from '../http-errors.js';
 import type { RelayFileStore } from './file-store.js';
+import type { ReceiveHashes } from './receive-hash.js';
 import { ensureRoomFor, OWNER_METADATA } from './tus.js';
 import type { Uploads } from './uploads.js';
 
@@ -76,6 +77,8 @@ export interface ConcatenationOptions {
   urlOf(req: Request, id: string): string;
   /** What every TUS answer carries (Tus-Resumable, CORS), as @tus/server sends them. */
   responseHeaders(req: Request): Headers;
+  /** The uploads' running SHA-256s: the final upload's, taken while assembling, is not read again. */
+  hashes?: ReceiveHashes | null;
   now?: () => number;
 }
 
@@ -272,6 +275,7 @@ export class Concatenation {
       await store.discard(upload.id);
       throw error;
     }
+    this.options.hashes?.commit(upload.id, written, hash.copy());
     return { size: written, sha256: hash.digest('hex') };
   }
 

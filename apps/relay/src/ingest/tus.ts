@@ -186,6 +186,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     logger,
     maxUploadSize: options.maxUploadSize,
     expiryMs: options.expiryMs,
+    hashes: options.hashes ?? null,
     urlOf: (req, id) => server.handlers.POST.generateUrl(req, id),
     responseHeaders: (req) =>
       new Headers({
