@@ -202,6 +202,37 @@ describe('streaming uploads to Gcore while they arrive', () => {
     expect(stack.emulator.videos()).toHaveLength(1);
   });
 
+  it('gives the worker slot back while the tool pauses, and goes on from the same Gcore upload', async () => {
+    // One slot: while the paused upload holds it, nothing else would be forwarded.
+    stack = await startStack({ worker: { concurrency: 1, streamParkAfterMs: 1_000 } });
+    const file = path.join(tmp, 'parked.mp4');
+    const { sha256 } = await writeVideoFile(file, 12 * MB, 7);
+    const upload = bufferUpload(stack, await fs.readFile(file), 'parked.mp4');
+    await pauseAt(upload, 6 * MB);
+    const id = idOf(upload.url)!;
+    const during = await streamingSeen(() => id);
+    await waitFor(
+      async () => ((await (await stack.relay.queues.forward.getJob(id))?.isDelayed()) ? true : undefined),
+      { timeoutMs: 30_000, what: 'the paused upload’s forward to be parked' },
+    );
+    // The freed slot forwards another upload to the end while the first one's tool still waits.
+    const other = path.join(tmp, 'meanwhile.mp4');
+    await writeVideoFile(other, 3 * MB, 8);
+    const otherId = await stack.upload(other);
+    const otherJob = await stack.waitForState(otherId, ['ready', 'failed'], 60_000);
+    expect([otherJob.state, otherJob.error]).toEqual(['ready', null]);
+    expect((await stack.job(id)).state).toBe('receiving');
+
+    await resume(upload);
+    const job = await stack.waitForState(id, ['ready', 'failed'], 60_000);
+    expect([job.state, job.error]).toEqual(['ready', null]);
+    expect(job.progress.upload_url).toBe(during.progress.upload_url);
+    const video = stack.emulator.video(job.video!.id)!;
+    expect(video.sha256).toBe(sha256);
+    expect(video.tusUploads).toBe(1);
+    expect(stack.emulator.videos()).toHaveLength(2);
+  });
+
   it('starts a small upload (under one chunk) at once and reports it ready', async () => {
     stack = await startStack();
     const file = path.join(tmp, 'small.mp4');

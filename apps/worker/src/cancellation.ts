@@ -1,7 +1,8 @@
 import type { RedisClient } from '@gtr/core';
 import { cancelChannel, duplicateRedis, type Logger } from '@gtr/core';
 
-export type StopReason = 'canceled' | 'shutdown';
+/** `parked`: a streamed upload's tool sent nothing for a while; its slot is given back (processor.ts). */
+export type StopReason = 'canceled' | 'shutdown' | 'parked';
 
 /**
  * One AbortController per job this process is working on. The relay publishes a job id on the

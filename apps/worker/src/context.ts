@@ -36,6 +36,12 @@ export interface WorkerSettings {
   callbackAllowedHosts?: readonly HostEntry[];
   /** No byte acknowledged for this long → abort and resume. Default 60 s. */
   stallTimeoutMs?: number;
+  /**
+   * A forward streaming an upload (FORWARD_MODE=stream) whose tool sends nothing for this long gives
+   * its FORWARD_CONCURRENCY slot back: the job waits, delayed, and goes on from its Gcore upload as
+   * soon as the relay announces more bytes. Default 30 s.
+   */
+  streamParkAfterMs?: number;
   /** Fetch fresh upload parameters when the saved token is older. Default 3.5 h (tokens live 4 h). */
   tokenMaxAgeMs?: number;
   /** Polling of Gcore's processing backs off from `first` to `max`. Default 1 s → 30 s. */

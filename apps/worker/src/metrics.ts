@@ -4,6 +4,7 @@ export interface WorkerMetrics {
   registry: Registry;
   forwardsStarted: Counter;
   forwardsFinished: Counter;
+  forwardsParked: Counter;
   forwardsFailed: Counter<'code' | 'owner'>;
   bytesSent: Counter;
   retries: Counter<'code'>;
@@ -19,6 +20,10 @@ export function createWorkerMetrics(registry = new Registry()): WorkerMetrics {
     registry,
     forwardsStarted: counter('relay_forwards_started_total', 'Forward attempts started'),
     forwardsFinished: counter('relay_forwards_finished_total', 'Files Gcore fully received'),
+    forwardsParked: counter(
+      'relay_forwards_parked_total',
+      'Streamed forwards that gave their slot back while the tool sent nothing',
+    ),
     forwardsFailed: counter('relay_forwards_failed_total', 'Jobs failed for good, by error code and owner', [
       'code',
       'owner',

@@ -117,6 +117,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     settings: {
       ...settings,
       stallTimeoutMs: settings.stallTimeoutMs ?? 60_000,
+      streamParkAfterMs: settings.streamParkAfterMs ?? 30_000,
       tokenMaxAgeMs: settings.tokenMaxAgeMs ?? 3.5 * 3_600_000,
       trackIntervalMs: settings.trackIntervalMs ?? { first: 1_000, max: 30_000 },
       trackTimeoutMs: settings.trackTimeoutMs ?? 24 * 3_600_000,

@@ -7,6 +7,7 @@ import {
   type JobRepository,
   type Logger,
   type RelayQueues,
+  resumeParked,
   type UploadFeed,
   type UploadManifest,
   type UploadManifests,
@@ -143,6 +144,7 @@ export class Uploads {
     this.announced.set(id, offset);
     this.deps.feed
       .received(id, offset)
+      .then(() => this.wakeParked(id))
       .then(() => this.startStreaming(id, offset))
       .catch((error: unknown) =>
         this.deps.logger.warn({ err: error, uploadId: id }, 'received offset not announced'),
@@ -229,9 +231,18 @@ export class Uploads {
     if (this.streaming)
       await this.deps.feed
         .changed(manifest.id)
+        .then(() => this.wakeParked(manifest.id))
         .catch((error: unknown) =>
           this.deps.logger.warn({ err: error, uploadId: manifest.id }, 'completion not announced'),
         );
+  }
+
+  /**
+   * A forward the worker parked (the tool had sent nothing for a while: its slot was given back)
+   * goes on now: there is more to send, the end, or a termination to act on.
+   */
+  private async wakeParked(id: string): Promise<void> {
+    if (await this.deps.feed.unpark(id)) await resumeParked(this.deps.queues, id);
   }
 
   /**
@@ -280,6 +291,7 @@ export class Uploads {
         .catch((error: unknown) =>
           this.deps.logger.warn({ err: error, uploadId: id }, 'forward not told of the termination'),
         );
+      await this.wakeParked(id).catch(() => {});
       if (canceled.progress.video_id !== null)
         await this.deps.queues.forward
           .add('delete-video', { id }, { jobId: `delete-${id}` })

@@ -62,6 +62,10 @@ export function forwardProcessor(ctx: WorkerContext) {
       else await runUpload(attempt);
       backoff.reset();
     } catch (error) {
+      if (signal.aborted && signal.reason === 'parked') {
+        await park(ctx, job, token);
+        throw new DelayedError();
+      }
       if (error instanceof JobCanceledError || signal.aborted) {
         if (error instanceof JobCanceledError || signal.reason === 'canceled') {
           const current = await ctx.jobs.get(id);
@@ -77,6 +81,24 @@ export function forwardProcessor(ctx: WorkerContext) {
       release();
     }
   };
+}
+
+/** A parked forward looks again after this long even if no announcement woke it (a missed one). */
+const PARKED_RECHECK_MS = 5 * 60_000;
+
+/**
+ * The tool of a streamed upload sent nothing for `streamParkAfterMs`: the forward gives its slot
+ * back without spending an attempt. Its Gcore upload stays (a resume point); the relay's next
+ * announcement (more bytes, the end, a termination) promotes the delayed job. An announcement that
+ * came while parking found no delayed job to promote, only the mark gone: then it goes on at once.
+ */
+async function park(ctx: WorkerContext, job: ForwardJob, token: string | undefined): Promise<void> {
+  const id = job.data.id;
+  await ctx.feed.park(id);
+  await job.moveToDelayed(Date.now() + PARKED_RECHECK_MS, token);
+  if (!(await ctx.feed.isParked(id))) await job.promote().catch(() => {});
+  ctx.metrics.forwardsParked.inc();
+  ctx.logger.info({ jobId: id }, 'the tool sends nothing: forward parked, its slot given back');
 }
 
 async function handleFailure(

@@ -17,6 +17,17 @@ export function streamedBytes(
 ): WaitForBytes {
   const { ctx, id } = attempt;
   return async (end, last) => {
+    // A tool that sends nothing for a while must not hold a worker slot: the forward is parked.
+    const park = setTimeout(() => ctx.cancels.abort(id, 'parked'), ctx.settings.streamParkAfterMs);
+    try {
+      await waitForBytes(end, last);
+    } finally {
+      clearTimeout(park);
+    }
+    if (last) await attempt.moveTo('uploading');
+  };
+
+  async function waitForBytes(end: number, last: boolean): Promise<void> {
     await ctx.watcher.until(
       id,
       async () => {
@@ -36,6 +47,5 @@ export function streamedBytes(
       },
       attempt.signal,
     );
-    if (last) await attempt.moveTo('uploading');
-  };
+  }
 }

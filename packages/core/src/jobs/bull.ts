@@ -106,6 +106,12 @@ export async function ensureForwarding(
   await queue.add(kind, { id }, { jobId: id });
 }
 
+/** A parked forward (a delayed job) of a streamed upload runs again now. */
+export async function resumeParked(queues: Pick<RelayQueues, 'forward'>, id: string): Promise<void> {
+  const job = await queues.forward.getJob(id);
+  if (job && (await job.isDelayed())) await job.promote();
+}
+
 /** Starts (or keeps) following Gcore's processing of a job's video. */
 export async function ensureTracking(queues: Pick<RelayQueues, 'track'>, id: string): Promise<void> {
   const existing = await queues.track.getJob(id);

@@ -8,6 +8,9 @@ import { cancelChannel, QUEUE_PREFIX } from './queues.js';
  */
 export const receivedKey = (prefix: string, id: string): string => `${prefix}:received:${id}`;
 
+/** Set while a streamed upload's forward is parked (delayed, its worker slot free). */
+const parkedKey = (prefix: string, id: string): string => `${prefix}:parked:${id}`;
+
 /** An upload's offset outlives any pause a tool may take (UPLOAD_EXPIRY removes the upload first). */
 const RECEIVED_TTL_S = 30 * 24 * 3600;
 
@@ -52,7 +55,21 @@ export class UploadFeed {
   }
 
   async forget(id: string): Promise<void> {
-    await this.redis.del(receivedKey(this.prefix, id));
+    await this.redis.del(receivedKey(this.prefix, id), parkedKey(this.prefix, id));
+  }
+
+  /** The worker parked the upload's forward (its tool sends nothing): the next announcement resumes it. */
+  async park(id: string): Promise<void> {
+    await this.redis.set(parkedKey(this.prefix, id), '1', 'EX', RECEIVED_TTL_S);
+  }
+
+  /** Whether the forward was parked, taking the mark: exactly one caller resumes it. */
+  async unpark(id: string): Promise<boolean> {
+    return (await this.redis.del(parkedKey(this.prefix, id))) > 0;
+  }
+
+  async isParked(id: string): Promise<boolean> {
+    return (await this.redis.exists(parkedKey(this.prefix, id))) > 0;
   }
 }
 
