@@ -89,6 +89,31 @@ describe('streaming uploads to Gcore while they arrive', () => {
     expect(stack.emulator.videos().filter((v) => !v.deleted)).toHaveLength(0);
   });
 
+  it('deletes the video of a create whose answer was lost when the tool terminates its upload', async () => {
+    // Every create makes its video, then loses the answer: the job never learns the video's id.
+    stack = await startStack({ faults: { createDropEveryN: 1 } });
+    const file = path.join(tmp, 'lost-create.mp4');
+    await writeVideoFile(file, 12 * MB, 9);
+    const upload = bufferUpload(stack, await fs.readFile(file), 'lost-create.mp4');
+    await pauseAt(upload, 6 * MB);
+    const id = idOf(upload.url)!;
+    await waitFor(() => (stack.emulator.videos().length > 0 ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'the create call to make its video',
+    });
+    expect((await stack.job(id)).progress.video_id).toBeNull();
+    const res = await fetch(upload.url!, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${stack.relay.token}`, 'Tus-Resumable': '1.0.0' },
+    });
+    expect(res.status).toBe(204);
+    expect((await stack.waitForState(id, ['canceled'])).state).toBe('canceled');
+    await waitFor(() => (stack.emulator.videos().every((v) => v.deleted) ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'every video the lost creates made to be deleted',
+    });
+  });
+
   it('streams through Gcore faults mid-stream (429s, dropped PATCHes, an expired session) to one ready video', async () => {
     stack = await startStack({
       faults: { patch429EveryN: 5, patchDropEveryN: 4, retryAfterMs: 200 },

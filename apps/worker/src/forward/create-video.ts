@@ -1,5 +1,6 @@
-import { emptyProgress } from '@gtr/core';
+import { emptyProgress, type JobRecord } from '@gtr/core';
 import type { CreateVideoFields } from '@gtr/gcore';
+import type { WorkerContext } from '../context.js';
 import type { ForwardAttempt } from './attempt.js';
 
 /**
@@ -23,7 +24,7 @@ export async function ensureVideo(
   } as CreateVideoFields;
 
   if (progress.create_started_at !== null) {
-    const orphan = await findOrphan(attempt, fields.name, progress.create_started_at);
+    const orphan = await findOrphan(ctx, record, fields.name, progress.create_started_at, attempt.signal);
     if (orphan) {
       ctx.logger.info(
         { jobId: attempt.id, videoId: orphan.id },
@@ -61,12 +62,15 @@ export async function ensureVideo(
  * but our own TUS upload, which never started without its id, so a same-named video that has a
  * file belongs to another job.
  */
-async function findOrphan(attempt: ForwardAttempt, name: string, since: number) {
-  const candidates = await attempt.ctx.gcore.listVideos(
-    { search: name, per_page: 100 },
-    { signal: attempt.signal },
-  );
-  const origin = attempt.record.origin_url;
+export async function findOrphan(
+  ctx: WorkerContext,
+  record: JobRecord,
+  name: string,
+  since: number,
+  signal?: AbortSignal,
+) {
+  const candidates = await ctx.gcore.listVideos({ search: name, per_page: 100 }, signal ? { signal } : {});
+  const origin = record.origin_url;
   return candidates
     .filter(
       (v) =>
