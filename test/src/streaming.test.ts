@@ -114,6 +114,36 @@ describe('streaming uploads to Gcore while they arrive', () => {
     });
   });
 
+  it('deletes the Gcore video of a streamed upload that expires while its tool is away', async () => {
+    stack = await startStack({
+      relay: { uploadExpiryMs: 4_000 },
+      worker: { streamParkAfterMs: 1_000 },
+    });
+    const file = path.join(tmp, 'expiring.mp4');
+    await writeVideoFile(file, 12 * MB, 10);
+    const upload = bufferUpload(stack, await fs.readFile(file), 'expiring.mp4');
+    await pauseAt(upload, 6 * MB);
+    const id = idOf(upload.url)!;
+    const videoId = (await streamingSeen(() => id)).progress.video_id!;
+    // The tool stays away past UPLOAD_EXPIRY; its next look finds the upload expired.
+    await waitFor(
+      async () => {
+        const res = await fetch(upload.url!, {
+          method: 'HEAD',
+          headers: { Authorization: `Bearer ${stack.relay.token}`, 'Tus-Resumable': '1.0.0' },
+        });
+        return res.status === 410 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, what: 'the upload to expire' },
+    );
+    const job = await stack.job(id);
+    expect([job.state, job.error?.code]).toEqual(['failed', 'UPLOAD_EXPIRED']);
+    await waitFor(() => (stack.emulator.video(videoId)!.deleted ? true : undefined), {
+      timeoutMs: 60_000,
+      what: 'the Gcore video of the expired upload to be deleted',
+    });
+  });
+
   it('streams through Gcore faults mid-stream (429s, dropped PATCHes, an expired session) to one ready video', async () => {
     stack = await startStack({
       faults: { patch429EveryN: 5, patchDropEveryN: 4, retryAfterMs: 200 },

@@ -211,6 +211,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     store: tus.store,
     locks: locker,
     feed,
+    queues,
     logger,
     ...(deps.now ? { now: deps.now } : {}),
   });

@@ -6,9 +6,11 @@ import type {
   JobRepository,
   Lease,
   Logger,
+  RelayQueues,
   UploadFeed,
   UploadManifests,
 } from '@gtr/core';
+import { resumeParked } from '@gtr/core';
 import { isPartialUpload, partsOfFinal } from '../ingest/concat.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 
@@ -18,6 +20,8 @@ export interface UploadLocks {
 }
 
 export interface ExpiryDeps {
+  /** Where a parked forward of an expired upload is woken (to delete its video). */
+  queues: Pick<RelayQueues, 'forward'>;
   uploadDir: string;
   expiryMs: number;
   jobs: JobRepository;
@@ -90,7 +94,10 @@ export class UploadExpiry {
     await store.discard(id);
     await manifests.remove(id);
     if (await lifecycle.fail(id, EXPIRED, ['receiving'])) {
+      // A forward streaming it stops (or, parked, runs now) and deletes the video it made.
       await this.deps.feed.stopped(id).catch(() => {});
+      if (await this.deps.feed.unpark(id).catch(() => false))
+        await resumeParked(this.deps.queues, id).catch(() => {});
       await this.deps.feed.forget(id).catch(() => {});
     }
     return true;
