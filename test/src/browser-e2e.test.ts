@@ -3,9 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { writeVideoFile } from '@gtr/core/testing';
+import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import type { Browser } from 'playwright-core';
 import { jobRowSelector, launchChromium, openDashboard, waitForJobRow } from './support/browser.js';
+import { cappedUpload } from './support/clients.js';
 import { ROOT } from './support/processes.js';
 import { type Stack, startStack } from './support/stack.js';
 
@@ -36,6 +37,39 @@ describe('in a real browser, against the whole pipeline', () => {
       await waitForJobRow(d.page, id, 'ready', 20_000);
       const row = d.page.locator(jobRowSelector(id, 'ready'));
       await row.getByText('Live on the dashboard').waitFor();
+      expect(d.errors).toEqual([]);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('moves both progress bars together while a streamed upload arrives (FORWARD_MODE=stream)', async () => {
+    stack = await startStack();
+    const d = await openDashboard(browser, stack.relay.url, stack.relay.token);
+    try {
+      const file = path.join(tmp, 'streamed.mp4');
+      await writeVideoFile(file, 16 * MB, 11);
+      // One PATCH arriving at 2 MB/s, as over a slow link.
+      const { id, done } = await cappedUpload(`${stack.relay.url}/files/`, stack.relay.token, file, {
+        bytesPerSecond: 2 * MB,
+        metadata: { filename: 'streamed.mp4', name: 'Streamed on the dashboard' },
+      });
+      // Still receiving, and Gcore already has some of it: both bars show bytes at once.
+      const row = jobRowSelector(id, 'receiving');
+      const percentOf = async (bar: 'received' | 'forwarded') =>
+        Number(
+          (await d.page
+            .locator(`${row} [data-progress="${bar}"]`)
+            .getAttribute('aria-valuenow', { timeout: 1_000 })
+            .catch(() => null)) ?? 0,
+        );
+      await waitFor(
+        async () =>
+          (await percentOf('received')) > 0 && (await percentOf('forwarded')) > 0 ? true : undefined,
+        { timeoutMs: 30_000, intervalMs: 100, what: 'both bars to move while the upload is receiving' },
+      );
+      expect(await done).toBe(204);
+      await waitForJobRow(d.page, id, 'ready', 30_000);
       expect(d.errors).toEqual([]);
     } finally {
       await d.close();

@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { JobRecord } from '@gtr/core';
 import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import { Upload } from 'tus-js-client';
-import { clientUpload } from './support/clients.js';
+import { cappedUpload, clientUpload } from './support/clients.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1024 * 1024;
@@ -37,22 +37,15 @@ describe('streaming uploads to Gcore while they arrive', () => {
     stack = await startStack();
     const file = path.join(tmp, 'capped.mp4');
     const { sha256 } = await writeVideoFile(file, 100 * MB, 1);
-    let upload: Upload | undefined;
-    // One PATCH for the whole file: what the relay has written of it mid-request is what streams.
-    const done = clientUpload(file, {
-      endpoint: `${stack.relay.url}/files/`,
-      token: stack.relay.token,
-      chunkSize: 200 * MB,
-      metadata: { filename: 'capped.mp4' },
+    // One PATCH for the whole file, arriving at 20 MB/s: what the relay has written of it
+    // mid-request is what streams.
+    const { id, done } = await cappedUpload(`${stack.relay.url}/files/`, stack.relay.token, file, {
       bytesPerSecond: 20 * MB,
-      retryDelays: [0, 500, 1000],
-      onStart: (u) => {
-        upload = u;
-      },
+      metadata: { filename: 'capped.mp4' },
     });
-    const during = await streamingSeen(() => idOf(upload?.url));
+    const during = await streamingSeen(() => id);
     expect(during.bytes_received).toBeLessThan(100 * MB);
-    const id = idOf(await done)!;
+    expect(await done).toBe(204);
     const job = await stack.waitForState(id, ['ready', 'failed'], 120_000);
     expect([job.state, job.error]).toEqual(['ready', null]);
     expect(job.bytes_forwarded).toBe(100 * MB);

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import { Transform } from 'node:stream';
 import { Upload } from 'tus-js-client';
 
@@ -51,4 +52,55 @@ export function throttle(bytesPerSecond: number): Transform {
       else done(null, chunk);
     },
   });
+}
+
+/** A TUS upload sent as one PATCH whose body leaves no faster than `bytesPerSecond`. */
+export interface CappedUpload {
+  /** The upload's (and job's) id. */
+  id: string;
+  url: string;
+  /** Resolves with the PATCH's status once the relay answered it. */
+  done: Promise<number>;
+}
+
+/**
+ * Creates the upload, then streams the file in one PATCH at a capped rate: the relay receives it
+ * at that pace. (tus-js-client, given a stream, first buffers a whole chunk, then sends it at full
+ * speed; this is what a slow link looks like.)
+ */
+export async function cappedUpload(
+  endpoint: string,
+  token: string,
+  file: string,
+  options: { bytesPerSecond: number; metadata: Record<string, string> },
+): Promise<CappedUpload> {
+  const { size } = await fs.stat(file);
+  const metadata = Object.entries(options.metadata)
+    .map(([k, v]) => `${k} ${Buffer.from(v).toString('base64')}`)
+    .join(',');
+  const headers = { Authorization: `Bearer ${token}`, 'Tus-Resumable': '1.0.0' };
+  const created = await fetch(endpoint, {
+    method: 'POST',
+    headers: { ...headers, 'Upload-Length': String(size), 'Upload-Metadata': metadata },
+  });
+  if (created.status !== 201) throw new Error(`creation answered ${created.status}`);
+  const url = new URL(created.headers.get('location')!, endpoint).toString();
+  const done = new Promise<number>((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'PATCH',
+      headers: {
+        ...headers,
+        'Content-Type': 'application/offset+octet-stream',
+        'Upload-Offset': '0',
+        'Content-Length': String(size),
+      },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    createReadStream(file).pipe(throttle(options.bytesPerSecond)).pipe(req);
+  });
+  return { id: url.split('/').pop()!, url, done };
 }
