@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale,checksum]`: the relay against
+ * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale,checksum,paced]`: the relay against
  * what a team could use instead, side by side in one run. Writes bench/results/<mode>.json and the
  * tables in BENCHMARKS.md; a run of some sections only replaces their rows in the previous results
  * of its mode and keeps the others. Not a test: nothing here fails on a slow number.
@@ -21,10 +21,11 @@ import { type ForwardResult, forward } from './sections/forward.js';
 import { type IngestResult, ingest } from './sections/ingest.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
+import { PACED_SECTION, paced } from './sections/paced.js';
 import { queue } from './sections/queue.js';
 import { SCALE_SECTION, scale } from './sections/scale.js';
 
-const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale', 'checksum'] as const;
+const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale', 'checksum', 'paced'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The table rows (`Figure.section`) each section writes; "7. CPU" is made from ingest and forward. */
@@ -36,6 +37,7 @@ const FIGURE_LABELS: Record<Section, string[]> = {
   queue: ['6. Queue scale'],
   scale: [SCALE_SECTION],
   checksum: [CHECKSUM_SECTION],
+  paced: [PACED_SECTION],
 };
 const CPU_LABEL = '7. CPU';
 
@@ -116,6 +118,10 @@ async function main(): Promise<number> {
   const previous = partial
     ? (JSON.parse(await readFile(jsonFile, 'utf8').catch(() => 'null')) as Results | null)
     : null;
+  // A section compares with others' results (end to end with ingest alone): those not run now are
+  // the previous run's.
+  for (const [key, value] of Object.entries(previous?.sections ?? {}))
+    if (!only.has(key as Section)) results.sections[key] = value;
   for (const app of ['relay', 'worker'] as const) {
     const flags = nodeArgs(app).join(' ');
     const from =
@@ -147,6 +153,7 @@ async function main(): Promise<number> {
     queue: () => queue(ctx),
     scale: () => scale(ctx),
     checksum: () => checksum(ctx),
+    paced: () => paced(ctx),
   };
   for (const section of SECTIONS) {
     if (!only.has(section)) continue;
@@ -197,7 +204,7 @@ async function main(): Promise<number> {
   return Object.keys(results.errors).length > 0 ? 1 : 0;
 }
 
-/** Figures in the order of their section numbers ("1. Ingest" … "8. Scale"), stable within one. */
+/** Figures in the order of their section numbers ("1. Ingest" … "10. Paced"), stable within one. */
 function byNumber(figures: Figure[]): Figure[] {
   const number = (f: Figure) => Number.parseInt(f.section, 10) || Number.MAX_SAFE_INTEGER;
   return figures

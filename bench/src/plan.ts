@@ -30,6 +30,11 @@ export interface Plan {
   scale: { lockerRuns: number; uploads: number; relays: number; runs: number };
   /** 9. Checksum: one upload of `bytes` in `chunkBytes` PATCHes per case, `runs` times; medians. */
   checksum: { bytes: number; runs: number };
+  /**
+   * 10. Paced: one upload of `bytes` sent by the client at `bytesPerSec`, the emulator's link capped
+   * at the same rate, through a stream relay and a store relay, `runs` times each; medians.
+   */
+  paced: { bytes: number; bytesPerSec: number; runs: number };
 }
 
 export function planFor(mode: Mode): Plan {
@@ -51,6 +56,7 @@ export function planFor(mode: Mode): Plan {
       // 64 MiB runs take a fraction of a second: a few more than one, or the medians are one draw.
       scale: { lockerRuns: 9, uploads: 6, relays: 3, runs: 5 },
       checksum: { bytes: 256 * MiB, runs: 3 },
+      paced: { bytes: 64 * MiB, bytesPerSec: 50 * MB, runs: 1 },
     };
   }
   return {
@@ -69,6 +75,8 @@ export function planFor(mode: Mode): Plan {
     queue: { items: 10_000, windowSeconds: 120, rps: 50 },
     scale: { lockerRuns: 11, uploads: 6, relays: 3, runs: 5 },
     checksum: { bytes: GiB, runs: 5 },
+    // 1 GiB at 50 MB/s: ~21 s per stream run, ~43 s per store run (the forward starts at the end).
+    paced: { bytes: GiB, bytesPerSec: 50 * MB, runs: 3 },
   };
 }
 

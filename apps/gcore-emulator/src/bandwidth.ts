@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+const CATCH_UP_MS = 20;
+
 /**
  * A bandwidth cap shared by every upload, like a server's uplink. Each chunk is released once the
  * cap would have let it through, so callers just `await take(n)` before passing `n` bytes on.
@@ -25,7 +27,10 @@ export class Bandwidth {
     const rate = this.bytesPerSec();
     if (rate <= 0) return;
     const now = performance.now();
-    this.#nextFree = Math.max(now, this.#nextFree) + (bytes * 1_000) / rate;
+    // A timer fires late and reading takes time: up to CATCH_UP_MS behind schedule is made up
+    // (else the cap would deliver well under its rate at tens of MB/s), more is not (no burst
+    // after an idle link).
+    this.#nextFree = Math.max(now - CATCH_UP_MS, this.#nextFree) + (bytes * 1_000) / rate;
     const wait = this.#nextFree - now;
     if (wait >= 1) await sleep(wait, undefined, { signal: this.signal });
   }

@@ -9,6 +9,8 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { type ClientRequest, request } from 'node:http';
 import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { chooseUploadEndpoint, GcoreClient } from '@gtr/gcore';
 import { DefaultHttpStack, type HttpRequest, type HttpResponse, type HttpStack, Upload } from 'tus-js-client';
 import { now } from '../lib/clock.js';
@@ -183,8 +185,92 @@ async function checksumUpload(params: {
   }
 }
 
+/**
+ * Lets bytes through at `bytesPerSec` on average: each piece is passed on once the rate would have
+ * let it through. A timer that fires late may be caught up on for up to 20 ms, no more (no bursts
+ * after a stall of the reader).
+ */
+function pace(bytesPerSec: number): Transform {
+  let nextFree = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      const at = performance.now();
+      nextFree = Math.max(at - 20, nextFree) + (chunk.length * 1_000) / bytesPerSec;
+      const wait = nextFree - at;
+      if (wait >= 1) setTimeout(() => callback(null, chunk), wait);
+      else callback(null, chunk);
+    },
+  });
+}
+
+/**
+ * A client on a slow link: one upload, created with its length, then one PATCH of plain HTTP whose
+ * body is read from disk through {@link pace}. `lastByteAt` is when the body's last byte was handed
+ * to the kernel (the request's `finish`), so about when the relay has it.
+ */
+async function pacedUpload(params: {
+  endpoint: string;
+  token: string;
+  path: string;
+  filename: string;
+  bytesPerSec: number;
+}): Promise<UploadResult> {
+  const size = (await stat(params.path)).size;
+  const auth = { Authorization: `Bearer ${params.token}`, 'Tus-Resumable': '1.0.0' };
+  const startAt = now();
+  const location = await new Promise<string>((resolve, reject) => {
+    const metadata = `filename ${Buffer.from(params.filename).toString('base64')},filetype ${Buffer.from('video/mp4').toString('base64')}`;
+    const req = request(
+      params.endpoint,
+      { method: 'POST', headers: { ...auth, 'Upload-Length': String(size), 'Upload-Metadata': metadata } },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 201 && res.headers.location
+            ? resolve(new URL(res.headers.location, params.endpoint).toString())
+            : reject(new Error(`creation answered ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  let lastByteAt = 0;
+  const answered = new Promise<number>((resolve, reject) => {
+    const req = request(
+      location,
+      {
+        method: 'PATCH',
+        headers: {
+          ...auth,
+          'Upload-Offset': '0',
+          'Content-Type': 'application/offset+octet-stream',
+          'Content-Length': String(size),
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 204 ? resolve(now()) : reject(new Error(`PATCH answered ${res.statusCode}`)),
+        );
+      },
+    );
+    req.once('finish', () => {
+      lastByteAt = now();
+    });
+    pipeline(
+      createReadStream(params.path, { highWaterMark: 256 * 1024 }),
+      pace(params.bytesPerSec),
+      req,
+    ).catch(reject);
+  });
+  const doneAt = await answered;
+  return { filename: params.filename, url: location, startAt, lastByteAt, doneAt, retries: 0 };
+}
+
 serve({
   checksumUpload,
+  pacedUpload,
   upload: (params: {
     endpoint: string;
     token?: string;

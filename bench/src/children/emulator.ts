@@ -183,6 +183,8 @@ serve({
     timeoutMs: number;
   }) => waitFor(params.names, params.field, params.timeoutMs),
   videosCount: () => emulator.videos().length,
+  /** Merges into the emulator's faults (its link's bandwidth, say) between measurements. */
+  setFaults: (patch: Partial<Faults>) => emulator.setFaults(patch),
   /** Deletes the files of finished uploads (they are only taking disk space). */
   dropFiles: async () => {
     for (const upload of uploads.values()) {

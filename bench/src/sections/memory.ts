@@ -25,6 +25,11 @@ export interface MemoryCase {
   /** VmHWM at the end: the most it ever held. */
   peakRssBytes: number;
   seconds: number;
+  /**
+   * The files arrived while relay (FORWARD_MODE=stream) and worker ran: the worker forwarded them
+   * as they came in. Without: the relay took them alone, or the worker forwarded complete files.
+   */
+  streaming?: boolean;
 }
 
 export interface MemoryResult {
@@ -153,6 +158,93 @@ export async function memory(ctx: BenchContext): Promise<MemoryResult> {
     const workerSmall = await workerCase(m.workerSmallBytes);
     const workerBig = await workerCase(m.workerBigBytes);
 
+    /**
+     * Relay (FORWARD_MODE=stream) and worker (FORWARD_CONCURRENCY=min(files, 4)) both fresh and
+     * running while `files` uploads arrive at once (one PATCH each): the worker forwards them while
+     * they arrive. Both peaks once the emulator holds every last byte.
+     */
+    const streamingCase = async (files: number, bytesEach: number): Promise<[MemoryCase, MemoryCase]> => {
+      const source = await sourceFile(bytesEach);
+      const redis = new BenchRedis();
+      const dataDir = await scratchDir('memory-stream-relay');
+      const emulatorDir = await scratchDir('memory-stream-emulator');
+      const procs: NodeProcess[] = [];
+      try {
+        const emulator = await startEmulatorProcess(emulatorDir);
+        procs.push(emulator.proc);
+        const relay = await startRelayProcess({
+          dataDir,
+          prefix: redis.prefix,
+          env: { FORWARD_MODE: 'stream', FORWARD_CHUNK_SIZE: String(plan.chunkBytes) },
+        });
+        procs.push(relay.proc);
+        const worker = await startWorkerProcess({
+          dataDir,
+          prefix: redis.prefix,
+          emulatorUrl: emulator.url,
+          env: {
+            FORWARD_CONCURRENCY: String(Math.min(files, m.workerFiles)),
+            FORWARD_CHUNK_SIZE: String(plan.chunkBytes),
+          },
+        });
+        procs.push(worker);
+        syncDisk();
+        const relayIdle = relay.proc.sample();
+        const workerIdle = worker.sample();
+        const names = Array.from({ length: files }, (_, i) => `memory-stream-${bytesEach}-${i}`);
+        const go = now();
+        await client.call('upload', {
+          endpoint: `${relay.url}/files/`,
+          token: TOKEN,
+          files: names.map((name) => ({ path: source, filename: `${name}.mp4` })),
+          chunkSize: null,
+          concurrency: files,
+        });
+        const timings = await emulator.proc.call<Array<{ lastByteAt: number }>>('waitFor', {
+          names,
+          field: 'lastByteAt',
+          timeoutMs: WAIT_MS,
+        });
+        const secs = round((Math.max(...timings.map((t) => t.lastByteAt)) - go) / 1000);
+        const out: [MemoryCase, MemoryCase] = [
+          {
+            who: 'relay',
+            files,
+            bytesEach,
+            idleRssBytes: relayIdle.rssBytes,
+            peakRssBytes: relay.proc.sample().peakRssBytes,
+            seconds: secs,
+            streaming: true,
+          },
+          {
+            who: 'worker',
+            files,
+            bytesEach,
+            idleRssBytes: workerIdle.rssBytes,
+            peakRssBytes: worker.sample().peakRssBytes,
+            seconds: secs,
+            streaming: true,
+          },
+        ];
+        cases.push(...out);
+        ctx.log(
+          `memory streaming ${files} × ${formatSize(bytesEach)}: relay peak ${mb(out[0].peakRssBytes)} (idle ${mb(out[0].idleRssBytes)}), worker peak ${mb(out[1].peakRssBytes)} (idle ${mb(out[1].idleRssBytes)}), first byte in → last at Gcore ${seconds(secs)}`,
+        );
+        return out;
+      } finally {
+        for (const proc of procs.reverse()) {
+          if (proc.name === 'emulator') await proc.call('close').catch(() => {});
+          await proc.stop();
+        }
+        await redis.close();
+        await rm(dataDir, { recursive: true, force: true });
+        await rm(emulatorDir, { recursive: true, force: true });
+      }
+    };
+    const [streamRelaySmall, streamWorkerSmall] = await streamingCase(m.workerFiles, m.workerSmallBytes);
+    const [streamRelayBig, streamWorkerBig] = await streamingCase(m.workerFiles, m.workerBigBytes);
+    const [streamRelayMany, streamWorkerMany] = await streamingCase(m.concurrentUploads, m.concurrentBytes);
+
     const relayLimit = 250 * MB;
     const workerLimit = 150 * MB;
     // "Flat": a bigger file may not cost more than GC timing moves RSS anyway.
@@ -192,6 +284,33 @@ export async function memory(ctx: BenchContext): Promise<MemoryResult> {
       ratio: round(workerBig.peakRssBytes / workerSmall.peakRssBytes),
       target: 'flat (+≤ 32 MB), ≤ 150 MB',
       met: workerBig.peakRssBytes <= workerLimit && flat(workerSmall, workerBig),
+    });
+    ctx.figure({
+      section: '4. Memory',
+      what: `streaming (FORWARD_MODE=stream, relay and worker running while the uploads arrive, one PATCH each, FORWARD_CONCURRENCY=${m.workerFiles}): worker peak RSS, ${m.workerFiles} × ${formatSize(m.workerSmallBytes)} vs ${m.workerFiles} × ${formatSize(m.workerBigBytes)} (flat in file size)`,
+      relay: `${mb(streamWorkerSmall.peakRssBytes)} → ${mb(streamWorkerBig.peakRssBytes)}`,
+      anchor: `${mb(workerBig.peakRssBytes)} (complete files, above)`,
+      ratio: round(streamWorkerBig.peakRssBytes / streamWorkerSmall.peakRssBytes),
+      target: 'flat (+≤ 32 MB), ≤ 150 MB',
+      met: streamWorkerBig.peakRssBytes <= workerLimit && flat(streamWorkerSmall, streamWorkerBig),
+    });
+    ctx.figure({
+      section: '4. Memory',
+      what: `streaming, the same runs: relay peak RSS taking ${m.workerFiles} × ${formatSize(m.workerSmallBytes)} vs ${m.workerFiles} × ${formatSize(m.workerBigBytes)} at once (flat in file size)`,
+      relay: `${mb(streamRelaySmall.peakRssBytes)} → ${mb(streamRelayBig.peakRssBytes)}`,
+      anchor: null,
+      ratio: round(streamRelayBig.peakRssBytes / streamRelaySmall.peakRssBytes),
+      target: 'flat (+≤ 32 MB), ≤ 250 MB',
+      met: streamRelayBig.peakRssBytes <= relayLimit && flat(streamRelaySmall, streamRelayBig),
+    });
+    ctx.figure({
+      section: '4. Memory',
+      what: `streaming: ${m.concurrentUploads} concurrent ${formatSize(m.concurrentBytes)} uploads (one PATCH each) while the worker forwards them (FORWARD_CONCURRENCY=${m.workerFiles}): relay peak RSS · worker peak RSS`,
+      relay: `${mb(streamRelayMany.peakRssBytes)} · ${mb(streamWorkerMany.peakRssBytes)}`,
+      anchor: `${mb(many.peakRssBytes)} (relay alone, above)`,
+      ratio: round(streamRelayMany.peakRssBytes / many.peakRssBytes),
+      target: 'relay ≤ 250 MB, worker ≤ 150 MB',
+      met: streamRelayMany.peakRssBytes <= relayLimit && streamWorkerMany.peakRssBytes <= workerLimit,
     });
     return { cases };
   } finally {
