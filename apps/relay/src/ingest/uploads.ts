@@ -110,9 +110,6 @@ export class Uploads {
       );
     }
     this.deps.metrics.uploadsCreated.inc({ owner: manifest.owner ?? 'unknown' });
-    // Smaller than a chunk: the forward creates the video and opens Gcore's upload meanwhile.
-    if (this.streaming && upload.size !== undefined && upload.size < this.chunkSize && upload.size > 0)
-      await this.startStreaming(upload.id, upload.size);
     this.deps.logger.info(
       { uploadId: upload.id, size: upload.size ?? null, name: intent.name, owner: manifest.owner },
       'upload created',
@@ -131,8 +128,8 @@ export class Uploads {
   }
 
   /**
-   * `offset` bytes are in the file (FORWARD_MODE=stream): announced to the forward once a chunk
-   * more is there, and whenever a write ends. What is announced mid-PATCH is what the file has
+   * `offset` bytes are in the file (FORWARD_MODE=stream): announced at the first bytes (which
+   * start the forward), then once a chunk more is there, and whenever a write ends. What is announced mid-PATCH is what the file has
    * taken, which the next PATCH resumes from whatever becomes of this one (a cut-off request keeps
    * it). A PATCH that a checksum could still refuse as a whole must announce only on `settled`.
    */
@@ -140,7 +137,6 @@ export class Uploads {
     if (!this.streaming) return;
     const last = this.announced.get(id);
     if (last !== undefined && (offset <= last || (!settled && offset - last < this.chunkSize))) return;
-    if (last === undefined && !settled && offset < this.chunkSize) return;
     this.announced.set(id, offset);
     this.deps.feed
       .received(id, offset)
@@ -161,13 +157,16 @@ export class Uploads {
 
   /**
    * Queues the forward of an upload still arriving, once its length is known (Gcore's TUS server
-   * takes no deferred length) and a chunk of it is in, or all of it for a smaller one.
+   * takes no deferred length) and its first bytes are in. Not later, at its first chunk: creating
+   * the video and fetching the upload parameters (two paced API calls, ~¼ s apart) then overlap
+   * the first chunk's arrival, so on a link with no speed to spare Gcore is not left that much
+   * behind for the whole upload. Its first PATCH to Gcore still waits for the first chunk.
    */
   private async startStreaming(id: string, offset: number): Promise<void> {
     if (!this.streaming || this.streamed.has(id)) return;
     const job = await this.deps.jobs.get(id);
     if (job?.state !== 'receiving' || job.size === null) return;
-    if (offset < Math.min(this.chunkSize, job.size)) return;
+    if (offset <= 0) return;
     this.streamed.add(id);
     await ensureForwarding(this.deps.queues, id, 'upload');
     this.deps.logger.info({ uploadId: id, offset }, 'forward started while the upload arrives');
