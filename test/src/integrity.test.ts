@@ -29,6 +29,28 @@ describe('integrity: the bytes at Gcore are the bytes the tool sent (SHA-256)', 
     expect(stack.emulator.video(job.video!.id)).toMatchObject({ status: 'ready', sha256, size: 5 * MB + 11 });
   });
 
+  it('holds back the last piece of a streamed forward whose file changed under it (FORWARD_MODE=stream)', async () => {
+    // Gcore's link at 1 MB/s: the forward is still sending when the whole upload is in.
+    stack = await startStack({ forwardAttempts: 1, faults: { bandwidthBytesPerSec: MB } });
+    const file = path.join(tmp, 'changed-streamed.mp4');
+    const { sha256 } = await writeVideoFile(file, 6 * MB, 5);
+    const id = await stack.upload(file);
+    const received = await stack.job(id);
+    expect(received.sha256).toBe(sha256);
+    // Streamed from its first bytes, and not yet at its end.
+    expect(received.progress.video_id).not.toBeNull();
+    expect(received.bytes_forwarded).toBeLessThan(5 * MB);
+    const stored = path.join(stack.relay.relay.uploadDir, id);
+    const handle = await fs.open(stored, 'r+');
+    await handle.write(Buffer.alloc(4096, 0xee), 0, 4096, 5 * MB + 1000);
+    await handle.close();
+
+    const job = await stack.waitForState(id, ['failed', 'ready'], 90_000);
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatchObject({ code: 'UPLOAD_INTEGRITY_MISMATCH', retryable: true });
+    expect(stack.emulator.video(job.progress.video_id!)).toMatchObject({ sha256: null, status: 'empty' });
+  });
+
   it('fails the forward with UPLOAD_INTEGRITY_MISMATCH when the stored file changed, and Gcore never holds it whole', async () => {
     stack = await startStack({ withWorker: false, forwardAttempts: 2 });
     const file = path.join(tmp, 'changed.mp4');

@@ -15,8 +15,12 @@ export interface ChunkSource {
 export interface ChunkObserver {
   /** A PATCH body from `start` is about to be made (tus-js-client's slice); awaited. */
   seek(start: number): Promise<void>;
-  /** `bytes`, at `position` of the file, are about to be written; throwing stops the body first. */
-  piece(position: number, bytes: Buffer): void;
+  /**
+   * `bytes`, at `position` of the file, are about to be written; throwing (or rejecting) stops the
+   * body first. A promise holds the piece back until it settles (the last one, until the file's
+   * digest can be checked).
+   */
+  piece(position: number, bytes: Buffer): void | Promise<void>;
 }
 
 /**
@@ -71,7 +75,18 @@ export class ChunkBody {
         const { bytesRead } = await file.read(buffer, 0, Math.min(PIECE, this.size - at), this.start + at);
         if (bytesRead === 0) throw new Error(`the file ended ${this.size - at} bytes early`);
         if (gone) return;
-        this.reader.sent?.piece(this.start + at, buffer.subarray(0, bytesRead));
+        const held = this.reader.sent?.piece(this.start + at, buffer.subarray(0, bytesRead));
+        if (held) {
+          // Held back on purpose: not a stalled transfer.
+          const waiting = this.reader.observer;
+          waiting?.waiting();
+          try {
+            await held;
+          } finally {
+            waiting?.done();
+          }
+          if (gone) return;
+        }
         let room = true;
         written[turn] = new Promise<void>((resolve) => {
           room = req.write(buffer.subarray(0, bytesRead), () => resolve());

@@ -31,7 +31,7 @@ export interface ForwardOptions {
    * asked as the last piece goes out (a file still arriving: its digest is known only then).
    * Default: no check.
    */
-  sha256?: string | (() => string | null);
+  sha256?: string | (() => string | null | Promise<string | null>);
   /** Bytes per PATCH. Default 10 000 000 (Gcore's docs). Also bounds what a resume re-sends. */
   chunkSize?: number;
   metadata: ForwardMetadata;

@@ -40,7 +40,7 @@ export class SendHash implements ChunkObserver {
     private readonly path: string,
     private readonly size: number,
     /** The digest the file must have, or a look-up of it (null: not known, no check). */
-    private readonly expected: string | (() => string | null),
+    private readonly expected: string | (() => string | null | Promise<string | null>),
   ) {}
 
   async seek(start: number): Promise<void> {
@@ -58,7 +58,7 @@ export class SendHash implements ChunkObserver {
     this.#mark = { offset: start, hash: this.#hash.copy() };
   }
 
-  piece(position: number, bytes: Buffer): void {
+  piece(position: number, bytes: Buffer): void | Promise<void> {
     const end = position + bytes.length;
     if (end <= this.#offset) return;
     if (position > this.#offset) {
@@ -68,10 +68,10 @@ export class SendHash implements ChunkObserver {
     this.#hash.update(position < this.#offset ? bytes.subarray(this.#offset - position) : bytes);
     this.#offset = end;
     if (end < this.size) return;
-    const expected = typeof this.expected === 'function' ? this.expected() : this.expected;
-    if (!expected) return;
     const actual = this.#hash.copy().digest('hex');
-    if (actual !== expected) throw new IntegrityMismatchError(expected, actual);
+    const expected = typeof this.expected === 'function' ? this.expected() : this.expected;
+    if (expected instanceof Promise) return expected.then((known) => check(known, actual));
+    check(expected, actual);
   }
 
   async #hashFromDisk(end: number): Promise<void> {
@@ -87,6 +87,10 @@ export class SendHash implements ChunkObserver {
     }
     if (this.#offset !== end) throw new Error(`the file ended at ${this.#offset} bytes, before ${end}`);
   }
+}
+
+function check(expected: string | null, actual: string): void {
+  if (expected && actual !== expected) throw new IntegrityMismatchError(expected, actual);
 }
 
 /** SHA-256 (hex) of the first `size` bytes of a file. */

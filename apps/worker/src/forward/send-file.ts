@@ -1,7 +1,7 @@
 import { forwardFile, GcoreError, GcoreTokenError, IntegrityMismatchError } from '@gtr/gcore';
 import type { ForwardAttempt } from './attempt.js';
 import { checkIntegrityFirst, forgetGcoreUpload } from './integrity.js';
-import { streamedBytes } from './stream-source.js';
+import { streamSource } from './stream-source.js';
 import { ensureUploadParams } from './upload-params.js';
 
 /**
@@ -12,14 +12,9 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
   const { ctx, record, progress } = attempt;
   await checkIntegrityFirst(attempt, file, size);
   await attempt.moveTo('uploading');
-  // Streaming, the relay's digest is known only once the upload is complete: right before the
-  // last PATCH (the check runs as its last piece goes out).
-  let expected = record.sha256;
-  const available = attempt.streaming
-    ? streamedBytes(attempt, (sha256) => {
-        expected = sha256;
-      })
-    : undefined;
+  // Streaming, the relay's digest is known only once it has recorded the upload complete: the
+  // last piece to Gcore waits for that (and is checked against it).
+  const stream = attempt.streaming ? streamSource(attempt) : undefined;
   let acknowledged = 0;
   let lastWrite = 0;
   const rateLimited = () => {
@@ -34,7 +29,11 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
         endpoint: progress.endpoint!,
         ...(progress.upload_url ? { uploadUrl: progress.upload_url } : {}),
         size,
-        ...(record.sha256 || available ? { sha256: () => expected } : {}),
+        ...(stream
+          ? { available: stream.available, sha256: () => stream.completed() }
+          : record.sha256
+            ? { sha256: record.sha256 }
+            : {}),
         chunkSize: ctx.settings.chunkSize,
         stallTimeoutMs: ctx.settings.stallTimeoutMs,
         // A 429 on a PATCH pauses the whole queue (the processor's rate-limit pause), not just this upload.
@@ -47,7 +46,6 @@ export async function sendFile(attempt: ForwardAttempt, file: string, size: numb
           client_id: progress.client_id ?? '',
         },
         signal: attempt.signal,
-        ...(available ? { available } : {}),
         onUploadUrl: async (url) => {
           progress.upload_url = url;
           await attempt.save();

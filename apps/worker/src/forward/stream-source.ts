@@ -1,51 +1,74 @@
 import type { WaitForBytes } from '@gtr/gcore';
 import { type ForwardAttempt, JobCanceledError } from './attempt.js';
 
+/** What a forward of an upload still arriving (FORWARD_MODE=stream) waits on. */
+export interface StreamSource {
+  /** Each PATCH to Gcore waits until the relay holds every byte it carries. */
+  available: WaitForBytes;
+  /**
+   * Resolves once the relay has recorded the upload complete (the job left `receiving`), with the
+   * digest it computed while receiving; the job is `uploading` from then on. The last piece of the
+   * last PATCH waits for it (send-hash.ts), so Gcore never holds the whole file before the relay
+   * has queued it, nor a file whose bytes hash to anything else.
+   */
+  completed(): Promise<string | null>;
+}
+
 /**
- * For an upload still arriving (FORWARD_MODE=stream): each PATCH to Gcore waits, on the relay's
- * announcements (UploadFeed), until the relay has received the bytes it carries — never past the
- * offset the relay announced. The last PATCH waits for more: the relay has recorded the upload
- * complete (the job left `receiving`), so the job moves to `uploading` as it is sent.
- *
- * Integrity: the job then carries the relay's digest (`job.sha256`), handed to `onComplete`, which
- * what was sent must hash to before the last piece of the last PATCH goes out (send-hash.ts).
+ * Waits, on the relay's announcements (UploadFeed), never on a timer: each PATCH opens once the
+ * relay announced an offset past its end — the last one too, so the tail of the file goes out as
+ * soon as it is in, while the relay records the upload complete. A tool that sends nothing for
+ * `streamParkAfterMs` makes the forward give its worker slot back (parked, processor.ts).
  */
-export function streamedBytes(
-  attempt: ForwardAttempt,
-  /** The relay recorded the upload complete: the digest it computed while receiving. */
-  onComplete?: (sha256: string | null) => void,
-): WaitForBytes {
+export function streamSource(attempt: ForwardAttempt): StreamSource {
   const { ctx, id } = attempt;
-  return async (end, last) => {
-    // A tool that sends nothing for a while must not hold a worker slot: the forward is parked.
-    const park = setTimeout(() => ctx.cancels.abort(id, 'parked'), ctx.settings.streamParkAfterMs);
-    try {
-      await waitForBytes(end, last);
-    } finally {
-      clearTimeout(park);
+  let completed: Promise<string | null> | null = null;
+
+  /** The job, unless the upload is gone (terminated, expired): then the forward stops as a cancel does. */
+  const current = async () => {
+    const job = await ctx.jobs.get(id);
+    if (!job || job.state === 'canceled' || job.state === 'failed') {
+      ctx.cancels.abort(id, 'canceled');
+      throw new JobCanceledError();
     }
-    if (last) await attempt.moveTo('uploading');
+    return job;
   };
 
-  async function waitForBytes(end: number, last: boolean): Promise<void> {
-    await ctx.watcher.until(
-      id,
-      async () => {
-        if (!last) {
-          const received = await ctx.feed.offset(id);
-          if (received !== null && received >= end) return true;
-        }
-        const job = await ctx.jobs.get(id);
-        if (!job || job.state === 'canceled' || job.state === 'failed') {
-          // Terminated or expired, and its announcement missed: stop as a cancel does.
-          ctx.cancels.abort(id, 'canceled');
-          throw new JobCanceledError();
-        }
-        if (job.state === 'receiving') return undefined;
-        if (last) onComplete?.(job.sha256 ?? null);
-        return true;
-      },
-      attempt.signal,
-    );
-  }
+  return {
+    available: async (end) => {
+      const park = setTimeout(() => ctx.cancels.abort(id, 'parked'), ctx.settings.streamParkAfterMs);
+      try {
+        await ctx.watcher.until(
+          id,
+          async () => {
+            const received = await ctx.feed.offset(id);
+            if (received !== null && received >= end) return true;
+            // Complete (the announcement may have been missed): every byte is there.
+            return (await current()).state === 'receiving' ? undefined : true;
+          },
+          attempt.signal,
+        );
+      } finally {
+        clearTimeout(park);
+      }
+    },
+    completed() {
+      completed ??= (async () => {
+        const job = await ctx.watcher.until(
+          id,
+          async () => {
+            const job = await current();
+            return job.state === 'receiving' ? undefined : job;
+          },
+          attempt.signal,
+        );
+        await attempt.moveTo('uploading');
+        return job.sha256 ?? null;
+      })().catch((error: unknown) => {
+        completed = null;
+        throw error;
+      });
+      return completed;
+    },
+  };
 }
