@@ -1,3 +1,4 @@
+export * from './batches.js';
 export * from './errors.js';
 export * from './formats.js';
 export * from './jobs.js';

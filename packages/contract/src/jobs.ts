@@ -94,4 +94,9 @@ export interface PublicJob {
   finished_at: string | null;
   /** Null when the job has no callback_url. */
   callback: JobCallback | null;
+  /**
+   * The id of the batch (a migration) the job belongs to, or null. Set when the job is made and
+   * never changed: a job belongs to one batch at most.
+   */
+  batch: string | null;
 }
