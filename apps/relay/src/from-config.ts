@@ -12,6 +12,7 @@ export function relaySettingsFromConfig(
     tokens,
     maxUploadSize: config.MAX_UPLOAD_SIZE,
     uploadExpiryMs: config.UPLOAD_EXPIRY,
+    jobRetentionMs: config.JOB_RETENTION,
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
     publicUrl: config.PUBLIC_URL,

@@ -27,6 +27,7 @@ export interface TestRelayOptions extends Partial<RelaySettings> {
   prefix?: string;
   logger?: Logger;
   reconcileIntervalMs?: number;
+  retentionIntervalMs?: number;
   now?: () => number;
   /** Attempts per forward of the jobs this relay queues. Default 8. */
   forwardAttempts?: number;
@@ -54,12 +55,14 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
       authFailuresPerMinute: options.authFailuresPerMinute ?? 0,
       ...(options.imports ? { imports: options.imports } : {}),
       ...(options.gcoreWebhooks ? { gcoreWebhooks: options.gcoreWebhooks } : {}),
+      ...(options.jobRetentionMs ? { jobRetentionMs: options.jobRetentionMs } : {}),
     },
     redis,
     queues,
     logger: options.logger ?? createLogger({ level: 'silent' }),
     prefix,
     ...(options.reconcileIntervalMs ? { reconcileIntervalMs: options.reconcileIntervalMs } : {}),
+    ...(options.retentionIntervalMs ? { retentionIntervalMs: options.retentionIntervalMs } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   const http = await listen(relay.app, 0, '127.0.0.1');

@@ -285,6 +285,12 @@ export const configSchema = z.object({
   CALLBACK_ALLOWED_HOSTS: hostList(),
   /** Unfinished uploads older than this are removed. Default 24h. */
   UPLOAD_EXPIRY: duration('24h'),
+  /**
+   * How long a job is kept after it reached a final state (`ready`, `failed`, `canceled`), with
+   * its index entries; a batch's jobs are kept until this long after the batch's last job ended,
+   * so that its export stays whole. Default 30d.
+   */
+  JOB_RETENTION: duration('30d'),
   /** Keep local files after Gcore has them. Default false. */
   KEEP_FILES: bool(false),
   /** Check that an import URL answers before asking Gcore to pull it. Default true. */

@@ -109,10 +109,11 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     // A finished upload belongs to its job now; cancel it through the jobs API instead.
     disableTerminationForFinishedUploads: true,
     onUploadCreate: async (req, upload) => {
-      uploads.validate(upload);
+      const principal = principalOfTusRequest(req);
+      await uploads.validate(upload, principal);
       await ensureRoomFor(options.uploadDir, upload.size);
       // Who made it, as the relay's own guard found it (never what the client says).
-      const owner = principalOfTusRequest(req)?.name;
+      const owner = principal?.name;
       return owner ? { metadata: { ...upload.metadata, [OWNER_METADATA]: owner } } : {};
     },
     onUploadFinish: async (_req, upload) => {

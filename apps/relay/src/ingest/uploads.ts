@@ -1,11 +1,14 @@
 import {
   AppError,
+  type BatchRepository,
   emptyProgress,
   ensureForwarding,
   type JobLifecycle,
   type JobRecord,
   type JobRepository,
   type Logger,
+  type NewJob,
+  type Principal,
   type RelayQueues,
   type UploadManifest,
   type UploadManifests,
@@ -17,6 +20,7 @@ import { OWNER_METADATA } from './tus.js';
 
 export interface UploadsDeps {
   jobs: JobRepository;
+  batches: BatchRepository;
   lifecycle: JobLifecycle;
   manifests: UploadManifests;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
@@ -41,9 +45,17 @@ export class Uploads {
     this.progressIntervalMs = deps.progressIntervalMs ?? 500;
   }
 
-  /** Called before anything is stored: refuses bad metadata with nothing written. */
-  validate(upload: Upload): void {
-    readUploadMetadata(upload.metadata);
+  /**
+   * Called before anything is stored: refuses bad metadata with nothing written, and a `batch`
+   * that does not exist or that this principal may not see (a tool joins only its own).
+   */
+  async validate(upload: Upload, principal: Principal | undefined): Promise<void> {
+    const { batch } = readUploadMetadata(upload.metadata);
+    if (batch === null) return;
+    const found = await this.deps.batches.get(batch);
+    if (!found || (principal?.role === 'tool' && found.owner !== principal.name)) {
+      throw new AppError('INVALID_FIELD', `batch: no batch with id "${batch}"`, 400);
+    }
   }
 
   /** The file exists: write the manifest, then the job. Throwing makes the store undo the file. */
@@ -66,6 +78,7 @@ export class Uploads {
       upload_url: null,
       uploaded_at: null,
       owner: upload.metadata?.[OWNER_METADATA] ?? null,
+      ...(intent.batch ? { batch: intent.batch } : {}),
     };
     await this.deps.manifests.write(manifest);
     try {
@@ -166,7 +179,7 @@ export class Uploads {
     manifest: UploadManifest,
     state: 'receiving' | 'queued' | 'processing',
   ): Promise<JobRecord> {
-    const { record: job } = await this.deps.jobs.create({
+    const job = {
       id: manifest.id,
       kind: manifest.kind,
       state,
@@ -185,7 +198,14 @@ export class Uploads {
       bytes_received: state === 'receiving' ? 0 : (manifest.size ?? 0),
       created_at: manifest.created_at,
       owner: manifest.owner ?? null,
-    });
-    return job;
+      batch: manifest.batch ?? null,
+    } satisfies NewJob;
+    try {
+      return (await this.deps.jobs.create(job)).record;
+    } catch (error) {
+      // The batch was removed meanwhile (JOB_RETENTION): the upload goes on without one.
+      if (!(error instanceof AppError && error.code === 'BATCH_NOT_FOUND')) throw error;
+      return (await this.deps.jobs.create({ ...job, batch: null })).record;
+    }
   }
 }

@@ -102,6 +102,10 @@ const FINAL_TABLE = `{ ${JOB_STATES.filter(isFinalState)
 // prefix's words are a range too. A batch's counts move with its jobs; `settle` keeps its
 // `finished_at` (and its place in the finished index) true to them.
 const LUA_HELPERS = `
+-- Whole numbers as Redis takes them: never "-0" or "1e+15".
+local function int(n)
+  return string.format('%d', n)
+end
 local function member(word, seq, id)
   return word .. '\\0' .. string.format('%012d', ${MAX_SEQ} - tonumber(seq)) .. '\\0' .. id
 end
@@ -213,8 +217,8 @@ if bid ~= '' then
     redis.call('HINCRBY', batch, 'n:' .. current, -1)
     redis.call('HINCRBY', batch, 'n:' .. to, 1)
     local size = tonumber(cjson.decode(redis.call('HGET', KEYS[1], 'size') or 'null')) or 0
-    if to == 'ready' then redis.call('HINCRBY', batch, 'bytes_ready', size) end
-    if current == 'ready' then redis.call('HINCRBY', batch, 'bytes_ready', -size) end
+    if to == 'ready' then redis.call('HINCRBY', batch, 'bytes_ready', int(size)) end
+    if current == 'ready' then redis.call('HINCRBY', batch, 'bytes_ready', int(0 - size)) end
   end
   redis.call('HSET', batch, 'last_at', ARGV[6])
   settle(batch, bid, ARGV[6], KEYS[${AFTER_STATES + 2}])
@@ -264,10 +268,10 @@ if bid ~= '' then
   local batch = KEYS[${AFTER_KINDS + 3}]
   redis.call('HINCRBY', batch, 'total', -1)
   redis.call('HINCRBY', batch, 'n:' .. name, -1)
-  redis.call('HINCRBY', batch, 'bytes', -(tonumber(redis.call('HGET', KEYS[1], 'batch_bytes')) or 0))
+  redis.call('HINCRBY', batch, 'bytes', int(0 - (tonumber(redis.call('HGET', KEYS[1], 'batch_bytes')) or 0)))
   if name == 'ready' then
     local size = tonumber(cjson.decode(redis.call('HGET', KEYS[1], 'size') or 'null')) or 0
-    redis.call('HINCRBY', batch, 'bytes_ready', -size)
+    redis.call('HINCRBY', batch, 'bytes_ready', int(0 - size))
   end
   redis.call('ZREM', KEYS[${AFTER_KINDS + 4}], ARGV[1])
   settle(batch, bid, ARGV[4], KEYS[${AFTER_KINDS + 5}])
@@ -672,6 +676,8 @@ export class JobRepository {
       this.now(),
       claim?.startsWith(`${this.prefix}:`) ? '1' : '',
     );
+    // No record (removed meanwhile, or lost): an entry left in the finished index goes too.
+    if (removed !== 1) await this.redis.zrem(this.finishedIndex, id);
     return removed === 1;
   }
 

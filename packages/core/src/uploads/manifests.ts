@@ -28,6 +28,8 @@ export interface UploadManifest {
   uploaded_at: string | null;
   /** The name of the token that made the upload; absent in manifests written before owners. */
   owner?: string | null;
+  /** The batch the upload joined (`batch` in its Upload-Metadata); absent when none. */
+  batch?: string | null;
 }
 
 const SUFFIX = '.relay.json';
