@@ -391,6 +391,26 @@ describe('pnpm relay with a worker and the Gcore emulator', () => {
       const again = await relayCli(['import', '--file', list], envI);
       expect(again.out).toContain('imports: 0 created, 2 existing, 0 rejected');
       expect(again.code).toBe(0);
+
+      // One batch, named after the list, followed and exported by its id.
+      const id = /^batch ([0-9a-f]+) "list\.csv": 2 jobs$/m.exec(first.out)?.[1];
+      expect(id).toBeDefined();
+      expect(again.out).toContain(`batch ${id} "list.csv": 2 jobs`);
+      const followed = await relayCli(['batch', id!], envI);
+      expect([followed.code, followed.out]).toEqual([0, expect.stringContaining('jobs: 2 ready, 0 failed')]);
+      const exported = await relayCli(['batch', 'export', id!], envI);
+      expect(exported.code).toBe(0);
+      const [header, ...rows] = exported.out.trim().split('\r\n');
+      expect(header).toMatch(/^index,origin_url,idempotency_key,job_id,name,state,video_id,/);
+      const byUrl = new Map(stack.emulator.videos().map((v) => [v.originUrl, v.id]));
+      expect(
+        rows
+          .map((r) => [...r.matchAll(/("(?:[^"]|"")*"|[^,]*)(?:,|$)/g)].map((m) => m[1]!))
+          .map((cells) => [cells[1], cells[5], Number(cells[6])])
+          .sort(),
+      ).toEqual(
+        [`${originUrl}/a.mp4`, `${originUrl}/b.mp4`].map((url) => [url, 'ready', byUrl.get(url)]).sort(),
+      );
     });
 
     it('reports rejected lines with their number and failed imports with the reason, and exits 1', async () => {

@@ -1,6 +1,6 @@
-import { AppError, type BatchRepository, type PublicBatch, toPublicJob } from '@gtr/core';
+import { AppError, BatchRepository, type Principal, type PublicBatch, toPublicJob } from '@gtr/core';
 import { Router } from 'express';
-import { principalOf } from '../auth.js';
+import { principalOf, seesEveryJob } from '../auth.js';
 import { Importer, type ImporterDeps } from '../imports/importer.js';
 
 /** Most items one `POST /api/imports/batch` takes. */
@@ -43,8 +43,9 @@ export function importsRouter(deps: ImportsApiDeps): Router {
     if (rawName !== undefined && (typeof rawName !== 'string' || !rawName.trim() || rawName.length > 255)) {
       throw new AppError('INVALID_FIELD', 'name must be a non-empty string of at most 255 characters', 400);
     }
+    const named = await joining(req.body as { batch?: unknown }, principal);
     const name = (rawName as string | undefined)?.trim() || defaultBatchName(items.length);
-    const fresh = await deps.batches.create({ name, owner: principal?.name ?? null });
+    const fresh = named ?? (await deps.batches.create({ name, owner: principal?.name ?? null }));
     const outcomes = await importer.importMany(items, principal, { batch: fresh.id });
     const jobs = [];
     // Parallel to `jobs` (not a field of each job, whose shape the contract fixes): whether this
@@ -62,8 +63,23 @@ export function importsRouter(deps: ImportsApiDeps): Router {
         created.push(outcome.created);
       }
     }
-    res.status(202).json({ jobs, created, rejected, batch: await batchOf(fresh, jobs) });
+    const batch = named ? await deps.batches.get(named.id) : await batchOf(fresh, jobs);
+    res.status(202).json({ jobs, created, rejected, batch });
   });
+
+  /** The existing batch a request's `batch` names (a migration sent in several requests), or null. */
+  async function joining(
+    body: { batch?: unknown },
+    principal: Principal | null,
+  ): Promise<PublicBatch | null> {
+    if (body.batch === undefined || body.batch === null) return null;
+    const id = typeof body.batch === 'string' ? body.batch : '';
+    const batch = BatchRepository.isId(id) ? await deps.batches.get(id) : null;
+    if (!batch || !(seesEveryJob(principal ?? undefined) || batch.owner === principal?.name)) {
+      throw new AppError('BATCH_NOT_FOUND', `no batch with id "${id.slice(0, 64)}"`, 404);
+    }
+    return batch;
+  }
 
   /**
    * The new batch when this request made jobs into it. Otherwise it is dropped, and the answer is
