@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale]`: the relay against
+ * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale,migration]`: the relay against
  * what a team could use instead, side by side in one run. Writes bench/results/<mode>.json and the
  * tables in BENCHMARKS.md; a run of some sections only replaces their rows in the previous results
  * of its mode and keeps the others. Not a test: nothing here fails on a slow number.
@@ -20,10 +20,11 @@ import { type ForwardResult, forward } from './sections/forward.js';
 import { type IngestResult, ingest } from './sections/ingest.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
+import { MIGRATION_SECTION, migration } from './sections/migration.js';
 import { queue } from './sections/queue.js';
 import { SCALE_SECTION, scale } from './sections/scale.js';
 
-const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale'] as const;
+const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale', 'migration'] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The table rows (`Figure.section`) each section writes; "7. CPU" is made from ingest and forward. */
@@ -34,6 +35,7 @@ const FIGURE_LABELS: Record<Section, string[]> = {
   latency: ['5. Latency'],
   queue: ['6. Queue scale'],
   scale: [SCALE_SECTION],
+  migration: [MIGRATION_SECTION],
 };
 const CPU_LABEL = '7. CPU';
 
@@ -144,6 +146,7 @@ async function main(): Promise<number> {
     latency: () => latency(ctx),
     queue: () => queue(ctx),
     scale: () => scale(ctx),
+    migration: () => migration(ctx),
   };
   for (const section of SECTIONS) {
     if (!only.has(section)) continue;

@@ -139,7 +139,13 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     queues,
     gcore,
     creator: new CreateBatcher(gcore, { logger }),
-    statuses: new StatusBoard(gcore),
+    // A video whose status changed, seen in passing by a list call: its tracker looks now.
+    statuses: new StatusBoard(gcore, {
+      onChange: (video) =>
+        void promoteTracker(jobs, queues, video.id).catch((error: unknown) =>
+          logger.debug({ err: error, videoId: video.id }, 'tracker not brought forward'),
+        ),
+    }),
     pacer,
     stats,
     cancels,
@@ -252,4 +258,18 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       errors.close();
     },
   };
+}
+
+/** Brings the delayed track job of the job following `videoId` forward (as a Gcore webhook does). */
+async function promoteTracker(
+  jobs: JobRepository,
+  queues: Pick<RelayQueues, 'track'>,
+  videoId: number,
+): Promise<void> {
+  const id = await jobs.jobOfVideo(videoId);
+  if (id === null) return;
+  const track = await queues.track.getJob(id);
+  if (!track || (await track.getState()) !== 'delayed') return;
+  // Promoting a job that just left `delayed` (its own timer) fails harmlessly.
+  await track.promote().catch(() => {});
 }

@@ -111,6 +111,21 @@ describe('batches and search in Redis', () => {
     expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => `job${29 - i}`));
   });
 
+  it('reads a prefix of more than 32 words through the index too, newest first, paged', async () => {
+    for (let i = 0; i < 40; i++) await jobs.create(newJob(`ep${i}`, { name: `Episode ${100 + i}` }));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof jobs.list>> = await jobs.list({ q: '1', limit: 15, cursor });
+      seen.push(...page.items.map((j) => j.id));
+      cursor = page.next;
+    } while (cursor);
+    expect(seen).toEqual(Array.from({ length: 40 }, (_, i) => `ep${39 - i}`));
+    expect((await jobs.list({ q: 'episode 13' })).items.map((j) => j.id)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `ep${39 - i}`),
+    );
+  });
+
   it('keeps a cursor stable while jobs change state', async () => {
     for (let i = 0; i < 10; i++) await jobs.create(newJob(`s${i}`));
     const first = await jobs.list({ state: 'queued', limit: 4 });

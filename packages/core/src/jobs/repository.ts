@@ -317,8 +317,10 @@ end
 return out
 `;
 
-/** Most words a query word's prefix expands to before it is no longer read through the index. */
+/** Most words a query word's prefix is expanded to (each read as its own range of the index). */
 const MAX_EXPANSION = 32;
+/** A prefix of more words is read as one range when it has at most this many entries. */
+const PREFIX_READ_LIMIT = 5_000;
 
 /** A source of candidate jobs for a list: newest first, strictly below `before` (a sequence). */
 interface Candidates {
@@ -783,8 +785,8 @@ export class JobRepository {
 
   /**
    * The jobs with a word that begins with `prefix`: the distinct words it expands to (at most
-   * MAX_EXPANSION, else null: too broad to read this way), each a newest-first range of the
-   * search index, merged.
+   * MAX_EXPANSION), each a newest-first range of the search index, merged; a prefix of more words
+   * but few entries, its whole range; else null (too broad to read this way).
    */
   private async wordSource(prefix: string, estimate: number): Promise<Candidates | null> {
     const expanded = (await this.redis.eval(
@@ -794,7 +796,8 @@ export class JobRepository {
       prefix,
       MAX_EXPANSION + 1,
     )) as string[];
-    if (expanded.length > MAX_EXPANSION) return null;
+    if (expanded.length > MAX_EXPANSION)
+      return estimate <= PREFIX_READ_LIMIT ? this.prefixSource(prefix, estimate) : null;
     return {
       estimate,
       read: async (before, count) => {
@@ -821,6 +824,33 @@ export class JobRepository {
           .sort((a, b) => b.seq - a.seq)
           .filter((c) => !seen.has(c.id) && Boolean(seen.add(c.id)));
         return { items, more: bound > Number.NEGATIVE_INFINITY };
+      },
+    };
+  }
+
+  /**
+   * A prefix of many words but few entries (`43` of `4301`, `4302`, …): its whole range, read at
+   * once (at most PREFIX_READ_LIMIT entries) and put in newest-first order.
+   */
+  private prefixSource(prefix: string, estimate: number): Candidates {
+    let all: Array<{ id: string; seq: number }> | null = null;
+    return {
+      estimate,
+      read: async (before, count) => {
+        if (!all) {
+          const members = await this.redis.zrangebylex(this.searchIndex, `[${prefix}`, lexEnd(prefix));
+          const seen = new Set<string>();
+          all = members
+            .map((m) => {
+              const [, inv, id] = m.split('\0');
+              return { id: id!, seq: MAX_SEQ - Number(inv) };
+            })
+            .sort((a, b) => b.seq - a.seq)
+            .filter((c) => !seen.has(c.id) && Boolean(seen.add(c.id)));
+        }
+        const from = before === null ? 0 : all.findIndex((c) => c.seq < before);
+        const items = from < 0 ? [] : all.slice(from, from + count);
+        return { items, more: from >= 0 && from + count < all.length };
       },
     };
   }
