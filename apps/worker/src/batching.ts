@@ -265,7 +265,10 @@ export interface StatusBoardOptions {
   windowMs?: number;
   /** Below this many ids to look up at once, single GETs are cheaper than listing. Default 4. */
   listThreshold?: number;
-  /** An answer this recent is the answer to a lookup: no call. Default 5 s. */
+  /**
+   * An answer this recent is the answer to a lookup: no call. Default 5 s; the worker uses its
+   * shortest poll interval (`trackIntervalMs.first`), so that no tracker looks less often than set.
+   */
   freshMs?: number;
   /** A video not asked about for this long is no longer looked at in passing. Default 2 min. */
   forgetMs?: number;

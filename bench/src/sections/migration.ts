@@ -79,7 +79,9 @@ export async function migration(ctx: BenchContext): Promise<MigrationResult> {
 }
 
 async function migrate(ctx: BenchContext): Promise<MigrationResult['endToEnd']> {
-  const { items, processingSeconds, rps } = ctx.plan.migration;
+  const { processingSeconds, rps } = ctx.plan.migration;
+  // BENCH_MIGRATION_ITEMS: a smaller migration, to look at the tracking quickly.
+  const items = Number(process.env.BENCH_MIGRATION_ITEMS) || ctx.plan.migration.items;
   const redis = new BenchRedis();
   const dataDir = await scratchDir('migration-relay');
   const emulatorDir = await scratchDir('migration-emulator');
