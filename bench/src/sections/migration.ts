@@ -329,7 +329,7 @@ async function queryAtScale(ctx: BenchContext): Promise<MigrationResult['queries
       ctx.log(`migration: ${c.what}: p50 ${p50} ms, p95 ${p95} ms (${count} items/total)`);
       ctx.figure({
         section: MIGRATION_SECTION,
-        what: `${c.what} at ${searchJobs.toLocaleString('en')} jobs: p95 of ${requests} sequential requests (${c.path.split('?')[0]})`,
+        what: `${c.what} at ${searchJobs.toLocaleString('en')} jobs: p95 of ${requests} sequential requests (${c.path.split('?')[0]!.replace(batch.id, '{id}')})`,
         relay: `p95 ${p95} ms · p50 ${p50} ms · ${count} ${c.path.startsWith('/api/batches') ? 'jobs counted' : 'items'}`,
         anchor: null,
         ratio: null,
