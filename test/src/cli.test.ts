@@ -147,6 +147,24 @@ describe('pnpm relay against a relay (no worker)', () => {
     expect(out).toContain('notes.txt: ".txt" is not a video format Gcore accepts');
   });
 
+  it('uploads a folder into a batch made for it, and finds its job by a search', async () => {
+    const made = await relayCli(['batch', 'new', 'Folder /shoot', '--json'], env);
+    expect(made.code).toBe(0);
+    const batch = JSON.parse(made.out) as { id: string; name: string; total: number };
+    expect([batch.name, batch.total]).toEqual(['Folder /shoot', 0]);
+    const up = await relayCli(
+      ['upload', video, '--no-wait', '--name', 'Shoot take seven', '--batch', batch.id],
+      env,
+    );
+    const id = jobIdIn(up.out);
+    const shown = await relayCli(['batch', batch.id, '--no-wait', '--json'], env);
+    expect(JSON.parse(shown.out)).toMatchObject({ id: batch.id, total: 1 });
+    const found = await relayCli(['jobs', '--search', 'shoot seven', '--batch', batch.id, '--json'], env);
+    expect((JSON.parse(found.out) as { items: PublicJob[] }).items.map((j) => j.id)).toEqual([id]);
+    const refused = await relayCli(['upload', video, '--no-wait', '--batch', 'no-such-batch'], env);
+    expect([refused.code, refused.out]).toEqual([1, expect.stringContaining('batch: no batch with id')]);
+  });
+
   it('lists, shows, retries and cancels jobs', async () => {
     const up = await relayCli(['upload', video, '--no-wait', '--name', 'Table row'], env);
     const id = jobIdIn(up.out);

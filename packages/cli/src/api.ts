@@ -253,6 +253,11 @@ export class RelayClient {
     };
   }
 
+  /** `POST /api/batches`: an empty batch, for uploads to join. */
+  async createBatch(name: string): Promise<PublicBatch> {
+    return (await this.request<PublicBatch>('POST', '/api/batches', 'the batches API', { name })).body;
+  }
+
   async getBatch(id: string): Promise<PublicBatch> {
     return (
       await this.request<PublicBatch>('GET', `/api/batches/${encodeURIComponent(id)}`, 'the batches API')

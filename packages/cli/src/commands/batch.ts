@@ -18,6 +18,7 @@ const USAGE = `Usage: pnpm relay batch ID [--no-wait] [--json]
        pnpm relay batch retry ID
        pnpm relay batch cancel ID
        pnpm relay batch list [--json]
+       pnpm relay batch new NAME
 
 A batch is one migration: the jobs of one \`pnpm relay import --file/--s3\` (or of uploads that
 joined it).
@@ -28,6 +29,7 @@ joined it).
   retry ID        retry the batch's failed jobs (and only those)
   cancel ID       cancel the jobs of the batch that have not finished
   list            the newest batches
+  new NAME        an empty batch, for uploads to join (pnpm relay upload FILE... --batch ID)
 
 Exit code: 0 when the batch ends with every job ready (or the action was done), 1 otherwise.`;
 
@@ -42,6 +44,18 @@ export const batchCommand: Command = {
     const [first, second, ...rest] = positionals;
     if (first === undefined) throw new UsageError('which batch? give its ID (or list)', 'batch');
     const actions = ['export', 'retry', 'cancel'];
+    if (first === 'new') {
+      if (second === undefined || rest.length > 0) throw new UsageError('pnpm relay batch new NAME', 'batch');
+      const client = await connect(values, io);
+      const batch = await client.createBatch(second);
+      if (values.json) printJson(io, batch);
+      else
+        println(
+          io,
+          `batch ${batch.id} "${batch.name}": upload into it with pnpm relay upload FILE... --batch ${batch.id}`,
+        );
+      return EXIT.ok;
+    }
     if (first === 'list') {
       if (second !== undefined) throw new UsageError(`unexpected argument "${second}"`, 'batch');
       const client = await connect(values, io);
