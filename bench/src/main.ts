@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale,checksum,paced]`: the relay against
+ * `pnpm bench [--quick] [--only ingest,forward,memory,latency,queue,scale,checksum,paced,migration]`: the relay against
  * what a team could use instead, side by side in one run. Writes bench/results/<mode>.json and the
  * tables in BENCHMARKS.md; a run of some sections only replaces their rows in the previous results
  * of its mode and keeps the others. Not a test: nothing here fails on a slow number.
@@ -21,11 +21,22 @@ import { type ForwardResult, forward } from './sections/forward.js';
 import { type IngestResult, ingest } from './sections/ingest.js';
 import { latency } from './sections/latency.js';
 import { memory } from './sections/memory.js';
+import { MIGRATION_SECTION, migration } from './sections/migration.js';
 import { PACED_SECTION, paced } from './sections/paced.js';
 import { queue } from './sections/queue.js';
 import { SCALE_SECTION, scale } from './sections/scale.js';
 
-const SECTIONS = ['ingest', 'forward', 'memory', 'latency', 'queue', 'scale', 'checksum', 'paced'] as const;
+const SECTIONS = [
+  'ingest',
+  'forward',
+  'memory',
+  'latency',
+  'queue',
+  'scale',
+  'checksum',
+  'paced',
+  'migration',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 /** The table rows (`Figure.section`) each section writes; "7. CPU" is made from ingest and forward. */
@@ -38,6 +49,7 @@ const FIGURE_LABELS: Record<Section, string[]> = {
   scale: [SCALE_SECTION],
   checksum: [CHECKSUM_SECTION],
   paced: [PACED_SECTION],
+  migration: [MIGRATION_SECTION],
 };
 const CPU_LABEL = '7. CPU';
 
@@ -154,6 +166,7 @@ async function main(): Promise<number> {
     scale: () => scale(ctx),
     checksum: () => checksum(ctx),
     paced: () => paced(ctx),
+    migration: () => migration(ctx),
   };
   for (const section of SECTIONS) {
     if (!only.has(section)) continue;

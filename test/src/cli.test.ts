@@ -178,6 +178,24 @@ describe('pnpm relay against a relay (no worker)', () => {
     expect(out).toContain('notes.txt: ".txt" is not a video format Gcore accepts');
   });
 
+  it('uploads a folder into a batch made for it, and finds its job by a search', async () => {
+    const made = await relayCli(['batch', 'new', 'Folder /shoot', '--json'], env);
+    expect(made.code).toBe(0);
+    const batch = JSON.parse(made.out) as { id: string; name: string; total: number };
+    expect([batch.name, batch.total]).toEqual(['Folder /shoot', 0]);
+    const up = await relayCli(
+      ['upload', video, '--no-wait', '--name', 'Shoot take seven', '--batch', batch.id],
+      env,
+    );
+    const id = jobIdIn(up.out);
+    const shown = await relayCli(['batch', batch.id, '--no-wait', '--json'], env);
+    expect(JSON.parse(shown.out)).toMatchObject({ id: batch.id, total: 1 });
+    const found = await relayCli(['jobs', '--search', 'shoot seven', '--batch', batch.id, '--json'], env);
+    expect((JSON.parse(found.out) as { items: PublicJob[] }).items.map((j) => j.id)).toEqual([id]);
+    const refused = await relayCli(['upload', video, '--no-wait', '--batch', 'no-such-batch'], env);
+    expect([refused.code, refused.out]).toEqual([1, expect.stringContaining('batch: no batch with id')]);
+  });
+
   it('lists, shows, retries and cancels jobs', async () => {
     const up = await relayCli(['upload', video, '--no-wait', '--name', 'Table row'], env);
     const id = jobIdIn(up.out);
@@ -422,6 +440,26 @@ describe('pnpm relay with a worker and the Gcore emulator', () => {
       const again = await relayCli(['import', '--file', list], envI);
       expect(again.out).toContain('imports: 0 created, 2 existing, 0 rejected');
       expect(again.code).toBe(0);
+
+      // One batch, named after the list, followed and exported by its id.
+      const id = /^batch ([0-9a-f]+) "list\.csv": 2 jobs$/m.exec(first.out)?.[1];
+      expect(id).toBeDefined();
+      expect(again.out).toContain(`batch ${id} "list.csv": 2 jobs`);
+      const followed = await relayCli(['batch', id!], envI);
+      expect([followed.code, followed.out]).toEqual([0, expect.stringContaining('jobs: 2 ready, 0 failed')]);
+      const exported = await relayCli(['batch', 'export', id!], envI);
+      expect(exported.code).toBe(0);
+      const [header, ...rows] = exported.out.trim().split('\r\n');
+      expect(header).toMatch(/^index,origin_url,idempotency_key,job_id,name,state,video_id,/);
+      const byUrl = new Map(stack.emulator.videos().map((v) => [v.originUrl, v.id]));
+      expect(
+        rows
+          .map((r) => [...r.matchAll(/("(?:[^"]|"")*"|[^,]*)(?:,|$)/g)].map((m) => m[1]!))
+          .map((cells) => [cells[1], cells[5], Number(cells[6])])
+          .sort(),
+      ).toEqual(
+        [`${originUrl}/a.mp4`, `${originUrl}/b.mp4`].map((url) => [url, 'ready', byUrl.get(url)]).sort(),
+      );
     });
 
     it('reports rejected lines with their number and failed imports with the reason, and exits 1', async () => {

@@ -150,6 +150,7 @@ describe('docs/openapi.json', () => {
       finished_at: null,
       callback: null,
       sha256: null,
+      batch: null,
     };
     const check =
       (body: unknown, status = 200) =>
@@ -617,6 +618,69 @@ describe('a running relay answers every documented operation as documented (emul
     );
     const callback = callbacks.find((c) => JSON.parse(c.body).id === created.body.id)!;
     expectCallbackMatchesSpec(callback.headers, JSON.parse(callback.body));
+  });
+
+  it('batches: made by a batch import or for uploads, followed, searched, exported, retried and canceled', async () => {
+    const made = expectSpec(
+      await relay()
+        .post('/api/imports/batch')
+        .set(auth)
+        .send({ name: 'documented migration', items: [{ origin_url: `${origin.url}/origin.mp4?copy=2` }] }),
+    );
+    expect([made.status, made.body.batch.name, made.body.jobs[0].batch]).toEqual([
+      202,
+      'documented migration',
+      made.body.batch.id,
+    ]);
+    const id = made.body.batch.id as string;
+    await waitForJob(made.body.jobs[0].id, ['ready', 'failed']);
+    const got = expectSpec(await relay().get(`/api/batches/${id}`).set(auth));
+    expect(got.body).toMatchObject({ total: 1, counts: { ready: 1 } });
+    expect(expectSpec(await relay().get('/api/batches?limit=5').set(auth)).body.items[0].id).toBe(id);
+    const found = expectSpec(
+      await relay().get(`/api/jobs?q=origin&batch=${id}&since=2020-01-01T00:00:00Z`).set(auth),
+    );
+    expect(found.body.items.map((j: PublicJob) => j.id)).toEqual([made.body.jobs[0].id]);
+    const badQuery = expectSpec(await relay().get('/api/jobs?since=yesterday').set(auth));
+    expect([badQuery.status, badQuery.body.error.code]).toEqual([400, 'INVALID_QUERY']);
+    const csv = expectSpec(await relay().get(`/api/batches/${id}/export`).set(auth));
+    expect(csv.text.split('\r\n')[0]).toMatch(/^index,origin_url,/);
+    const json = expectSpec(await relay().get(`/api/batches/${id}/export?format=json`).set(auth));
+    expect(JSON.parse(json.text)[0]).toMatchObject({ job_id: made.body.jobs[0].id, state: 'ready' });
+    const badFormat = expectSpec(await relay().get(`/api/batches/${id}/export?format=xml`).set(auth));
+    expect(badFormat.status).toBe(400);
+    const retried = expectSpec(await relay().post(`/api/batches/${id}/retry`).set(auth));
+    expect([retried.status, retried.body.retried]).toEqual([202, 0]);
+    const canceled = expectSpec(await relay().delete(`/api/batches/${id}`).set(auth));
+    expect([canceled.status, canceled.body.canceled]).toEqual([202, 0]);
+
+    const empty = expectSpec(await relay().post('/api/batches').set(auth).send({ name: 'a folder' }));
+    expect([empty.status, empty.body.total]).toEqual([201, 0]);
+    const unnamed = expectSpec(await relay().post('/api/batches').set(auth).send({}));
+    expect([unnamed.status, unnamed.body.error.code]).toEqual([400, 'INVALID_FIELD']);
+    const badPage = expectSpec(await relay().get('/api/batches?limit=0').set(auth));
+    expect(badPage.status).toBe(400);
+    for (const path of [
+      `/api/batches/${id}`,
+      `/api/batches/${id}/export`,
+      '/api/batches/0123456789abcdef/retry',
+    ]) {
+      const method = path.endsWith('retry') ? 'post' : 'get';
+      const missing = expectSpec(await relay()[method](path.replace(id, 'fedcba9876543210')).set(auth));
+      expect([missing.status, missing.body.error.code]).toEqual([404, 'BATCH_NOT_FOUND']);
+    }
+    const missingDelete = expectSpec(await relay().delete('/api/batches/fedcba9876543210').set(auth));
+    expect(missingDelete.status).toBe(404);
+    for (const [method, path] of [
+      ['get', '/api/batches'],
+      ['post', '/api/batches'],
+      ['get', `/api/batches/${id}`],
+      ['delete', `/api/batches/${id}`],
+      ['post', `/api/batches/${id}/retry`],
+      ['get', `/api/batches/${id}/export`],
+    ] as const) {
+      expect(expectSpec(await relay()[method](path)).status).toBe(401);
+    }
   });
 
   it('operations: health, readiness, metrics, the dashboard feed and this document', async () => {

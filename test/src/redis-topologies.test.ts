@@ -7,6 +7,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import {
   ApiPacer,
+  BatchRepository,
   createLogger,
   createQueues,
   createRedis,
@@ -216,6 +217,30 @@ describe('on a Redis Cluster of 3 masters', () => {
     await waitFor(() => (heard.length >= 4 ? true : undefined), { what: 'four job events' });
     expect(heard).toEqual([id, id, id, id]);
     await subscriber.quit();
+    // A batch's job: its counts, search words and video index move in the same scripts.
+    const batches = new BatchRepository(relay.redis, relay.prefix);
+    const batch = await batches.create({ name: 'cluster batch', owner: null });
+    await jobs.create({
+      id: `${id}-b`,
+      kind: 'import',
+      state: 'queued',
+      name: 'Clustered migration',
+      filename: null,
+      size: 5,
+      origin_url: 'https://media.example.com/clustered.mp4',
+      request: {},
+      progress: {},
+      batch: batch.id,
+    } as unknown as Parameters<JobRepository['create']>[0]);
+    await jobs.indexVideo(424242, `${id}-b`);
+    expect((await jobs.transition(`${id}-b`, 'failed', ['queued']))?.record.state).toBe('failed');
+    expect((await batches.get(batch.id))?.counts).toMatchObject({ queued: 0, failed: 1 });
+    expect((await jobs.list({ q: 'clust 4242', batch: batch.id })).items.map((j) => j.id)).toEqual([
+      `${id}-b`,
+    ]);
+    expect(await jobs.remove(`${id}-b`)).toBe(true);
+    expect((await batches.get(batch.id))?.total).toBe(0);
+    await batches.forget(batch.id);
     const pacer = new ApiPacer(relay.redis, 1_000, `${relay.prefix}:gcore-pace-test`);
     await pacer.take();
     await pacer.pushBack(10);

@@ -152,6 +152,48 @@ describe('roles: tools own their uploads, operators watch, admins repair', () =>
     expect(JSON.stringify(summary.body)).not.toContain(TOOL_A.token);
   });
 
+  it("gives another tool's batch a 404 on every route, never lets it join, and shows operators every batch", async () => {
+    const made = await request(t.relay.app)
+      .post('/api/imports/batch')
+      .set(bearer(TOOL_A))
+      .send({ name: 'A migration', items: [{ origin_url: 'https://media.example.com/batch-a.mp4' }] });
+    expect(made.status).toBe(202);
+    const id = made.body.batch.id as string;
+    expect(made.body.batch.owner).toBe('tool-a');
+    const as = (who: TokenEntry) => ({
+      get: () => request(t.relay.app).get(`/api/batches/${id}`).set(bearer(who)),
+      retry: () => request(t.relay.app).post(`/api/batches/${id}/retry`).set(bearer(who)),
+      cancel: () => request(t.relay.app).delete(`/api/batches/${id}`).set(bearer(who)),
+      export: () => request(t.relay.app).get(`/api/batches/${id}/export`).set(bearer(who)),
+      jobs: () => request(t.relay.app).get(`/api/jobs?batch=${id}`).set(bearer(who)),
+    });
+    for (const action of ['get', 'retry', 'cancel', 'export'] as const) {
+      expect([action, (await as(TOOL_B)[action]()).status]).toEqual([action, 404]);
+    }
+    expect((await as(TOOL_B).jobs()).body.items).toEqual([]);
+    const listed = async (who: TokenEntry) =>
+      (
+        (await request(t.relay.app).get('/api/batches').set(bearer(who))).body.items as Array<{ id: string }>
+      ).map((b) => b.id);
+    expect(await listed(TOOL_B)).not.toContain(id);
+    expect(await listed(TOOL_A)).toContain(id);
+    expect(await listed(OPERATOR)).toContain(id);
+    expect((await as(OPERATOR).get()).body.owner).toBe('tool-a');
+    expect((await as(TOOL_A).jobs()).body.items).toHaveLength(1);
+    // Tool B cannot put its imports or uploads into A's batch.
+    const join = await request(t.relay.app)
+      .post('/api/imports/batch')
+      .set(bearer(TOOL_B))
+      .send({ batch: id, items: [{ origin_url: 'https://media.example.com/batch-b.mp4' }] });
+    expect([join.status, join.body.error.code]).toEqual([404, 'BATCH_NOT_FOUND']);
+    const upload = await request(t.relay.app)
+      .post('/files/')
+      .set({ ...bearer(TOOL_B), 'Tus-Resumable': '1.0.0', 'Upload-Length': '20' })
+      .set('Upload-Metadata', `filename ${b64('b.mp4')},batch ${b64(id)}`);
+    expect(upload.status).toBe(400);
+    expect((await as(TOOL_A).get()).body.total).toBe(1);
+  });
+
   it('refuses forged callbacks and video deletions through bull-board to tools and operators', async () => {
     const forged = {
       name: 'deliver',

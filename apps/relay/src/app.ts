@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { RedisClient } from '@gtr/core';
 import {
+  BatchRepository,
   ensurePrivateDir,
   FleetTask,
   JobLifecycle,
@@ -19,6 +20,7 @@ import { MemoryLocker } from '@tus/server';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
+import { batchesRouter } from './api/batches.js';
 import { importsRouter } from './api/imports.js';
 import { jobsRouter } from './api/jobs.js';
 import { openapiRouter } from './api/openapi.js';
@@ -36,6 +38,7 @@ import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
 import { Uploads } from './ingest/uploads.js';
 import { UploadExpiry } from './maintenance/expiry.js';
 import { type ReconcileReport, Reconciler } from './maintenance/reconciler.js';
+import { Retention } from './maintenance/retention.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
 
 export interface RelaySettings {
@@ -52,6 +55,11 @@ export interface RelaySettings {
    * as finished once its file is forwarded and removed. Default 7 days.
    */
   finishedUploadRetentionMs?: number;
+  /**
+   * `JOB_RETENTION`: milliseconds a job is kept after it reached a final state (a batch's jobs:
+   * after the batch's last one did). Default 30 days.
+   */
+  jobRetentionMs?: number;
   /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
   trustProxy?: boolean;
   /** `CORS_ORIGINS`: `*` (default) or the browser origins allowed on `/files` and the JSON API. */
@@ -107,6 +115,8 @@ export interface RelayDeps {
   reconcileIntervalMs?: number;
   /** Default 10 min. */
   expiryIntervalMs?: number;
+  /** How often the JOB_RETENTION sweep runs (once per fleet). Default 10 min. */
+  retentionIntervalMs?: number;
   /** More registries served at `/metrics` (the all-in-one process adds the worker's). */
   extraMetrics?: Registry[];
 }
@@ -114,6 +124,7 @@ export interface RelayDeps {
 export interface Relay {
   app: Express;
   jobs: JobRepository;
+  batches: BatchRepository;
   lifecycle: JobLifecycle;
   manifests: UploadManifests;
   uploads: Uploads;
@@ -125,6 +136,8 @@ export interface Relay {
   reconcile(): Promise<ReconcileReport>;
   /** One expiry sweep, unless another relay of the fleet is running one. */
   expire(): Promise<number>;
+  /** One JOB_RETENTION sweep, unless another relay of the fleet is running one; answers the jobs removed. */
+  retain(): Promise<number>;
   /** Reconciles once and starts the periodic maintenance. */
   start(): Promise<void>;
   /** Stops the periodic maintenance (the HTTP server is closed by whoever listens). */
@@ -140,6 +153,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
   ensurePrivateDir(uploadDir);
 
   const jobs = new JobRepository(redis, prefix, deps.now);
+  const batches = new BatchRepository(redis, prefix, deps.now);
   const lifecycle = new JobLifecycle({ jobs, queues, logger });
   // Relays and workers share the upload dir: one lock per upload in Redis for everything that
   // reads or writes its file, one per manifest for its read-modify-writes.
@@ -162,6 +176,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     ...(settings.forward ? { forward: settings.forward } : {}),
     hashes,
     jobs,
+    batches,
     lifecycle,
     manifests,
     queues,
@@ -215,6 +230,20 @@ export function createRelayApp(deps: RelayDeps): Relay {
     logger,
     ...(deps.now ? { now: deps.now } : {}),
   });
+  const retentionTask = new FleetTask(redis, prefix, 'retention', {
+    periodMs: deps.retentionIntervalMs ?? 600_000,
+  });
+  const retention = new Retention({
+    retentionMs: settings.jobRetentionMs ?? 30 * 86_400_000,
+    jobs,
+    batches,
+    manifests,
+    store: tus.store,
+    logger,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const retain = (when: 'scheduled' | 'now' = 'now') =>
+    retentionTask.run((signal, again) => retention.sweep(signal, again), when).then((n) => n ?? 0);
   const expire = (when: 'scheduled' | 'now' = 'now') =>
     expiryTask.run(() => expiry.sweep(), when).then((removed) => removed ?? 0);
   // A callback whose writer died before queueing it is delivered by whichever process looks first.
@@ -297,8 +326,22 @@ export function createRelayApp(deps: RelayDeps): Relay {
     }),
   );
   app.use(
+    batchesRouter({
+      jobs,
+      batches,
+      lifecycle,
+      manifests,
+      store: tus.store,
+      queues,
+      redis,
+      queuePrefix: prefix,
+      logger,
+    }),
+  );
+  app.use(
     importsRouter({
       jobs,
+      batches,
       queues,
       redis,
       prefix,
@@ -323,6 +366,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
   return {
     app,
     jobs,
+    batches,
     lifecycle,
     manifests,
     uploads,
@@ -332,14 +376,23 @@ export function createRelayApp(deps: RelayDeps): Relay {
     uploadDir,
     reconcile: () => reconciler.run('now'),
     expire: () => expire('now'),
+    retain: () => retain('now'),
     async start() {
       await reconciler.run().catch((error: unknown) => logger.warn({ err: error }, 'first reconcile failed'));
       await expire().catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
+      void retain('scheduled').catch((error: unknown) =>
+        logger.warn({ err: error }, 'retention pass failed'),
+      );
       timers.push(setInterval(() => reconcileSoon('scheduled'), reconcileIntervalMs).unref());
       timers.push(
         setInterval(() => {
           expire('scheduled').catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
         }, expiryIntervalMs).unref(),
+      );
+      timers.push(
+        setInterval(() => {
+          retain('scheduled').catch((error: unknown) => logger.warn({ err: error }, 'retention pass failed'));
+        }, deps.retentionIntervalMs ?? 600_000).unref(),
       );
       redis.on('ready', onRedisReady);
     },

@@ -13,6 +13,7 @@ export function relaySettingsFromConfig(
     maxUploadSize: config.MAX_UPLOAD_SIZE,
     uploadExpiryMs: config.UPLOAD_EXPIRY,
     finishedUploadRetentionMs: config.FINISHED_UPLOAD_RETENTION,
+    jobRetentionMs: config.JOB_RETENTION,
     trustProxy: config.TRUST_PROXY,
     corsOrigins: config.CORS_ORIGINS,
     publicUrl: config.PUBLIC_URL,

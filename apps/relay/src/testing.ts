@@ -27,6 +27,7 @@ export interface TestRelayOptions extends Partial<RelaySettings> {
   prefix?: string;
   logger?: Logger;
   reconcileIntervalMs?: number;
+  retentionIntervalMs?: number;
   now?: () => number;
   /** Attempts per forward of the jobs this relay queues. Default 8. */
   forwardAttempts?: number;
@@ -62,12 +63,14 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
         mode: process.env.FORWARD_MODE === 'store' ? 'store' : 'stream',
         chunkSize: 1024 * 1024,
       },
+      ...(options.jobRetentionMs ? { jobRetentionMs: options.jobRetentionMs } : {}),
     },
     redis,
     queues,
     logger: options.logger ?? createLogger({ level: 'silent' }),
     prefix,
     ...(options.reconcileIntervalMs ? { reconcileIntervalMs: options.reconcileIntervalMs } : {}),
+    ...(options.retentionIntervalMs ? { retentionIntervalMs: options.retentionIntervalMs } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   const http = await listen(relay.app, 0, '127.0.0.1');

@@ -144,7 +144,15 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     queues,
     gcore,
     creator: new CreateBatcher(gcore, { logger }),
-    statuses: new StatusBoard(gcore),
+    // A video whose status changed, seen in passing by a list call: its tracker looks now. An
+    // answer stands for no longer than the shortest poll interval, so no tracker looks less often.
+    statuses: new StatusBoard(gcore, {
+      freshMs: Math.min(5_000, (settings.trackIntervalMs ?? { first: 1_000 }).first),
+      onChange: (video) =>
+        void promoteTracker(jobs, queues, video.id).catch((error: unknown) =>
+          logger.debug({ err: error, videoId: video.id }, 'tracker not brought forward'),
+        ),
+    }),
     pacer,
     stats,
     cancels,
@@ -182,8 +190,13 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
         maxStalledCount: 10,
         limiter: { max: 10_000, duration: 1_000 },
       }),
+    // A look at Gcore mostly waits for the StatusBoard's next list call (100 ids each): as many
+    // looks at once as one call answers, so a migration's videos are looked at 100 a call.
     track: () =>
-      new Worker<TrackJobData>(QUEUES.track, trackProcessor(context), { ...common, concurrency: 20 }),
+      new Worker<TrackJobData>(QUEUES.track, trackProcessor(context), {
+        ...common,
+        concurrency: TRACK_CONCURRENCY,
+      }),
     notify: () =>
       new Worker<NotifyJobData>(QUEUES.notify, notifyProcessor(context), {
         ...common,
@@ -260,4 +273,21 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       errors.close();
     },
   };
+}
+
+/** Track jobs run at once per worker process: the ids of one `GET /streaming/videos?id=…` call. */
+export const TRACK_CONCURRENCY = 100;
+
+/** Brings the delayed track job of the job following `videoId` forward (as a Gcore webhook does). */
+async function promoteTracker(
+  jobs: JobRepository,
+  queues: Pick<RelayQueues, 'track'>,
+  videoId: number,
+): Promise<void> {
+  const id = await jobs.jobOfVideo(videoId);
+  if (id === null) return;
+  const track = await queues.track.getJob(id);
+  if (!track || (await track.getState()) !== 'delayed') return;
+  // Promoting a job that just left `delayed` (its own timer) fails harmlessly.
+  await track.promote().catch(() => {});
 }

@@ -54,10 +54,33 @@ const lastSegment = (url: string) => new URL(url, 'http://x').pathname.split('/'
 // Express rewrites req.url while routing (mount paths are cut off): keep the URL as it arrived.
 const urls = new WeakMap<IncomingMessage, string>();
 
+/** Gcore API calls by what they are for (the migration section reports them). */
+const calls: Record<string, number> = {};
+/** Ids asked for by the `id=1,2,3` list lookups, summed. */
+let idsListed = 0;
+
+/** What one API call is for: creates, status lookups, searches, the rest. */
+function callKind(method: string, url: string): string | null {
+  const u = new URL(url, 'http://x');
+  if (!u.pathname.startsWith('/streaming/')) return null;
+  const p = u.pathname.replace(/\/+$/, '');
+  if (method === 'POST' && p === '/streaming/videos/batch') return 'create (batch)';
+  if (method === 'POST' && p === '/streaming/videos') return 'create (single)';
+  if (method === 'GET' && p === '/streaming/videos' && u.searchParams.has('id')) {
+    idsListed += u.searchParams.get('id')!.split(',').length;
+    return 'status (list id=…)';
+  }
+  if (method === 'GET' && /^\/streaming\/videos\/\d+$/.test(p)) return 'status (single)';
+  if (method === 'GET' && p === '/streaming/videos') return 'search';
+  return `${method} other`;
+}
+
 dc.subscribe('http.server.request.start', (message) => {
   const { request } = message as Message;
   const url = request.url ?? '';
   urls.set(request, url);
+  const kind = callKind(request.method ?? '', url);
+  if (kind) calls[kind] = (calls[kind] ?? 0) + 1;
   const at = now();
   if (request.method === 'POST' && /^\/streaming\/videos\/?(\?|$)/.test(url)) {
     createStarts.push(at);
@@ -185,6 +208,9 @@ serve({
   videosCount: () => emulator.videos().length,
   /** Merges into the emulator's faults (its link's bandwidth, say) between measurements. */
   setFaults: (patch: Partial<Faults>) => emulator.setFaults(patch),
+  calls: () => ({ calls: { ...calls }, idsListed }),
+  /** The emulator's video id for every origin URL (the migration section checks the mapping). */
+  videosByOrigin: () => Object.fromEntries(emulator.videos().map((v) => [v.originUrl ?? '', v.id])),
   /** Deletes the files of finished uploads (they are only taking disk space). */
   dropFiles: async () => {
     for (const upload of uploads.values()) {

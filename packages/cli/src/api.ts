@@ -1,4 +1,4 @@
-import type { ErrorCode, JobKind, JobState, PublicJob } from '@gtr/contract';
+import type { BatchPage, ErrorCode, JobKind, JobState, PublicBatch, PublicJob } from '@gtr/contract';
 import { CliError } from './io.js';
 import type { RelayTarget } from './target.js';
 
@@ -36,11 +36,21 @@ export interface BatchResult {
    */
   created: boolean[] | null;
   rejected: BatchRejection[];
+  /** The batch the jobs are in; null from a relay without batches (or when it has none to name). */
+  batch: PublicBatch | null;
+}
+
+/** Which batch a batch import makes (`name`) or joins (`batch`). */
+export interface BatchTarget {
+  name?: string;
+  batch?: string;
 }
 
 export interface ListJobsQuery {
   state?: JobState;
   kind?: JobKind;
+  q?: string;
+  batch?: string;
   limit?: number;
   cursor?: string;
 }
@@ -225,12 +235,12 @@ export class RelayClient {
   }
 
   /** `POST /api/imports/batch` (at most 10 000 items); sending a URL again returns its job. */
-  async createImports(items: readonly ImportItem[]): Promise<BatchResult> {
+  async createImports(items: readonly ImportItem[], target: BatchTarget = {}): Promise<BatchResult> {
     const res = await this.request<Partial<BatchResult>>(
       'POST',
       '/api/imports/batch',
       'the import API (POST /api/imports/batch)',
-      { items },
+      { ...target, items },
       this.timeoutMs * 10,
     );
     const jobs = res.body.jobs ?? [];
@@ -239,7 +249,78 @@ export class RelayClient {
       jobs,
       created: Array.isArray(created) && created.length === jobs.length ? created : null,
       rejected: res.body.rejected ?? [],
+      batch: res.body.batch ?? null,
     };
+  }
+
+  /** `POST /api/batches`: an empty batch, for uploads to join. */
+  async createBatch(name: string): Promise<PublicBatch> {
+    return (await this.request<PublicBatch>('POST', '/api/batches', 'the batches API', { name })).body;
+  }
+
+  async getBatch(id: string): Promise<PublicBatch> {
+    return (
+      await this.request<PublicBatch>('GET', `/api/batches/${encodeURIComponent(id)}`, 'the batches API')
+    ).body;
+  }
+
+  async listBatches(query: { limit?: number; cursor?: string } = {}): Promise<BatchPage> {
+    const params = new URLSearchParams();
+    if (query.limit !== undefined) params.set('limit', String(query.limit));
+    if (query.cursor !== undefined) params.set('cursor', query.cursor);
+    const qs = params.size > 0 ? `?${params}` : '';
+    return (await this.request<BatchPage>('GET', `/api/batches${qs}`, 'the batches API')).body;
+  }
+
+  async retryBatch(id: string): Promise<{ batch: PublicBatch; retried: number; refused: unknown[] }> {
+    return (await this.request('POST', `/api/batches/${encodeURIComponent(id)}/retry`, 'the batches API'))
+      .body as {
+      batch: PublicBatch;
+      retried: number;
+      refused: unknown[];
+    };
+  }
+
+  async cancelBatch(id: string): Promise<{ batch: PublicBatch; canceled: number }> {
+    return (await this.request('DELETE', `/api/batches/${encodeURIComponent(id)}`, 'the batches API'))
+      .body as {
+      batch: PublicBatch;
+      canceled: number;
+    };
+  }
+
+  /** `GET /api/batches/{id}/export`: the rows as they arrive, written to `out` (never all held). */
+  async exportBatch(
+    id: string,
+    format: 'csv' | 'json',
+    out: { write(text: string): unknown },
+  ): Promise<void> {
+    const what = 'the batches API (export)';
+    const headers: Record<string, string> = {};
+    if (this.target.token !== null) headers.Authorization = `Bearer ${this.target.token}`;
+    let res: Response;
+    try {
+      res = await this.fetch(
+        `${this.target.url}/api/batches/${encodeURIComponent(id)}/export?format=${format}`,
+        {
+          headers,
+        },
+      );
+    } catch (error) {
+      throw (
+        relayNetworkError(error, this.target) ??
+        new RelayError(
+          `cannot reach the relay at ${this.target.url}: ${(error as Error).message}`,
+          'unreachable',
+        )
+      );
+    }
+    if (!res.ok) throw relayHttpError(res.status, await res.text(), this.target, what);
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body ?? [])
+      out.write(decoder.decode(chunk as Uint8Array, { stream: true }));
+    const rest = decoder.decode();
+    if (rest) out.write(rest);
   }
 
   private async request<T>(

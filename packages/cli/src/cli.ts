@@ -1,3 +1,4 @@
+import { batchCommand } from './commands/batch.js';
 import { cancelCommand } from './commands/cancel.js';
 import type { Command } from './commands/command.js';
 import { doctorCommand } from './commands/doctor.js';
@@ -11,6 +12,7 @@ import { CliError, type CliIo, EXIT, UsageError } from './io.js';
 export const COMMANDS: readonly Command[] = [
   uploadCommand,
   importCommand,
+  batchCommand,
   jobsCommand,
   jobCommand,
   retryCommand,

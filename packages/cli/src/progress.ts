@@ -1,4 +1,4 @@
-import type { PublicJob } from '@gtr/contract';
+import { FINAL_STATES, type PublicBatch, type PublicJob } from '@gtr/contract';
 import cliProgress from 'cli-progress';
 import { describeOutcome, describeProgress, formatBytes, formatDuration, truncate } from './format.js';
 import type { Writer } from './io.js';
@@ -22,10 +22,16 @@ export interface TallyBar {
   update(counts: { final: number; ready: number; failed: number; canceled: number }): void;
 }
 
+/** One batch being followed: its counts, rate and ETA as the relay reports them. */
+export interface BatchBar {
+  update(batch: PublicBatch): void;
+}
+
 export interface Progress {
   transfer(label: string, total: number, start: number): TransferBar;
   job(label: string): JobLine;
   tally(total: number): TallyBar;
+  batch(): BatchBar;
   /** A line that stays: above the bars on a terminal, else simply printed. */
   log(line: string): void;
   /** Stops redrawing; call before printing anything else. */
@@ -123,11 +129,38 @@ class PlainProgress implements Progress {
     };
   }
 
+  batch(): BatchBar {
+    let printedStep = -1;
+    return {
+      update: (b) => {
+        const step = b.total > 0 ? Math.floor((finalOf(b) / b.total) * 10) : 10;
+        if (step === printedStep) return;
+        printedStep = step;
+        this.log(`jobs: ${batchText(b)}`);
+      },
+    };
+  }
+
   log(line: string): void {
     this.out.write(`${line}\n`);
   }
 
   stop(): void {}
+}
+
+const finalOf = (b: PublicBatch): number => FINAL_STATES.reduce((n, s) => n + b.counts[s], 0);
+
+/** `3412/5000 final (3400 ready, 12 failed) · 85.3/min · ETA 18m 36s` */
+export function batchText(b: PublicBatch): string {
+  const parts = [`${b.counts.ready} ready`, `${b.counts.failed} failed`];
+  if (b.counts.canceled) parts.push(`${b.counts.canceled} canceled`);
+  const rate = b.rate_per_minute === null ? '' : ` · ${b.rate_per_minute}/min`;
+  const eta = b.finished_at
+    ? ''
+    : b.eta_seconds === null
+      ? ' · ETA ?'
+      : ` · ETA ${formatDuration(b.eta_seconds * 1000)}`;
+  return `${finalOf(b)}/${b.total} final (${parts.join(', ')})${rate}${eta}`;
 }
 
 /** While following: the state, and forwarding progress in quarters, so logs stay short. */
@@ -243,6 +276,20 @@ class TerminalProgress implements Progress {
     } satisfies Payload);
     return {
       update: (c) => bar.update(c.final, { label: 'jobs', text: tallyText(total, c) } satisfies Payload),
+    };
+  }
+
+  batch(): BatchBar {
+    let bar: cliProgress.SingleBar | null = null;
+    return {
+      update: (b) => {
+        const payload: Payload = { label: 'batch', text: batchText(b) };
+        if (!bar) bar = this.bars().create(Math.max(b.total, 1), finalOf(b), payload);
+        else {
+          bar.setTotal(Math.max(b.total, 1));
+          bar.update(finalOf(b), payload);
+        }
+      },
     };
   }
 

@@ -183,6 +183,8 @@ describe('import --s3', () => {
       expect(cap.stdout()).not.toContain('X-Amz-Signature');
       expect(code).toBe(1);
       expect(batches).toHaveLength(1);
+      // A migration from S3 is a batch named after the bucket and prefix.
+      expect((batches[0] as { name?: string }).name).toBe('s3://videos/media');
       const items = batches[0]!.items;
       expect(items.map((i) => i.name)).toEqual(['intro', 'keynote & demo', 'q&a']);
       // What a re-run is recognised by: the object, not its (fresh) presigned URL.

@@ -77,6 +77,11 @@ export const ERROR_CODES = {
   JOB_NOT_FOUND: { status: 404, retryable: false, meaning: 'no job with this id' },
   INVALID_QUERY: { status: 400, retryable: false, meaning: 'a query parameter of the job list is not valid' },
   JOB_NOT_FAILED: { status: 409, retryable: false, meaning: 'only failed jobs can be retried' },
+  BATCH_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    meaning: 'no batch with this id (or it passed JOB_RETENTION and was removed)',
+  },
   JOB_FINISHED: {
     status: 409,
     retryable: false,

@@ -100,4 +100,9 @@ export interface PublicJob {
    * The worker checks the file against it before the last chunk goes to Gcore.
    */
   sha256: string | null;
+  /**
+   * The id of the batch (a migration) the job belongs to, or null. Set when the job is made and
+   * never changed: a job belongs to one batch at most.
+   */
+  batch: string | null;
 }

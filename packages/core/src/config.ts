@@ -302,6 +302,12 @@ export const configSchema = z.object({
    * uploading the file again. Counted from its last byte. Default 7d.
    */
   FINISHED_UPLOAD_RETENTION: duration('7d'),
+  /**
+   * How long a job is kept after it reached a final state (`ready`, `failed`, `canceled`), with
+   * its index entries; a batch's jobs are kept until this long after the batch's last job ended,
+   * so that its export stays whole. Default 30d.
+   */
+  JOB_RETENTION: duration('30d'),
   /** Keep local files after Gcore has them. Default false. */
   KEEP_FILES: bool(false),
   /** Check that an import URL answers before asking Gcore to pull it. Default true. */

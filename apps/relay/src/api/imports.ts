@@ -1,12 +1,14 @@
-import { AppError, toPublicJob } from '@gtr/core';
+import { AppError, BatchRepository, type Principal, type PublicBatch, toPublicJob } from '@gtr/core';
 import { Router } from 'express';
-import { principalOf } from '../auth.js';
+import { principalOf, seesEveryJob } from '../auth.js';
 import { Importer, type ImporterDeps } from '../imports/importer.js';
 
 /** Most items one `POST /api/imports/batch` takes. */
 export const MAX_BATCH_ITEMS = 10_000;
 
-export type ImportsApiDeps = ImporterDeps;
+export interface ImportsApiDeps extends ImporterDeps {
+  batches: BatchRepository;
+}
 
 /**
  * `POST /api/imports` (one copy-from-URL job) and `POST /api/imports/batch` (up to 10 000).
@@ -36,7 +38,15 @@ export function importsRouter(deps: ImportsApiDeps): Router {
         413,
       );
     }
-    const outcomes = await importer.importMany(items, principalOf(res) ?? null);
+    const principal = principalOf(res) ?? null;
+    const rawName: unknown = (req.body as { name?: unknown }).name;
+    if (rawName !== undefined && (typeof rawName !== 'string' || !rawName.trim() || rawName.length > 255)) {
+      throw new AppError('INVALID_FIELD', 'name must be a non-empty string of at most 255 characters', 400);
+    }
+    const named = await joining(req.body as { batch?: unknown }, principal);
+    const name = (rawName as string | undefined)?.trim() || defaultBatchName(items.length);
+    const fresh = named ?? (await deps.batches.create({ name, owner: principal?.name ?? null }));
+    const outcomes = await importer.importMany(items, principal, { batch: fresh.id });
     const jobs = [];
     // Parallel to `jobs` (not a field of each job, whose shape the contract fixes): whether this
     // request made the job. An item repeated in the batch is created once, at its first index.
@@ -53,8 +63,43 @@ export function importsRouter(deps: ImportsApiDeps): Router {
         created.push(outcome.created);
       }
     }
-    res.status(202).json({ jobs, created, rejected });
+    const batch = named ? await deps.batches.get(named.id) : await batchOf(fresh, jobs);
+    res.status(202).json({ jobs, created, rejected, batch });
   });
 
+  /** The existing batch a request's `batch` names (a migration sent in several requests), or null. */
+  async function joining(
+    body: { batch?: unknown },
+    principal: Principal | null,
+  ): Promise<PublicBatch | null> {
+    if (body.batch === undefined || body.batch === null) return null;
+    const id = typeof body.batch === 'string' ? body.batch : '';
+    const batch = BatchRepository.isId(id) ? await deps.batches.get(id) : null;
+    if (!batch || !(seesEveryJob(principal ?? undefined) || batch.owner === principal?.name)) {
+      throw new AppError('BATCH_NOT_FOUND', `no batch with id "${id.slice(0, 64)}"`, 404);
+    }
+    return batch;
+  }
+
+  /**
+   * The new batch when this request made jobs into it. Otherwise it is dropped, and the answer is
+   * the batch all its jobs are in (the same batch sent again), or null.
+   */
+  async function batchOf(
+    fresh: PublicBatch,
+    jobs: Array<{ batch: string | null }>,
+  ): Promise<PublicBatch | null> {
+    const current = await deps.batches.get(fresh.id);
+    if (current && current.total > 0) return current;
+    await deps.batches.forget(fresh.id);
+    const ids = new Set(jobs.map((j) => j.batch));
+    const [only] = ids;
+    return ids.size === 1 && only ? deps.batches.get(only) : null;
+  }
+
   return router;
+}
+
+function defaultBatchName(items: number): string {
+  return `${items} imports, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

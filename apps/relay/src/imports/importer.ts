@@ -52,6 +52,8 @@ interface Group {
   indexes: number[];
   /** The principal's name: who the new job belongs to. */
   owner: string | null;
+  /** The batch a new job joins, or null. */
+  batch: string | null;
   /** The id this group's new job gets (once a claim is tried). */
   id?: string;
   /** The job whose claim is taken over (canceled, or vanished), or null. */
@@ -82,9 +84,14 @@ export class Importer {
 
   /**
    * One outcome per item, in order: the job (new or existing) or the refusal. The jobs are
-   * `owner`'s; a tool's imports are idempotent among its own only.
+   * `owner`'s; a tool's imports are idempotent among its own only. New jobs join `batch` (an
+   * existing job stays in the batch it has, if any).
    */
-  async importMany(items: readonly unknown[], owner: Principal | null = null): Promise<ImportOutcome[]> {
+  async importMany(
+    items: readonly unknown[],
+    owner: Principal | null = null,
+    options: { batch?: string | null } = {},
+  ): Promise<ImportOutcome[]> {
     const started = Date.now();
     const outcomes: ImportOutcome[] = new Array(items.length);
     const groups = new Map<string, Group>();
@@ -94,7 +101,14 @@ export class Importer {
         const key = this.claims.key(importIdentity(intent, owner?.role === 'tool' ? owner.name : null));
         const group = groups.get(key);
         if (group) group.indexes.push(index);
-        else groups.set(key, { key, intent, indexes: [index], owner: owner?.name ?? null });
+        else
+          groups.set(key, {
+            key,
+            intent,
+            indexes: [index],
+            owner: owner?.name ?? null,
+            batch: options.batch ?? null,
+          });
       } catch (error) {
         outcomes[index] = { index, error: asAppError(error) };
       }
@@ -229,9 +243,16 @@ export class Importer {
           filename: intent.filename,
           size: checked?.size ?? null,
           origin_url: intent.originUrl,
-          request: { ...intent.request, filetype: checked?.contentType ?? null },
+          request: {
+            ...intent.request,
+            filetype: checked?.contentType ?? null,
+            ...(intent.idempotencyKey !== null ? { idempotency_key: intent.idempotencyKey } : {}),
+          },
           progress: emptyProgress(),
           owner: group.owner,
+          batch: group.batch,
+          batch_index: group.indexes[0] ?? null,
+          claim: group.key,
         });
         group.job = record;
         group.created = true;

@@ -189,7 +189,7 @@ export class Concatenation {
           [CONCAT_METADATA]: `final;${ids.join(' ')}`,
         },
       });
-      this.options.uploads.validate(upload);
+      await this.options.uploads.validate(upload, principal);
       await ensureRoomFor(this.options.uploadDir, size);
       const [lock] = await this.lockAll([upload.id], signal);
       let assembled: Assembled;

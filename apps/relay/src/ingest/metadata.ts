@@ -4,7 +4,11 @@ export interface UploadIntent {
   name: string;
   filename: string;
   request: JobRequest;
+  /** The batch to join (`batch`), or null. */
+  batch: string | null;
 }
+
+const BATCH_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Reads an upload's `Upload-Metadata` as the contract describes, or throws the AppError that
@@ -25,7 +29,12 @@ export function readUploadMetadata(metadata: Record<string, string | null> | und
     throw new AppError('UNSUPPORTED_FORMAT', verdict.reason, 415);
   }
   const parsed = parseVideoRequest(meta);
+  const batch = meta.batch?.trim() || null;
+  if (batch !== null && !BATCH_ID.test(batch)) {
+    throw new AppError('INVALID_FIELD', 'batch must be the id of a batch (POST /api/batches)', 400);
+  }
   return {
+    batch,
     name: parsed.name ?? defaultName(filename),
     filename,
     request: {

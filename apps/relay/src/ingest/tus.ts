@@ -133,11 +133,12 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     disableTerminationForFinishedUploads: true,
     onUploadCreate: async (req, upload) => {
       const partial = partials.has(req);
+      const principal = principalOfTusRequest(req);
       // A partial's metadata is not the video's (the final upload brings that): no filename needed.
-      if (!partial) uploads.validate(upload);
+      if (!partial) await uploads.validate(upload, principal);
       await ensureRoomFor(options.uploadDir, upload.size);
       // Who made it, as the relay's own guard found it (never what the client says).
-      const owner = principalOfTusRequest(req)?.name;
+      const owner = principal?.name;
       const { [CONCAT_METADATA]: claimed, ...metadata } = upload.metadata ?? {};
       if (!owner && !partial && claimed === undefined) return {};
       return {

@@ -1,11 +1,14 @@
 import {
   AppError,
+  type BatchRepository,
   emptyProgress,
   ensureForwarding,
   type JobLifecycle,
   type JobRecord,
   type JobRepository,
   type Logger,
+  type NewJob,
+  type Principal,
   type RelayQueues,
   resumeParked,
   type UploadFeed,
@@ -21,6 +24,7 @@ import { OWNER_METADATA } from './tus.js';
 
 export interface UploadsDeps {
   jobs: JobRepository;
+  batches: BatchRepository;
   lifecycle: JobLifecycle;
   manifests: UploadManifests;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
@@ -63,9 +67,17 @@ export class Uploads {
     this.chunkSize = deps.forward?.chunkSize ?? 10_000_000;
   }
 
-  /** Called before anything is stored: refuses bad metadata with nothing written. */
-  validate(upload: Upload): void {
-    readUploadMetadata(upload.metadata);
+  /**
+   * Called before anything is stored: refuses bad metadata with nothing written, and a `batch`
+   * that does not exist or that this principal may not see (a tool joins only its own).
+   */
+  async validate(upload: Upload, principal: Principal | undefined): Promise<void> {
+    const { batch } = readUploadMetadata(upload.metadata);
+    if (batch === null) return;
+    const found = await this.deps.batches.get(batch);
+    if (!found || (principal?.role === 'tool' && found.owner !== principal.name)) {
+      throw new AppError('INVALID_FIELD', `batch: no batch with id "${batch}"`, 400);
+    }
   }
 
   /**
@@ -95,6 +107,7 @@ export class Uploads {
       upload_url: null,
       uploaded_at: null,
       owner: upload.metadata?.[OWNER_METADATA] ?? null,
+      ...(intent.batch ? { batch: intent.batch } : {}),
     };
     await this.deps.manifests.write(manifest);
     try {
@@ -321,7 +334,7 @@ export class Uploads {
     manifest: UploadManifest,
     state: 'receiving' | 'queued' | 'processing',
   ): Promise<JobRecord> {
-    const { record: job } = await this.deps.jobs.create({
+    const job = {
       id: manifest.id,
       kind: manifest.kind,
       state,
@@ -342,8 +355,15 @@ export class Uploads {
       owner: manifest.owner ?? null,
       received_at: state === 'receiving' ? null : this.receivedAt(manifest),
       sha256: manifest.sha256 ?? null,
-    });
-    return job;
+      batch: manifest.batch ?? null,
+    } satisfies NewJob;
+    try {
+      return (await this.deps.jobs.create(job)).record;
+    } catch (error) {
+      // The batch was removed meanwhile (JOB_RETENTION): the upload goes on without one.
+      if (!(error instanceof AppError && error.code === 'BATCH_NOT_FOUND')) throw error;
+      return (await this.deps.jobs.create({ ...job, batch: null })).record;
+    }
   }
 
   /** When a complete upload's last byte arrived: the manifest says (now, if it could not be marked). */

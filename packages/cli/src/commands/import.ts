@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { PublicJob } from '@gtr/contract';
+import type { PublicBatch, PublicJob } from '@gtr/contract';
 import { type ImportItem, type RelayClient, RelayError } from '../api.js';
 import { connect, intOption, parseCommandArgs } from '../args.js';
 import { followJobs } from '../follow.js';
@@ -8,6 +8,7 @@ import { CliError, type CliIo, EXIT, sleep, UsageError } from '../io.js';
 import { parseList } from '../list-file.js';
 import { createProgress } from '../progress.js';
 import { createS3Client, listVideos, parseS3Url, presignGet, type S3Location, titleOf } from '../s3.js';
+import { followAndReport } from './batch.js';
 import { type Command, println } from './command.js';
 
 const options = {
@@ -18,6 +19,8 @@ const options = {
   'directory-id': { type: 'string' },
   via: { type: 'string' },
   wait: { type: 'boolean' },
+  'no-wait': { type: 'boolean' },
+  'batch-name': { type: 'string' },
   expires: { type: 'string' },
   endpoint: { type: 'string' },
   region: { type: 'string' },
@@ -27,11 +30,14 @@ const options = {
 export const BATCH_LIMIT = 10_000;
 
 const USAGE = `Usage: pnpm relay import URL... [--name N] [--description D] [--wait]
-       pnpm relay import --file LIST [--wait]
-       pnpm relay import --s3 s3://BUCKET/PREFIX [--expires SECONDS] [--endpoint URL] [--wait]
+       pnpm relay import --file LIST [--batch-name N] [--no-wait]
+       pnpm relay import --s3 s3://BUCKET/PREFIX [--expires SECONDS] [--endpoint URL] [--no-wait]
 
 Asks Gcore to copy videos from URLs (copy-from-URL jobs). Sending a URL again returns its job
-instead of making a second video.
+instead of making a second video. A list (--file, --s3) is one batch: its id is printed, then a
+progress bar with the rate and ETA until the batch ends, then the failed items with Gcore's
+messages ("pnpm relay batch ID" follows it again later; "pnpm relay batch export ID" writes the
+mapping origin URL -> Gcore video).
   --file LIST         one URL per line, or CSV url,name[,description]; # comments and blank
                       lines are skipped ("-" reads standard input)
   --s3 s3://B/P       every video object under the prefix, as presigned GET URLs (credentials,
@@ -44,9 +50,11 @@ instead of making a second video.
   --description D     video description (URL arguments only)
   --directory-id N    Gcore directory for the videos
   --via gcore|relay   who fetches the file: Gcore pulls it, or the relay downloads and uploads it
-  --wait              show jobs done/failed until all are final
+  --batch-name N      names the batch (default: the list file's name, or s3://BUCKET/PREFIX)
+  --wait              URL arguments: show jobs done/failed until all are final
+  --no-wait           lists: stop once the batch is sent (it goes on at the relay)
 
-Exit code: 0 when every URL was accepted (with --wait: every video is ready), 1 otherwise.`;
+Exit code: 0 when every URL was accepted and (when waiting) every video is ready, 1 otherwise.`;
 
 /** One import with where it came from, for messages: `line 4`, `argument 2`, `s3://b/k`. */
 interface Source {
@@ -66,6 +74,8 @@ interface Submission {
   rejected: Rejection[];
   /** Which input each job came from, as messages show it. */
   origin: Map<string, string>;
+  /** The batch the list's jobs went into; null for one URL, or from a relay without batches. */
+  batch: PublicBatch | null;
 }
 
 export const importCommand: Command = {
@@ -92,6 +102,10 @@ export const importCommand: Command = {
     }
     if ((values.expires || values.endpoint || values.region) && values.s3 === undefined) {
       throw new UsageError('--expires, --endpoint and --region go with --s3', 'import');
+    }
+    if (values.wait && values['no-wait']) throw new UsageError('--wait or --no-wait, not both', 'import');
+    if (values['batch-name'] !== undefined && positionals.length > 0) {
+      throw new UsageError('--batch-name goes with --file or --s3', 'import');
     }
     if (values.via !== undefined && values.via !== 'gcore' && values.via !== 'relay') {
       throw new UsageError(`--via must be gcore or relay, not "${values.via}"`, 'import');
@@ -124,7 +138,14 @@ export const importCommand: Command = {
       return EXIT.ok;
     }
     const client = await connect(values, io);
-    const result = await submit(client, sources, io);
+    const batchName =
+      values['batch-name'] ??
+      (s3
+        ? `s3://${s3.bucket}/${s3.prefix}`
+        : values.file && values.file !== '-'
+          ? path.basename(values.file)
+          : undefined);
+    const result = await submit(client, sources, io, batchName);
     result.rejected.unshift(...localProblems);
     const unknown = result.accepted.length > 0 ? `, ${result.accepted.length} new or existing` : '';
     println(
@@ -132,10 +153,23 @@ export const importCommand: Command = {
       `imports: ${result.created.length} created, ${result.existing.length} existing${unknown}, ${result.rejected.length} rejected`,
     );
     for (const r of result.rejected) println(io, `${r.where}: ${r.url ? `${r.url}: ` : ''}${r.message}`);
-
-    if (!values.wait) return result.rejected.length > 0 ? EXIT.failed : EXIT.ok;
     const jobs = [...result.created, ...result.existing, ...result.accepted];
+    const { batch } = result;
+    if (batch)
+      println(io, `batch ${batch.id} "${batch.name}": ${batch.total} job${batch.total === 1 ? '' : 's'}`);
+
+    const list = positionals.length === 0;
+    const wait = list ? !values['no-wait'] : Boolean(values.wait);
+    if (!wait) {
+      if (batch) println(io, `follow it: pnpm relay batch ${batch.id}`);
+      return result.rejected.length > 0 ? EXIT.failed : EXIT.ok;
+    }
     if (jobs.length === 0) return EXIT.failed;
+    // One look at the batch per interval, whatever its size, when it holds every job of the list.
+    if (batch && jobs.every((j) => j.batch === batch.id)) {
+      const code = await followAndReport(client, batch.id, io);
+      return code === EXIT.ok && result.rejected.length > 0 ? EXIT.failed : code;
+    }
     const outcome = await waitForImports(client, jobs, result.origin, io);
     if (outcome === 'interrupted') return EXIT.interrupted;
     return outcome === 'ready' && result.rejected.length === 0 ? EXIT.ok : EXIT.failed;
@@ -241,8 +275,20 @@ async function readList(io: CliIo, file: string): Promise<string> {
 }
 
 /** One URL: `POST /api/imports`; more: `POST /api/imports/batch` in chunks of at most 10 000. */
-async function submit(client: RelayClient, sources: readonly Source[], io: CliIo): Promise<Submission> {
-  const out: Submission = { created: [], existing: [], accepted: [], rejected: [], origin: new Map() };
+async function submit(
+  client: RelayClient,
+  sources: readonly Source[],
+  io: CliIo,
+  batchName: string | undefined,
+): Promise<Submission> {
+  const out: Submission = {
+    created: [],
+    existing: [],
+    accepted: [],
+    rejected: [],
+    origin: new Map(),
+    batch: null,
+  };
   if (sources.length === 1) {
     const [only] = sources as [Source];
     try {
@@ -267,7 +313,17 @@ async function submit(client: RelayClient, sources: readonly Source[], io: CliIo
   const chunks = chunkSources(sources);
   let submitted = 0;
   for (const chunk of chunks) {
-    const result = await withRetries(() => client.createImports(chunk.map((s) => s.item)), io);
+    // The first request makes the batch; the others join it: one migration, one batch.
+    const target = out.batch ? { batch: out.batch.id } : batchName ? { name: batchName } : {};
+    const result = await withRetries(
+      () =>
+        client.createImports(
+          chunk.map((s) => s.item),
+          target,
+        ),
+      io,
+    );
+    if (result.batch) out.batch = result.batch;
     const rejectedIndexes = new Set<number>();
     for (const r of result.rejected) {
       rejectedIndexes.add(r.index);

@@ -9,6 +9,8 @@ const options = {
   kind: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
+  search: { type: 'string' },
+  batch: { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
@@ -17,11 +19,15 @@ const options = {
 export const jobsCommand: Command = {
   name: 'jobs',
   summary: 'list jobs, newest first',
-  usage: `Usage: pnpm relay jobs [--state STATE] [--kind upload|import] [--limit N] [--all] [--json]
+  usage: `Usage: pnpm relay jobs [--search WORDS] [--state STATE] [--kind upload|import] [--batch ID]
+                        [--limit N] [--all] [--json]
 
 Lists jobs, newest first: id, kind, state, name, progress, age.
   --state S     only jobs in state S (${JOB_STATES.join(', ')})
   --kind K      only uploads or imports
+  --search Q    jobs whose name, filename, origin URL, id or Gcore video id has words beginning
+                with every word of Q (answered by the relay, across all jobs)
+  --batch ID    only the jobs of that batch
   --limit N     jobs per page, 1-500 (default 20)
   --cursor C    start at the "next" cursor of an earlier page
   --all         follow the "next" cursor to the end
@@ -45,6 +51,8 @@ Lists jobs, newest first: id, kind, state, name, progress, age.
       const page = await client.listJobs({
         ...(state ? { state } : {}),
         ...(kind ? { kind } : {}),
+        ...(values.search ? { q: values.search } : {}),
+        ...(values.batch ? { batch: values.batch } : {}),
         limit,
         ...(cursor ? { cursor } : {}),
       });

@@ -20,6 +20,7 @@ const options = {
   'directory-id': { type: 'string' },
   'chunk-size': { type: 'string' },
   'no-wait': { type: 'boolean' },
+  batch: { type: 'string' },
 } as const;
 
 /** Default PATCH size: big enough to be fast, small enough that a retry re-sends little. */
@@ -29,7 +30,7 @@ export const DEFAULT_CHUNK_SIZE = 50_000_000;
 const RETRY_DELAYS = [0, 1_000, 3_000, 5_000, 10_000, 20_000];
 
 const USAGE = `Usage: pnpm relay upload FILE... [--name N] [--description D] [--directory-id N]
-                         [--chunk-size BYTES] [--no-wait]
+                         [--chunk-size BYTES] [--batch ID] [--no-wait]
 
 Uploads each file to the relay over TUS (one after the other, with a progress bar), then waits
 until every job is final: ready, failed or canceled. Interrupted (Ctrl-C)? Run the same command
@@ -38,6 +39,8 @@ again: it resumes where it stopped.
   --description D     video description
   --directory-id N    Gcore directory for the videos
   --chunk-size BYTES  bytes per PATCH, e.g. 52428800, 50MB or 64MiB (default 50MB)
+  --batch ID          the files join this batch (a folder as one migration: make it with
+                      pnpm relay batch new NAME; follow it with pnpm relay batch ID)
   --no-wait           stop once the files are on the relay
 
 Each file's SHA-256 is compared with the one the relay computed as it received the file ("sha256
@@ -81,6 +84,7 @@ export const uploadCommand: Command = {
         ...(values.name !== undefined ? { name: values.name } : {}),
         ...(values.description !== undefined ? { description: values.description } : {}),
         ...(directoryId !== undefined ? { directory_id: String(directoryId) } : {}),
+        ...(values.batch !== undefined ? { batch: values.batch } : {}),
       };
     };
 

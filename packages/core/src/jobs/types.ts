@@ -1,5 +1,8 @@
 // What clients see of a job is the contract's; the rest of this file is the relay's own.
 export {
+  BATCH_EXPORT_COLUMNS,
+  type BatchExportRow,
+  type BatchPage,
   CALLBACK_STATES,
   type CallbackState,
   FINAL_STATES,
@@ -13,6 +16,7 @@ export {
   type JobKind,
   type JobState,
   type JobVideo,
+  type PublicBatch,
   type PublicJob,
   VIDEO_STATUSES,
   type VideoStatus,
@@ -42,6 +46,8 @@ export interface JobRequest {
   callback_url: string | null;
   /** Default `gcore`. Records written before this field existed lack it: read it as `via ?? 'gcore'`. */
   via: ImportVia;
+  /** An import's `idempotency_key`, shown in its batch's export; absent for uploads and older records. */
+  idempotency_key?: string | null;
 }
 
 /**
@@ -85,6 +91,8 @@ export interface JobRecord extends PublicJob {
    * receives, for imports, and in records written before the field existed.
    */
   received_at: string | null;
+  /** The item's position in its batch request (null: no batch, or an upload that joined one). */
+  batch_index: number | null;
 }
 
 export const emptyProgress = (): ForwardProgress => ({
@@ -129,5 +137,6 @@ export function toPublicJob(record: JobRecord): PublicJob {
     // Records written before the field existed have none: pending when there is a callback_url.
     callback: record.callback ?? (record.request?.callback_url ? pendingCallback() : null),
     sha256: record.sha256 ?? null,
+    batch: record.batch ?? null,
   };
 }

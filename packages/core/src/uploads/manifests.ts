@@ -33,6 +33,8 @@ export interface UploadManifest {
    * in manifests written before the field (then the file is hashed from disk when it is queued).
    */
   sha256?: string | null;
+  /** The batch the upload joined (`batch` in its Upload-Metadata); absent when none. */
+  batch?: string | null;
 }
 
 const SUFFIX = '.relay.json';

@@ -7,6 +7,8 @@
  * @typedef {import('@gtr/contract').JobKind} JobKind
  * @typedef {import('@gtr/contract').ErrorCode} ErrorCode
  * @typedef {import('@gtr/contract').ErrorBody} ErrorBody
+ * @typedef {import('@gtr/contract').PublicBatch} PublicBatch
+ * @typedef {import('@gtr/contract').BatchPage} BatchPage
  * @typedef {{items: PublicJob[], next: string | null}} JobPage
  * @typedef {{url: string, emulator: boolean}} UpstreamInfo
  */
@@ -58,18 +60,30 @@ async function call(method, path) {
 }
 
 /**
- * `{items, next}`, newest first.
- * @param {{state?: JobState | '', kind?: JobKind | '', owner?: string, limit?: number, cursor?: string | null}} [query]
+ * `{items, next}`, newest first; every filter, the search `q` included, is the relay's.
+ * @param {{state?: JobState | '', kind?: JobKind | '', owner?: string, q?: string, batch?: string, limit?: number, cursor?: string | null}} [query]
  * @returns {Promise<JobPage>}
  */
-export function listJobs({ state, kind, owner, limit = 100, cursor } = {}) {
+export function listJobs({ state, kind, owner, q, batch, limit = 100, cursor } = {}) {
   const query = new URLSearchParams({ limit: String(limit) });
   if (state) query.set('state', state);
   if (kind) query.set('kind', kind);
   if (owner) query.set('owner', owner);
+  if (q) query.set('q', q);
+  if (batch) query.set('batch', batch);
   if (cursor) query.set('cursor', cursor);
   return call('GET', `/api/jobs?${query}`);
 }
+
+/** @type {(limit?: number) => Promise<BatchPage>} */
+export const listBatches = (limit = 20) => call('GET', `/api/batches?limit=${limit}`);
+/** @type {(id: string) => Promise<PublicBatch>} */
+export const getBatch = (id) => call('GET', `/api/batches/${encodeURIComponent(id)}`);
+/** @type {(id: string) => Promise<{batch: PublicBatch, retried: number, refused: unknown[]}>} */
+export const retryBatch = (id) => call('POST', `/api/batches/${encodeURIComponent(id)}/retry`);
+/** @type {(id: string, format: 'csv' | 'json') => string} */
+export const batchExportUrl = (id, format) =>
+  `/api/batches/${encodeURIComponent(id)}/export?format=${format}`;
 
 /** @type {(id: string) => Promise<PublicJob>} */
 export const getJob = (id) => call('GET', `/api/jobs/${encodeURIComponent(id)}`);

@@ -1,6 +1,7 @@
 // @ts-check
-import { JOB_KINDS, JOB_STATES } from '../contract/index.js';
-import { ApiError, cancelJob, getJob, getSummary, listJobs, retryJob } from './api.js';
+import { JOB_KINDS, JOB_STATES, jobWords, matchesWords, searchWords } from '../contract/index.js';
+import { ApiError, cancelJob, getBatch, getSummary, listJobs, retryJob } from './api.js';
+import { startBatchView } from './batches.js';
 import { byId, h, setText } from './dom.js';
 import { formatCount, formatRate } from './format.js';
 import { connectLive } from './live.js';
@@ -13,11 +14,13 @@ import { refreshAges, renderRow, STATES } from './render.js';
  * @typedef {import('./api.js').DashboardSummary} DashboardSummary
  * @typedef {import('./live.js').LiveStatus} LiveStatus
  * @typedef {import('./live.js').JobsEvent} JobsEvent
- * @typedef {{state: JobState | '', kind: JobKind | '', owner: string, q: string}} Filters
+ * @typedef {{state: JobState | '', kind: JobKind | '', owner: string, q: string, batch: string}} Filters
  */
 
 const PAGE_SIZE = 100;
-const ID_PATTERN = /^[A-Za-z0-9_-]{6,128}$/;
+const BATCH_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Typing pauses this long before the relay is asked. */
+const SEARCH_DELAY_MS = 250;
 
 const view = {
   /** @type {Map<string, PublicJob>} id → job, the jobs loaded for the current state/kind filter. */
@@ -25,9 +28,9 @@ const view = {
   /** @type {string | null} Cursor of the next older page, or null when everything is loaded. */
   next: null,
   /** @type {Filters} */
-  filters: { state: '', kind: '', owner: '', q: '' },
-  /** @type {string | null} A job found by exact id from the search box, shown whatever the filters. */
-  pinned: null,
+  filters: { state: '', kind: '', owner: '', q: '', batch: '' },
+  /** @type {string[]} The words of `filters.q`, for live changes (the relay answers the list itself). */
+  words: [],
   /** @type {Set<string>} */
   busy: new Set(),
   loaded: false,
@@ -61,27 +64,28 @@ const isOneOf = (values, value) => /** @type {readonly string[]} */ (values).inc
 
 // ---- filters -------------------------------------------------------------------------------
 
+// The list is the relay's answer to the filters; these decide only what a live change does to it.
 /** @param {PublicJob} job */
 const matchesFilters = (job) =>
   (!view.filters.state || job.state === view.filters.state) &&
   (!view.filters.kind || job.kind === view.filters.kind) &&
-  (!view.filters.owner || job.owner === view.filters.owner);
+  (!view.filters.owner || job.owner === view.filters.owner) &&
+  (!view.filters.batch || job.batch === view.filters.batch);
 
-/** @param {PublicJob} job */
-function matchesQuery(job) {
-  const q = view.filters.q;
-  if (!q) return true;
-  return [job.name, job.id, job.filename, job.origin_url].some((v) => v?.toLowerCase().includes(q));
-}
+/**
+ * Whether a job the list does not hold yet matches the search, by the relay's rules. The page
+ * sees less than the relay (a video id before `video` is set): a job the relay answered stays.
+ * @param {PublicJob} job
+ */
+const matchesSearch = (job) =>
+  view.words.length === 0 || matchesWords(jobWords({ ...job, videoId: job.video?.id ?? null }), view.words);
 
 // Ties keep the relay's order (the sort is stable and the map holds the list as the API gave it).
 /** @type {(a: PublicJob, b: PublicJob) => number} */
 const newestFirst = (a, b) => (a.created_at === b.created_at ? 0 : a.created_at < b.created_at ? 1 : -1);
 
 function visibleJobs() {
-  return [...view.jobs.values()]
-    .filter((job) => (matchesFilters(job) || job.id === view.pinned) && matchesQuery(job))
-    .sort(newestFirst);
+  return [...view.jobs.values()].filter(matchesFilters).sort(newestFirst);
 }
 
 function readFiltersFromUrl() {
@@ -91,9 +95,12 @@ function readFiltersFromUrl() {
   view.filters.state = isOneOf(JOB_STATES, state) ? state : '';
   view.filters.kind = isOneOf(JOB_KINDS, kind) ? kind : '';
   search.value = params.get('q') ?? '';
-  view.filters.q = search.value.trim().toLowerCase();
+  view.filters.q = search.value.trim();
+  view.words = searchWords(view.filters.q);
   kindSelect.value = view.filters.kind;
   view.filters.owner = params.get('owner') ?? '';
+  const batch = params.get('batch') ?? '';
+  view.filters.batch = BATCH_ID.test(batch) ? batch : '';
 }
 
 function writeFiltersToUrl() {
@@ -101,6 +108,7 @@ function writeFiltersToUrl() {
   if (view.filters.state) params.set('state', view.filters.state);
   if (view.filters.kind) params.set('kind', view.filters.kind);
   if (view.filters.owner) params.set('owner', view.filters.owner);
+  if (view.filters.batch) params.set('batch', view.filters.batch);
   if (search.value.trim()) params.set('q', search.value.trim());
   const query = params.toString();
   history.replaceState(null, '', query ? `?${query}` : location.pathname);
@@ -111,17 +119,14 @@ function writeFiltersToUrl() {
 /** Loads the newest page for the current filters (and the header numbers). */
 async function reload() {
   const seq = ++view.loadSeq;
-  const { state, kind, owner } = view.filters;
   try {
     const [page, summary] = await Promise.all([
-      listJobs({ state, kind, owner, limit: PAGE_SIZE }),
+      listJobs({ ...view.filters, limit: PAGE_SIZE }),
       getSummary().catch(() => null),
     ]);
     if (seq !== view.loadSeq) return;
     const fresh = new Map();
     for (const job of page.items) fresh.set(job.id, newer(view.jobs.get(job.id), job));
-    const pinned = view.pinned && view.jobs.get(view.pinned);
-    if (pinned && !fresh.has(pinned.id)) fresh.set(pinned.id, pinned);
     view.jobs = fresh;
     view.next = page.next;
     view.loaded = true;
@@ -173,9 +178,13 @@ function applyJobs({ jobs = [], removed = [] }) {
     const current = view.jobs.get(job.id);
     if (current) {
       if (current.updated_at > job.updated_at) continue;
-      if (matchesFilters(job) || job.id === view.pinned) view.jobs.set(job.id, job);
+      if (matchesFilters(job)) view.jobs.set(job.id, job);
       else view.jobs.delete(job.id);
-    } else if (matchesFilters(job) && (view.next === null || (oldest !== null && job.created_at >= oldest))) {
+    } else if (
+      matchesFilters(job) &&
+      matchesSearch(job) &&
+      (view.next === null || (oldest !== null && job.created_at >= oldest))
+    ) {
       view.jobs.set(job.id, job);
     }
   }
@@ -237,7 +246,7 @@ function render() {
 
 /** @param {number} shown */
 function renderListInfo(shown) {
-  const filtered = Boolean(view.filters.state || view.filters.kind || view.filters.q);
+  const filtered = Boolean(view.filters.state || view.filters.kind || view.filters.q || view.filters.batch);
   const empty = byId('empty');
   empty.hidden = !view.loaded || shown > 0;
   setText(byId('empty-title'), filtered ? 'No jobs match' : 'No jobs yet');
@@ -247,10 +256,11 @@ function renderListInfo(shown) {
       ? 'Try another state or kind, or clear the search.'
       : 'Uploads and imports appear here the moment they start.',
   );
-  const more = view.next ? ' · older jobs not loaded' : '';
+  const more = view.next ? ' · older ones on the relay: load them below' : '';
   let count = '';
   if (view.loaded && view.filters.q) {
-    count = `${formatCount(shown)} ${shown === 1 ? 'match' : 'matches'} among ${formatCount(view.jobs.size)} loaded jobs${more}`;
+    // The relay searched every job; what is shown are its newest matches.
+    count = `${formatCount(shown)} ${shown === 1 ? 'match' : 'matches'}${more}`;
   } else if (view.loaded) {
     count = `${formatCount(shown)} ${shown === 1 ? 'job' : 'jobs'}${more}`;
   }
@@ -262,7 +272,21 @@ function renderListInfo(shown) {
     byId('jobs-title'),
     stateInfo ? `${stateInfo.label} ${kindLabel}` : view.filters.kind ? `All ${kindLabel}` : 'All jobs',
   );
+  byId('batch-filter').hidden = !view.filters.batch;
 }
+
+/** The name of the batch the list is narrowed to, looked up once per batch. */
+async function showBatchName() {
+  const id = view.filters.batch;
+  if (!id) return;
+  setText(byId('batch-filter-name'), batchNames.get(id) ?? id);
+  if (batchNames.has(id)) return;
+  const batch = await getBatch(id).catch(() => null);
+  if (batch) batchNames.set(id, batch.name);
+  if (view.filters.batch === id) setText(byId('batch-filter-name'), batch?.name ?? id);
+}
+/** @type {Map<string, string>} */
+const batchNames = new Map();
 
 /** @type {Record<JobKind, string>} */
 const KIND_LABELS = { upload: 'uploads', import: 'imports' };
@@ -358,36 +382,25 @@ function setLiveStatus(status) {
 /** @param {Partial<Filters>} change */
 function setFilter(change) {
   Object.assign(view.filters, change);
-  view.pinned = null;
+  view.words = searchWords(view.filters.q);
   markActiveChip();
   writeFiltersToUrl();
-  view.jobs = new Map([...view.jobs].filter(([, job]) => matchesFilters(job)));
+  // What is loaded and still matches stays until the relay answers.
+  view.jobs = new Map([...view.jobs].filter(([, job]) => matchesFilters(job) && matchesSearch(job)));
   render();
+  void showBatchName();
   void reload();
 }
 
 /** @type {ReturnType<typeof setTimeout> | undefined} */
-let lookupTimer;
+let searchTimer;
+/** The relay searches every job (the index answers at any size): asked once typing pauses. */
 function onSearch() {
-  view.filters.q = search.value.trim().toLowerCase();
-  if (view.pinned) {
-    const pinned = view.jobs.get(view.pinned);
-    if (pinned && !matchesFilters(pinned)) view.jobs.delete(view.pinned);
-    view.pinned = null;
-  }
-  writeFiltersToUrl();
-  render();
-  // Only loaded jobs are searched; an exact id is looked up at the relay when nothing matches.
-  clearTimeout(lookupTimer);
-  const raw = search.value.trim();
-  if (!ID_PATTERN.test(raw) || visibleJobs().length > 0) return;
-  lookupTimer = setTimeout(async () => {
-    const job = await getJob(raw).catch(() => null);
-    if (!job || search.value.trim() !== raw) return;
-    view.pinned = job.id;
-    view.jobs.set(job.id, newer(view.jobs.get(job.id), job));
-    render();
-  }, 300);
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => {
+    const q = search.value.trim();
+    if (q !== view.filters.q) setFilter({ q });
+  }, SEARCH_DELAY_MS);
 }
 
 /**
@@ -479,6 +492,16 @@ const targetOf = (event) => (event.target instanceof Element ? event.target : nu
 readFiltersFromUrl();
 buildStateFilters();
 setUpCancelDialog();
+void showBatchName();
+byId('batch-filter-clear').addEventListener('click', () => setFilter({ batch: '' }));
+startBatchView({
+  onShow: (batch, state) => {
+    batchNames.set(batch.id, batch.name);
+    setFilter({ batch: batch.id, state });
+    byId('jobs').focus();
+  },
+  toast,
+});
 search.addEventListener('input', onSearch);
 kindSelect.addEventListener('change', () =>
   setFilter({ kind: isOneOf(JOB_KINDS, kindSelect.value) ? kindSelect.value : '' }),
