@@ -5,7 +5,14 @@ import type { JobRecord } from '@gtr/core';
 import { testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
 import { type Emulator, type Faults, startEmulator } from '@gtr/gcore-emulator';
 import { clientUpload } from './support/clients.js';
-import { type Cluster, jobsOf, seededRandom, startCluster, uploadDirOf } from './support/cluster.js';
+import {
+  type Cluster,
+  forwardsOf,
+  jobsOf,
+  seededRandom,
+  startCluster,
+  uploadDirOf,
+} from './support/cluster.js';
 
 /*
  * The promise under load: every upload ends `ready`, with exactly one Gcore video holding the same
@@ -185,8 +192,12 @@ describe(`soak: ${N} uploads through faults and restarts`, () => {
         ).catch(async (error: unknown) => {
           const jobs = await jobsOf(cluster, ids);
           const open = jobs.filter((j) => j.state !== 'ready').map(brief);
+          const forwards = await forwardsOf(
+            cluster,
+            open.map((j) => j.id),
+          ).catch(() => ({}));
           throw new Error(
-            `${(error as Error).message}: ${JSON.stringify(open, null, 1)}\n${events.join('\n')}`,
+            `${(error as Error).message}: ${JSON.stringify(open, null, 1)}\nforward jobs: ${JSON.stringify(forwards)}\n${events.join('\n')}`,
           );
         });
       } finally {

@@ -10,6 +10,7 @@ import {
   waitFor,
   writeVideoFile,
 } from '@gtr/core/testing';
+import { UnrecoverableError, Worker } from 'bullmq';
 import request from 'supertest';
 import { startTestRelay, type TestRelay, tusUpload } from './testing.js';
 
@@ -127,6 +128,35 @@ describe('no finished upload is left behind', () => {
       expect(await t.relay.jobs.get(partial)).toMatchObject({ state: 'receiving', bytes_received: 300 });
       // A second pass finds nothing to do.
       expect(await t.relay.reconcile()).toEqual({ restored: 0, enqueued: 0 });
+    });
+
+    it('queues again a finished upload whose forward BullMQ ended without it (failed or done)', async () => {
+      const id = (await create(Buffer.alloc(1_000, 4))).headers.location!.split('/').pop()!;
+      expect((await t.relay.jobs.get(id))?.state).toBe('queued');
+      // A worker that ends the BullMQ job without touching ours (e.g. stalled past its limit).
+      const connection = t.redis.duplicate({ maxRetriesPerRequest: null });
+      const worker = new Worker(
+        t.queues.forward.name,
+        async () => {
+          throw new UnrecoverableError('stalled more than allowable limit');
+        },
+        { connection, prefix: t.queues.forward.opts.prefix! },
+      );
+      try {
+        await waitFor(
+          async () => ((await (await t.queues.forward.getJob(id))?.isFailed()) ? true : undefined),
+          {
+            timeoutMs: 10_000,
+            what: 'the BullMQ job to fail',
+          },
+        );
+      } finally {
+        await worker.close();
+        await connection.quit();
+      }
+      expect((await t.relay.jobs.get(id))?.state).toBe('queued');
+      expect(await t.relay.reconcile()).toEqual({ restored: 0, enqueued: 1 });
+      expect(await (await t.queues.forward.getJob(id))!.getState()).toBe('waiting');
     });
 
     it('queues a finished upload whose job was never queued (the lost onUploadFinish error)', async () => {

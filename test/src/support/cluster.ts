@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import {
+  createQueues,
   createRedis,
   type JobRecord,
   JobRepository,
@@ -145,6 +146,21 @@ async function stopSoon(app: AppProcess): Promise<void> {
 }
 
 /** Every job of a list of ids, as the test's Redis connection sees them. */
+/** Where each job's forward stands in BullMQ (for a failing run's report): state and failure. */
+export async function forwardsOf(cluster: Cluster, ids: readonly string[]): Promise<Record<string, string>> {
+  const queues = createQueues(cluster.redis, { prefix: cluster.prefix, forwardAttempts: 1 });
+  try {
+    const out: Record<string, string> = {};
+    for (const id of ids) {
+      const job = await queues.forward.getJob(id);
+      out[id] = job ? `${await job.getState()}${job.failedReason ? `: ${job.failedReason}` : ''}` : 'none';
+    }
+    return out;
+  } finally {
+    await queues.close();
+  }
+}
+
 export async function jobsOf(cluster: Cluster, ids: readonly string[]): Promise<JobRecord[]> {
   const jobs = await Promise.all(ids.map((id) => cluster.jobs.get(id)));
   return jobs.map((job, i) => {

@@ -157,7 +157,10 @@ export class Reconciler {
     }
     if (job.state === 'receiving' || job.state === 'queued') {
       const before = await this.deps.queues.forward.getJob(id);
-      if (job.state === 'receiving' || !before) {
+      // A forward BullMQ ended (failed, or done with nothing to do) while the job still waits:
+      // nobody would pick it up again.
+      const ended = before ? ['failed', 'completed'].includes(await before.getState()) : true;
+      if (job.state === 'receiving' || ended) {
         await this.deps.uploads.queueCompleted({ ...manifest, size: manifest.size ?? upload?.size ?? null });
         report.enqueued++;
       }

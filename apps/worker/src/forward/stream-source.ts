@@ -12,6 +12,8 @@ export interface StreamSource {
    * has queued it, nor a file whose bytes hash to anything else.
    */
   completed(): Promise<string | null>;
+  /** The forward's run ended: a wait for completion still pending is dropped, never acted on. */
+  close(): void;
 }
 
 /**
@@ -23,6 +25,8 @@ export interface StreamSource {
 export function streamSource(attempt: ForwardAttempt): StreamSource {
   const { ctx, id } = attempt;
   let completed: Promise<string | null> | null = null;
+  const closed = new AbortController();
+  const signal = AbortSignal.any([attempt.signal, closed.signal]);
 
   /** The job, unless the upload is gone (terminated, expired): then the forward stops as a cancel does. */
   const current = async () => {
@@ -60,8 +64,9 @@ export function streamSource(attempt: ForwardAttempt): StreamSource {
             const job = await current();
             return job.state === 'receiving' ? undefined : job;
           },
-          attempt.signal,
+          signal,
         );
+        signal.throwIfAborted();
         await attempt.moveTo('uploading');
         return job.sha256 ?? null;
       })().catch((error: unknown) => {
@@ -70,5 +75,6 @@ export function streamSource(attempt: ForwardAttempt): StreamSource {
       });
       return completed;
     },
+    close: () => closed.abort(),
   };
 }
