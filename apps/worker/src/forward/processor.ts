@@ -53,7 +53,8 @@ export function forwardProcessor(ctx: WorkerContext) {
       const started = await ctx.jobs.update(
         id,
         { attempts: job.attemptsMade + 1 },
-        { onlyFrom: streaming ? ['receiving'] : FORWARDING },
+        // A streamed upload may have just become complete (`queued`): then it is forwarded as one.
+        { onlyFrom: streaming ? ['receiving', ...FORWARDING] : FORWARDING },
       );
       if (!started) return;
       ctx.metrics.forwardsStarted.inc();
