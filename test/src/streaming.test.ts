@@ -137,6 +137,21 @@ describe('streaming uploads to Gcore while they arrive', () => {
     });
   });
 
+  it('fails a streamed upload Gcore refuses for good while it still arrives, with Gcore’s reason', async () => {
+    stack = await startStack({ apiKey: 'not-the-key' });
+    const file = path.join(tmp, 'refused.mp4');
+    await writeVideoFile(file, 12 * MB, 12);
+    const upload = bufferUpload(stack, await fs.readFile(file), 'refused.mp4');
+    await pauseAt(upload, 6 * MB);
+    const id = idOf(upload.url)!;
+    const failed = await stack.waitForState(id, ['failed', 'ready'], 30_000);
+    expect([failed.state, failed.error?.code]).toEqual(['failed', 'GCORE_UNAUTHORIZED']);
+    // The tool's last bytes are still taken; the job keeps Gcore's reason.
+    await resume(upload);
+    const after = await stack.job(id);
+    expect([after.state, after.error?.code]).toEqual(['failed', 'GCORE_UNAUTHORIZED']);
+  });
+
   it('streams through Gcore faults mid-stream (429s, dropped PATCHes, an expired session) to one ready video', async () => {
     stack = await startStack({
       faults: { patch429EveryN: 5, patchDropEveryN: 4, retryAfterMs: 200 },

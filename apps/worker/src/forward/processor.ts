@@ -1,4 +1,11 @@
-import { ensureTracking, FORWARDING, type ForwardJobData, type ForwardJobName, QUEUES } from '@gtr/core';
+import {
+  ensureTracking,
+  FORWARDING,
+  type ForwardJobData,
+  type ForwardJobName,
+  type JobState,
+  QUEUES,
+} from '@gtr/core';
 import { RateLimitBackoff } from '@gtr/gcore';
 import { DelayedError, type Job, RateLimitError, UnrecoverableError } from 'bullmq';
 import type { WorkerContext } from '../context.js';
@@ -131,7 +138,10 @@ async function handleFailure(
     );
     throw error instanceof Error ? error : new Error(String(error));
   }
-  const failed = await ctx.lifecycle.fail(id, jobError, FORWARDING);
+  // A streamed upload may still be arriving: it fails now, with Gcore's reason (the tool's last
+  // bytes are still taken; an operator's retry forwards them once they are all in).
+  const from: readonly JobState[] = job.name === 'upload' ? [...FORWARDING, 'receiving'] : FORWARDING;
+  const failed = await ctx.lifecycle.fail(id, jobError, from);
   ctx.metrics.forwardsFailed.inc({ code: jobError.code, owner: failed?.owner ?? 'unknown' });
   ctx.logger.warn({ jobId: id, code: jobError.code, message: jobError.message }, 'forward failed');
   throw new UnrecoverableError(jobError.message);
