@@ -1,13 +1,16 @@
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import type { Browser } from 'playwright-core';
-import { jobRowSelector, launchChromium, openDashboard, waitForJobRow } from './support/browser.js';
+import {
+  jobRowSelector,
+  launchChromium,
+  openDashboard,
+  runToolPage,
+  waitForJobRow,
+} from './support/browser.js';
 import { cappedUpload } from './support/clients.js';
-import { ROOT } from './support/processes.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1024 * 1024;
@@ -103,7 +106,6 @@ describe('in a real browser, against the whole pipeline', () => {
 
   it('takes an upload from tus-js-client in a page on another origin (CORS) to ready', async () => {
     stack = await startStack();
-    const bundle = await fs.readFile(path.join(ROOT, 'test/node_modules/tus-js-client/dist/tus.min.js'));
     const page = `<!doctype html><meta charset="utf-8"><title>tool</title><script src="/tus.min.js"></script>
 <p id="out">starting</p>
 <script>
@@ -123,40 +125,10 @@ describe('in a real browser, against the whole pipeline', () => {
   });
   upload.start();
 </script>`;
-    const tool = http.createServer((req, res) => {
-      if (req.url?.startsWith('/tus.min.js')) {
-        res.setHeader('Content-Type', 'text/javascript');
-        res.end(bundle);
-        return;
-      }
-      res.setHeader('Content-Type', 'text/html');
-      res.end(page);
-    });
-    await new Promise<void>((r) => tool.listen(0, '127.0.0.1', r));
-    const context = await browser.newContext();
-    try {
-      const origin = `http://localhost:${(tool.address() as AddressInfo).port}`;
-      const tab = await context.newPage();
-      const query = new URLSearchParams({ relay: stack.relay.url, token: stack.relay.token });
-      await tab.goto(`${origin}/?${query}`);
-      await tab.waitForFunction(
-        () =>
-          /^(done|error)/.test(
-            (
-              globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }
-            ).document.getElementById('out').textContent,
-          ),
-        undefined,
-        { timeout: 15_000 },
-      );
-      const out = await tab.locator('#out').textContent();
-      expect(out).toMatch(/^done http:\/\/127\.0\.0\.1:\d+\/files\/[0-9a-f]+$/);
-      const id = out!.split('/').pop()!;
-      const job = await stack.waitForState(id, ['ready', 'failed']);
-      expect(job).toMatchObject({ state: 'ready', name: 'Browser upload', filename: 'from-browser.mp4' });
-    } finally {
-      await context.close();
-      tool.close();
-    }
+    const out = await runToolPage(browser, page, stack.relay, 15_000);
+    expect(out).toMatch(/^done http:\/\/127\.0\.0\.1:\d+\/files\/[0-9a-f]+$/);
+    const id = out!.split('/').pop()!;
+    const job = await stack.waitForState(id, ['ready', 'failed']);
+    expect(job).toMatchObject({ state: 'ready', name: 'Browser upload', filename: 'from-browser.mp4' });
   });
 });

@@ -1,15 +1,12 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { writeVideoFile } from '@gtr/core/testing';
 import type { Browser } from 'playwright-core';
-import { launchChromium } from './support/browser.js';
-import { ROOT } from './support/processes.js';
+import { launchChromium, runToolPage } from './support/browser.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1024 * 1024;
@@ -102,7 +99,6 @@ describe('real TUS clients that send Upload-Checksum', () => {
     it('takes a tus-js-client upload with sha256 Upload-Checksums from another origin to ready', async () => {
       stack = await startStack();
       const size = 3 * MB + 4_321;
-      const bundle = await fs.readFile(path.join(ROOT, 'test/node_modules/tus-js-client/dist/tus.min.js'));
       // Each PATCH gets the sha256 of its chunk (crypto.subtle; localhost is a secure context); the
       // first one's checksum is of other bytes, once, so the relay's 460 shows in the statuses.
       const page = `<!doctype html><meta charset="utf-8"><title>tool</title><script src="/tus.min.js"></script>
@@ -138,55 +134,25 @@ describe('real TUS clients that send Upload-Checksum', () => {
   });
   upload.start();
 </script>`;
-      const tool = http.createServer((req, res) => {
-        if (req.url?.startsWith('/tus.min.js')) {
-          res.setHeader('Content-Type', 'text/javascript');
-          res.end(bundle);
-          return;
-        }
-        res.setHeader('Content-Type', 'text/html');
-        res.end(page);
+      const out = await runToolPage(browser, page, stack.relay);
+      expect(out).toMatch(/^done /);
+      const { url, statuses } = JSON.parse(out.slice('done '.length)) as {
+        url: string;
+        statuses: number[];
+      };
+      expect(statuses).toEqual([460, 204, 204, 204, 204]);
+      const id = url.split('/').pop()!;
+      const job = await stack.waitForState(id, ['ready', 'failed'], 60_000);
+      expect(job).toMatchObject({
+        state: 'ready',
+        name: 'Checksummed in a browser',
+        filename: 'summed.mp4',
       });
-      await new Promise<void>((r) => tool.listen(0, '127.0.0.1', r));
-      const context = await browser.newContext();
-      try {
-        const origin = `http://localhost:${(tool.address() as AddressInfo).port}`;
-        const tab = await context.newPage();
-        const query = new URLSearchParams({ relay: stack.relay.url, token: stack.relay.token });
-        await tab.goto(`${origin}/?${query}`);
-        await tab.waitForFunction(
-          () =>
-            /^(done|error)/.test(
-              (
-                globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }
-              ).document.getElementById('out').textContent,
-            ),
-          undefined,
-          { timeout: 30_000 },
-        );
-        const out = (await tab.locator('#out').textContent())!;
-        expect(out).toMatch(/^done /);
-        const { url, statuses } = JSON.parse(out.slice('done '.length)) as {
-          url: string;
-          statuses: number[];
-        };
-        expect(statuses).toEqual([460, 204, 204, 204, 204]);
-        const id = url.split('/').pop()!;
-        const job = await stack.waitForState(id, ['ready', 'failed'], 60_000);
-        expect(job).toMatchObject({
-          state: 'ready',
-          name: 'Checksummed in a browser',
-          filename: 'summed.mp4',
-        });
-        const expected = Buffer.alloc(size);
-        expected.set([0, 0, 0, 24, 102, 116, 121, 112, 105, 115, 111, 109]);
-        for (let i = 12; i < size; i++) expected[i] = (i * 7919) & 255;
-        const sha256 = createHash('sha256').update(expected).digest('hex');
-        expect(stack.emulator.video(job.video!.id)!.sha256).toBe(sha256);
-      } finally {
-        await context.close();
-        tool.close();
-      }
+      const expected = Buffer.alloc(size);
+      expected.set([0, 0, 0, 24, 102, 116, 121, 112, 105, 115, 111, 109]);
+      for (let i = 12; i < size; i++) expected[i] = (i * 7919) & 255;
+      const sha256 = createHash('sha256').update(expected).digest('hex');
+      expect(stack.emulator.video(job.video!.id)!.sha256).toBe(sha256);
     });
   });
 });

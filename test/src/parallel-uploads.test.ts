@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { writeVideoFile } from '@gtr/core/testing';
 import type { Browser } from 'playwright-core';
 import request from 'supertest';
-import { launchChromium } from './support/browser.js';
-import { ROOT } from './support/processes.js';
+import { launchChromium, runToolPage } from './support/browser.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1024 * 1024;
@@ -101,47 +98,8 @@ describe('parallel uploads (TUS concatenation) through the whole pipeline', () =
     });
     afterAll(() => browser.close());
 
-    /** Serves `page` and the bundles at `/tus.min.js` and `/uppy.min.js`, runs it; its #out text. */
-    async function runTool(page: string): Promise<string> {
-      const bundles: Record<string, string> = {
-        '/tus.min.js': path.join(ROOT, 'test/node_modules/tus-js-client/dist/tus.min.js'),
-        '/uppy.min.js': path.join(ROOT, 'test/node_modules/uppy/dist/uppy.min.js'),
-      };
-      const tool = http.createServer((req, res) => {
-        const bundle = bundles[req.url?.split('?')[0] ?? ''];
-        if (bundle) {
-          res.setHeader('Content-Type', 'text/javascript');
-          createReadStream(bundle).pipe(res);
-          return;
-        }
-        res.setHeader('Content-Type', 'text/html');
-        res.end(page);
-      });
-      await new Promise<void>((r) => tool.listen(0, '127.0.0.1', r));
-      const context = await browser.newContext();
-      try {
-        const origin = `http://localhost:${(tool.address() as AddressInfo).port}`;
-        const tab = await context.newPage();
-        const query = new URLSearchParams({ relay: stack.relay.url, token: stack.relay.token });
-        await tab.goto(`${origin}/?${query}`);
-        await tab.waitForFunction(
-          () =>
-            /^(done|error)/.test(
-              (
-                globalThis as unknown as {
-                  document: { getElementById(id: string): { textContent: string } };
-                }
-              ).document.getElementById('out').textContent,
-            ),
-          undefined,
-          { timeout: 60_000 },
-        );
-        return (await tab.locator('#out').textContent())!;
-      } finally {
-        await context.close();
-        tool.close();
-      }
-    }
+    /** Runs a tool page (tus-js-client's and Uppy's bundles at hand) on an origin of its own: its #out text. */
+    const runTool = (page: string) => runToolPage(browser, page, stack.relay, 60_000);
 
     it('takes tus-js-client’s browser bundle with parallelUploads: 3 and reads Upload-Concat (CORS)', async () => {
       const size = 5 * MB + 7;

@@ -1,6 +1,10 @@
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import type { JobState } from '@gtr/core';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { ROOT } from './processes.js';
 
 /** Debian's chromium (`apt-get install chromium`; .ci/run installs it). Never a downloaded browser. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -149,4 +153,54 @@ export function elementsWiderThanWindow(page: Page): Promise<string[]> {
       .filter((el) => el.getBoundingClientRect().right > page.innerWidth + 0.5)
       .map((el) => `${el.tagName.toLowerCase()}.${Array.from(el.classList).join('.')}#${el.id}`);
   });
+}
+
+/** The client bundles a tool page may load: tus-js-client's and Uppy's, as their packages ship them. */
+const CLIENT_BUNDLES: Record<string, string> = {
+  '/tus.min.js': path.join(ROOT, 'test/node_modules/tus-js-client/dist/tus.min.js'),
+  '/uppy.min.js': path.join(ROOT, 'test/node_modules/uppy/dist/uppy.min.js'),
+};
+
+/**
+ * A tool's page on an origin of its own (`http://localhost:<port>`, so every request to the relay
+ * is cross-origin): serves `page` and the client bundles, opens it with `?relay=&token=`, and
+ * resolves with the text of its `#out` once that starts with `done` or `error`.
+ */
+export async function runToolPage(
+  browser: Browser,
+  page: string,
+  relay: { url: string; token: string },
+  timeoutMs = 30_000,
+): Promise<string> {
+  const tool = http.createServer((req, res) => {
+    const bundle = CLIENT_BUNDLES[req.url?.split('?')[0] ?? ''];
+    if (bundle) {
+      res.setHeader('Content-Type', 'text/javascript');
+      fs.createReadStream(bundle).pipe(res);
+      return;
+    }
+    res.setHeader('Content-Type', 'text/html');
+    res.end(page);
+  });
+  await new Promise<void>((resolve) => tool.listen(0, '127.0.0.1', resolve));
+  const context = await browser.newContext();
+  try {
+    const origin = `http://localhost:${(tool.address() as AddressInfo).port}`;
+    const tab = await context.newPage();
+    await tab.goto(`${origin}/?${new URLSearchParams({ relay: relay.url, token: relay.token })}`);
+    await tab.waitForFunction(
+      () =>
+        /^(done|error)/.test(
+          (
+            globalThis as unknown as { document: { getElementById(id: string): { textContent: string } } }
+          ).document.getElementById('out').textContent,
+        ),
+      undefined,
+      { timeout: timeoutMs },
+    );
+    return (await tab.locator('#out').textContent()) ?? '';
+  } finally {
+    await context.close();
+    tool.close();
+  }
 }
