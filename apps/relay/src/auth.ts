@@ -61,6 +61,10 @@ export function presentedToken(req: Request, allowBasic: boolean): string | null
 export const seesEveryJob = (principal: Principal | undefined): boolean =>
   principal !== undefined && atLeast(principal.role, 'operator');
 
+/** Whether this principal may see what `owner` made (a job, a batch): its own, or every one. */
+export const mayUse = (principal: Principal | undefined, owner: string | null | undefined): boolean =>
+  seesEveryJob(principal) || owner === principal?.name;
+
 export interface AuthOptions {
   /** Accept HTTP Basic (password = token) and answer 401 with a Basic challenge: for pages. */
   basic?: boolean;

@@ -8,11 +8,12 @@ import {
   type JobRecord,
   type JobRepository,
   type JobState,
+  type Principal,
   type PublicBatch,
 } from '@gtr/core';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { principalOf, seesEveryJob } from '../auth.js';
+import { mayUse, principalOf, seesEveryJob } from '../auth.js';
 import { cancelJob, type JobActionDeps, retryJob } from './job-actions.js';
 
 export interface BatchesApiDeps extends JobActionDeps {
@@ -35,6 +36,19 @@ const createBody = z.object({
   name: z.string().trim().min(1, 'name must not be empty').max(255, 'name must be at most 255 characters'),
 });
 
+/** Batch `id`, if this principal may see it: another tool's is answered as if it did not exist. */
+export async function visibleBatch(
+  batches: BatchRepository,
+  id: string,
+  principal: Principal | undefined,
+): Promise<PublicBatch> {
+  const batch = BatchRepository.isId(id) ? await batches.get(id) : null;
+  if (!batch || !mayUse(principal, batch.owner)) {
+    throw new AppError('BATCH_NOT_FOUND', `no batch with id "${id.slice(0, 64)}"`, 404);
+  }
+  return batch;
+}
+
 /** Jobs read per round when a batch is walked (retry, cancel, export). */
 const PAGE = 500;
 
@@ -46,15 +60,8 @@ const PAGE = 500;
 export function batchesRouter(deps: BatchesApiDeps): Router {
   const router = Router();
 
-  const load = async (req: Request, res: Response): Promise<PublicBatch> => {
-    const id = String(req.params.id);
-    const batch = BatchRepository.isId(id) ? await deps.batches.get(id) : null;
-    const principal = principalOf(res);
-    if (!batch || !(seesEveryJob(principal) || batch.owner === principal?.name)) {
-      throw new AppError('BATCH_NOT_FOUND', `no batch with id "${id.slice(0, 64)}"`, 404);
-    }
-    return batch;
-  };
+  const load = (req: Request, res: Response): Promise<PublicBatch> =>
+    visibleBatch(deps.batches, String(req.params.id), principalOf(res));
 
   /** Every job of the batch in `states`, in pages, through the index that is smaller. */
   async function* jobsIn(batch: string, states: readonly JobState[]): AsyncGenerator<JobRecord> {

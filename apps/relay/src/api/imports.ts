@@ -1,7 +1,8 @@
-import { AppError, BatchRepository, type Principal, type PublicBatch, toPublicJob } from '@gtr/core';
+import { AppError, type BatchRepository, type Principal, type PublicBatch, toPublicJob } from '@gtr/core';
 import { Router } from 'express';
-import { principalOf, seesEveryJob } from '../auth.js';
+import { principalOf } from '../auth.js';
 import { Importer, type ImporterDeps } from '../imports/importer.js';
+import { visibleBatch } from './batches.js';
 
 /** Most items one `POST /api/imports/batch` takes. */
 export const MAX_BATCH_ITEMS = 10_000;
@@ -73,12 +74,11 @@ export function importsRouter(deps: ImportsApiDeps): Router {
     principal: Principal | null,
   ): Promise<PublicBatch | null> {
     if (body.batch === undefined || body.batch === null) return null;
-    const id = typeof body.batch === 'string' ? body.batch : '';
-    const batch = BatchRepository.isId(id) ? await deps.batches.get(id) : null;
-    if (!batch || !(seesEveryJob(principal ?? undefined) || batch.owner === principal?.name)) {
-      throw new AppError('BATCH_NOT_FOUND', `no batch with id "${id.slice(0, 64)}"`, 404);
-    }
-    return batch;
+    return visibleBatch(
+      deps.batches,
+      typeof body.batch === 'string' ? body.batch : '',
+      principal ?? undefined,
+    );
   }
 
   /**

@@ -13,7 +13,7 @@ import {
 } from '@gtr/core';
 import { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
-import { principalOf, seesEveryJob } from '../auth.js';
+import { mayUse, principalOf, seesEveryJob } from '../auth.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import type { UploadExpiry } from '../maintenance/expiry.js';
 import { cancelJob, retryJob } from './job-actions.js';
@@ -64,7 +64,7 @@ export function jobsRouter(deps: JobsApiDeps): Router {
     const id = String(req.params.id);
     const job = ID.test(id) ? await deps.jobs.get(id) : null;
     const principal = principalOf(res);
-    if (!job || !(seesEveryJob(principal) || job.owner === principal?.name)) {
+    if (!job || !mayUse(principal, job.owner)) {
       throw new AppError('JOB_NOT_FOUND', `no job with id "${id.slice(0, 128)}"`, 404);
     }
     return deps.expiry.current(job);
