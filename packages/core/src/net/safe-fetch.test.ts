@@ -194,6 +194,17 @@ describe('safeFetch', () => {
     res.discard();
   });
 
+  it('checks the pinned address again in the lookup Node calls when it connects', async () => {
+    const judged: string[] = [];
+    // Allows the address when the name is resolved, refuses it at connect time.
+    const isAllowed = (address: string) => judged.push(address) === 1;
+    const resolve: ResolveHost = async () => [{ address: '127.0.0.1', family: 4 }];
+    const url = `http://media.test:${origin.port}/a.mp4`;
+    await expect(codeOf(safeFetch(url, { isAllowed, resolve }))).resolves.toBe('ADDRESS_NOT_ALLOWED');
+    expect(judged).toEqual(['127.0.0.1', '127.0.0.1']);
+    expect(origin.hits).toHaveLength(0);
+  });
+
   it('names the embedded IPv4 address that decided, for the operator', async () => {
     const error = await safeFetch(`http://[::ffff:0:7f00:1]:${origin.port}/`).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(
