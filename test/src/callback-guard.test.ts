@@ -177,6 +177,18 @@ describe('callbacks: guarded, recorded on the job, signed with a timestamp', () 
     expect(hook.deliveries).toHaveLength(0);
   });
 
+  it('refuses the IPv4-translated spelling of loopback ([::ffff:0:7f00:1]) for good, as any loopback', async () => {
+    hook = await startHook();
+    stack = await start({ worker: { callbackAllowPrivate: false } });
+    const id = await uploadWithCallback(stack, `http://[::ffff:0:7f00:1]:${hook.port}/hook`);
+    await stack.waitForState(id, ['ready']);
+    const callback = await callbackOf(stack, id, (c) => c.state !== 'pending', 'the callback to be refused');
+    expect(callback).toEqual({ state: 'refused', attempts: 1, last_error: REFUSED, delivered_at: null });
+    const failed = await waitFor(async () => (await failedNotify(stack!, id))[0], { what: 'failed' });
+    expect([failed.attemptsMade, failed.failedReason]).toEqual([1, REFUSED]);
+    expect(hook.deliveries).toHaveLength(0);
+  });
+
   it('delivers to a host listed in CALLBACK_ALLOWED_HOSTS (host:port), and still refuses its other ports', async () => {
     hook = await startHook();
     const other = await startHook();

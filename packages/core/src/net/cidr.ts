@@ -1,30 +1,36 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
-/** `a.b.c.d/n` or `v6::/n` (a bare address is a /32 or /128), or null when it is not one. */
-export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | null {
+/** A network: its address and prefix length, as ipaddr.js's `parseCIDR` gives it. */
+export type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/**
+ * `a.b.c.d/n` or `v6::/n` (a bare address is a /32 or /128), or null when it is not one. Only the
+ * plain spellings: a configured range reads as what it is (no `10.1/16`, no octal).
+ */
+export function parseCidr(text: string): Cidr | null {
   const [address = '', bits, extra] = text.trim().split('/');
-  if (extra !== undefined) return null;
   const version = isIP(address);
-  if (version === 0) return null;
-  const max = version === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : Number.NaN;
-  if (!(prefix >= 0 && prefix <= max)) return null;
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
+  if (extra !== undefined || version === 0) return null;
+  if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return null;
+  try {
+    return ipaddr.parseCIDR(`${address}/${bits ?? (version === 4 ? 32 : 128)}`);
+  } catch {
+    return null;
+  }
 }
 
 /** A test for "is this client address in one of these CIDRs" (IPv4-mapped IPv6 counts as IPv4). */
 export function cidrMatcher(cidrs: readonly string[]): (address: string | undefined) => boolean {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
+  const ranges = cidrs.map((cidr) => {
     const parsed = parseCidr(cidr);
     if (!parsed) throw new Error(`not a CIDR: "${cidr}"`);
-    list.addSubnet(parsed.address, parsed.prefix, parsed.family);
-  }
+    return parsed;
+  });
   return (address) => {
-    if (!address) return false;
-    const plain = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-    const version = isIP(plain);
-    if (version === 0) return false;
-    return list.check(plain, version === 4 ? 'ipv4' : 'ipv6');
+    // A socket's address, in its plain spelling; anything else is no match.
+    if (!address || isIP(address) === 0) return false;
+    const ip = ipaddr.process(address);
+    return ranges.some((range) => ip.kind() === range[0].kind() && ip.match(range));
   };
 }

@@ -116,18 +116,100 @@ describe('safeFetch', () => {
     expect(await text(res.body)).toBe('hello');
   });
 
+  // Every way a URL can name the test origin on loopback: each is refused before any connection.
   it.each([
-    ['127.0.0.1', () => `${origin.url}/a.mp4`],
-    ['10.0.0.1', () => 'http://10.0.0.1/a.mp4'],
-    ['the cloud metadata address', () => 'http://169.254.169.254/latest/meta-data/'],
-    ['[::1]', () => `http://[::1]:${origin.port}/a.mp4`],
-    ['an IPv4-mapped loopback', () => `http://[::ffff:127.0.0.1]:${origin.port}/a.mp4`],
-    ['a decimal loopback', () => `http://2130706433:${origin.port}/a.mp4`],
-    ['"localhost" (a name resolving to loopback)', () => `http://localhost:${origin.port}/a.mp4`],
-  ])('refuses %s before connecting when private addresses are not allowed', async (_what, url) => {
+    '127.0.0.1',
+    '127.1',
+    '127.0.1',
+    '0177.0.0.1',
+    '0x7f.1',
+    '0x7f.0x0.0x0.0x1',
+    '2130706433',
+    '0x7f000001',
+    '017700000001',
+    '127.000.000.001',
+    '127.0.0.1.',
+    '%31%32%37.0.0.1',
+    '\uff11\uff12\uff17.\uff10.\uff10.\uff11', // full-width digits, mapped by IDNA
+    '[::1]',
+    '[0:0:0:0:0:0:0:1]',
+    '[::ffff:127.0.0.1]',
+    '[::ffff:7f00:1]',
+    '[::ffff:0:7f00:1]',
+    '[::ffff:0:127.0.0.1]',
+    '[::127.0.0.1]',
+    '[64:ff9b::7f00:1]',
+    '[2002:7f00:1::]',
+    '[2001:0:4136:e378:8000:63bf:80ff:fffe]',
+    'localhost',
+    'LOCALHOST.',
+    'api.localhost',
+    'a.b.localhost..',
+  ])('refuses http://%s:<port>/ before connecting when private addresses are not allowed', async (host) => {
+    const url = `http://${host}:${origin.port}/a.mp4`;
     // Refused up front: not a connect attempt that timed out (that would be FETCH_TIMEOUT).
-    await expect(codeOf(safeFetch(url(), { timeoutMs: 5_000 }))).resolves.toBe('ADDRESS_NOT_ALLOWED');
+    await expect(codeOf(safeFetch(url, { timeoutMs: 2_000 }))).resolves.toBe('ADDRESS_NOT_ALLOWED');
     expect(origin.hits).toHaveLength(0);
+  });
+
+  it.each([
+    ['10.0.0.1', 'http://10.0.0.1/a.mp4'],
+    ['the cloud metadata address', 'http://169.254.169.254/latest/meta-data/'],
+    ['the metadata address in hex', 'http://0xa9.0xfe.0xa9.0xfe/latest/meta-data/'],
+  ])('refuses %s before connecting', async (_what, url) => {
+    await expect(codeOf(safeFetch(url, { timeoutMs: 2_000 }))).resolves.toBe('ADDRESS_NOT_ALLOWED');
+  });
+
+  it.each(['::ffff:0:7f00:1', '::ffff:127.0.0.1', '::127.0.0.1', '64:ff9b::7f00:1', '2002:7f00:1::'])(
+    'refuses a name the resolver answers with %s (loopback in an IPv6 form)',
+    async (address) => {
+      const resolve: ResolveHost = async () => [{ address, family: 6 }];
+      const url = `http://media.test:${origin.port}/a.mp4`;
+      await expect(codeOf(safeFetch(url, { resolve, timeoutMs: 2_000 }))).resolves.toBe(
+        'ADDRESS_NOT_ALLOWED',
+      );
+      expect(origin.hits).toHaveLength(0);
+    },
+  );
+
+  it('refuses localhost names without asking the resolver, whatever it would answer', async () => {
+    const asked: string[] = [];
+    const resolve: ResolveHost = async (host) => {
+      asked.push(host);
+      return [{ address: '93.184.216.34', family: 4 }];
+    };
+    for (const host of ['localhost', 'tool.localhost', 'Tool.LocalHost.']) {
+      const error = await safeFetch(`http://${host}:${origin.port}/`, { resolve }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'ADDRESS_NOT_ALLOWED' });
+      expect((error as Error).message).toContain('127.0.0.1 is a loopback address');
+    }
+    expect(asked).toEqual([]);
+    // Allowed: resolved like any other name.
+    const allowed = async () => [{ address: '127.0.0.1', family: 4 as const }];
+    const res = await safeFetch(`http://tool.localhost:${origin.port}/a.mp4`, {
+      allowPrivate: true,
+      resolve: allowed,
+    });
+    expect([res.status, res.address]).toEqual([200, '127.0.0.1']);
+    res.discard();
+  });
+
+  it('checks the pinned address again in the lookup Node calls when it connects', async () => {
+    const judged: string[] = [];
+    // Allows the address when the name is resolved, refuses it at connect time.
+    const isAllowed = (address: string) => judged.push(address) === 1;
+    const resolve: ResolveHost = async () => [{ address: '127.0.0.1', family: 4 }];
+    const url = `http://media.test:${origin.port}/a.mp4`;
+    await expect(codeOf(safeFetch(url, { isAllowed, resolve }))).resolves.toBe('ADDRESS_NOT_ALLOWED');
+    expect(judged).toEqual(['127.0.0.1', '127.0.0.1']);
+    expect(origin.hits).toHaveLength(0);
+  });
+
+  it('names the embedded IPv4 address that decided, for the operator', async () => {
+    const error = await safeFetch(`http://[::ffff:0:7f00:1]:${origin.port}/`).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(
+      /^::ffff:0:7f00:1 \(the IPv4-translated form of 127\.0\.0\.1\) is a loopback address the relay may not fetch from/,
+    );
   });
 
   it('connects to the address it checked, keeping the host name for Host (no second DNS lookup)', async () => {

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { pipeline, type Readable, Transform } from 'node:stream';
-import { classifyAddress, isAddressAllowed } from './address-policy.js';
+import { describeAddress, isAddressAllowed, isLocalhostName, LOCALHOST_ADDRESSES } from './address-policy.js';
 import { SafeFetchError } from './errors.js';
 
 export interface ResolvedAddress {
@@ -78,7 +78,7 @@ const USER_AGENT = 'gcore-tus-relay';
 
 /**
  * An HTTP(S) request that cannot be pointed at the relay's own network: every hop's host is
- * resolved once, all its addresses must be public (unless `allowPrivate`), and the connection
+ * resolved once, all its addresses must be public unicast (unless `allowPrivate`), and the connection
  * goes to the checked address (so DNS rebinding cannot swap it) while SNI and `Host` keep the
  * name. Redirects are followed by hand, each re-checked; no connection is reused.
  */
@@ -182,16 +182,23 @@ interface Target {
   pinned: boolean;
 }
 
-/** The one address a hop may connect to, or the refusal. */
+/**
+ * The one address a hop may connect to, or the refusal. `url.hostname` is what the WHATWG parser
+ * made of the host: every IPv4 spelling (`0x7f.1`, `2130706433`, `127.0.0.1.`) is already the
+ * dotted quad, IPv6 is in brackets (no zone id parses), and a name is lower case.
+ */
 async function resolveTarget(url: URL, options: SafeFetchOptions): Promise<Target> {
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const allowPrivate = options.allowPrivate ?? false;
-  const isAllowed = options.isAllowed ?? ((address: string) => isAddressAllowed(address, allowPrivate));
+  const isAllowed = allowedBy(options);
   const literal = net.isIP(host);
   if (literal !== 0) {
+    // Node connects to an IP literal as written, without a lookup: this is the address it uses.
     if (!isAllowed(host)) throw notAllowed(host, host);
     return { host, address: host, family: literal === 6 ? 6 : 4, pinned: false };
   }
+  // localhost names are loopback whatever a resolver says (RFC 6761): refused before any lookup.
+  const loopback = isLocalhostName(host) ? LOCALHOST_ADDRESSES.find((a) => !isAllowed(a)) : undefined;
+  if (loopback) throw notAllowed(host, loopback);
   let found: ResolvedAddress[];
   try {
     found = await (options.resolve ?? systemResolve)(host);
@@ -213,18 +220,33 @@ async function resolveTarget(url: URL, options: SafeFetchOptions): Promise<Targe
   return { host, address: first.address, family: first.family, pinned: true };
 }
 
+/** The options' test for an address: `isAllowed`, or unicast only (anything with `allowPrivate`). */
+function allowedBy(options: SafeFetchOptions): (address: string) => boolean {
+  const allowPrivate = options.allowPrivate ?? false;
+  return options.isAllowed ?? ((address: string) => isAddressAllowed(address, allowPrivate));
+}
+
 function notAllowed(host: string, address: string): SafeFetchError {
-  const what = host === address ? host : `${host} resolves to ${address}, which`;
+  const what = host === address ? '' : `${host} resolves to `;
   return new SafeFetchError(
     'ADDRESS_NOT_ALLOWED',
-    `${what} is a ${classifyAddress(address)} address the relay may not fetch from; it fetches from public addresses` +
-      ' only (IMPORT_ALLOW_PRIVATE=true lifts this for internal sources)',
+    `${what}${describeAddress(address)} the relay may not fetch from; it fetches from public unicast` +
+      ' addresses only (IMPORT_ALLOW_PRIVATE=true lifts this for internal sources)',
   );
 }
 
-/** A `lookup` that answers only the address already checked, whatever Node asks for. */
-function pinnedLookup(address: string, family: 4 | 6): net.LookupFunction {
-  return (_hostname, options, callback) => {
+/**
+ * The `lookup` Node calls when it connects to a name: it answers only the address already
+ * checked, whatever Node asks for, and checks it again right there, so the address judged is the
+ * address connected to.
+ */
+function pinnedLookup(target: Target, isAllowed: (address: string) => boolean): net.LookupFunction {
+  const { address, family } = target;
+  return (hostname, options, callback) => {
+    if (!isAllowed(address)) {
+      callback(notAllowed(hostname, address) as unknown as NodeJS.ErrnoException, '', 0);
+      return;
+    }
     if (options.all) callback(null, [{ address, family }]);
     else callback(null, address, family);
   };
@@ -311,7 +333,7 @@ class Exchange {
         // A pooled socket could have been opened to another address; every hop connects afresh.
         agent: false,
       };
-      if (target.pinned) requestOptions.lookup = pinnedLookup(target.address, target.family);
+      if (target.pinned) requestOptions.lookup = pinnedLookup(target, allowedBy(this.options));
       if (url.username || url.password) {
         requestOptions.auth = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
       }
