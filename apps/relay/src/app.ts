@@ -41,6 +41,7 @@ import { UploadExpiry } from './maintenance/expiry.js';
 import { type ReconcileReport, Reconciler } from './maintenance/reconciler.js';
 import { Retention } from './maintenance/retention.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { strictRouting } from './routing.js';
 
 export interface RelaySettings {
   /** Uploads go to `DATA_DIR/uploads`. */
@@ -253,7 +254,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
       .deliverDueCallbacks()
       .catch((error: unknown) => logger.warn({ err: error }, 'callback outbox pass failed'));
 
-  const app = express();
+  const app = strictRouting(express());
   app.disable('x-powered-by');
   app.use((_req, res, next) => {
     // Names and filenames come from uploaders: no response may ever be sniffed as HTML.
