@@ -1,18 +1,14 @@
 import { atLeast, type Role, type TokenEntry } from '@gtr/core';
 import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import request from 'supertest';
-import { b64, OPEN, routeTable } from './support/routes.js';
+import { b64, OPEN, routeTable, tokenEntry } from './support/routes.js';
 
 /*
  * Least privilege, read from the router itself: every route the relay answers (bull-board's
  * included) × {no token, tool A, tool B, operator, admin}. A route nobody put in the gates below
  * is a tools' route: it still needs a token, and the matrix shows who gets in.
  */
-const entry = (name: string, role: Role): TokenEntry => ({
-  name,
-  role,
-  token: `${name}-token-0123456789abcdef`,
-});
+const entry = tokenEntry;
 const TOOL_A = entry('tool-a', 'tool');
 const TOOL_B = entry('tool-b', 'tool');
 const OPERATOR = entry('ops', 'operator');

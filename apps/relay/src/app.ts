@@ -34,12 +34,14 @@ import type { ImportSettings } from './imports/importer.js';
 import { FinishedUploads } from './ingest/finished.js';
 import { ReceiveHashes } from './ingest/receive-hash.js';
 import { RedisLocker } from './ingest/redis-locker.js';
-import { createTusIngest, TUS_PATH, type TusIngest } from './ingest/tus.js';
+import { createTusIngest, type TusIngest } from './ingest/tus.js';
+import { isTusPath, TUS_PATH, uploadIdOfRequest, uploadTargetOfRequest } from './ingest/upload-id.js';
 import { Uploads } from './ingest/uploads.js';
 import { UploadExpiry } from './maintenance/expiry.js';
 import { type ReconcileReport, Reconciler } from './maintenance/reconciler.js';
 import { Retention } from './maintenance/retention.js';
 import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import { strictRouting } from './routing.js';
 
 export interface RelaySettings {
   /** Uploads go to `DATA_DIR/uploads`. */
@@ -252,7 +254,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
       .deliverDueCallbacks()
       .catch((error: unknown) => logger.warn({ err: error }, 'callback outbox pass failed'));
 
-  const app = express();
+  const app = strictRouting(express());
   app.disable('x-powered-by');
   app.use((_req, res, next) => {
     // Names and filenames come from uploaders: no response may ever be sniffed as HTML.
@@ -272,7 +274,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
       logger,
       autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
       customProps: (req, res) => ({
-        uploadId: uploadIdOf(req.url),
+        uploadId: uploadIdOfRequest(req) ?? undefined,
         owner: (res as unknown as Response).locals?.principal?.name,
       }),
       // Tokens and signatures in query strings (a presigned URL pasted into a path, a tool that
@@ -283,8 +285,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
   app.use((req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      const route = req.path.startsWith(TUS_PATH) ? TUS_PATH : (req.route?.path ?? 'unmatched');
-      end({ method: req.method, route: String(route), status: String(res.statusCode) });
+      end({ method: req.method, route: routeLabel(req), status: String(res.statusCode) });
     });
     next();
   });
@@ -421,15 +422,18 @@ function redactHookPath(url: string): string {
   return url.startsWith(`${GCORE_HOOK_PATH}/`) ? `${GCORE_HOOK_PATH}/[redacted]` : url;
 }
 
-function uploadIdOf(url: string | undefined): string | undefined {
-  const match = /^\/files\/([^/?#]+)/.exec(url ?? '');
-  return match?.[1];
+/** The `route` label of `relay_http_request_duration_seconds`: TUS requests by what they name. */
+function routeLabel(req: Request): string {
+  const target = uploadTargetOfRequest(req);
+  if (target.kind === 'upload') return `${TUS_PATH}/:id`;
+  if (target.kind === 'creation') return TUS_PATH;
+  return isTusPath(req.path) ? 'unmatched' : String(req.route?.path ?? 'unmatched');
 }
 
 /** CORS for the JSON API; the TUS routes get theirs (with the TUS headers exposed) from @tus/server. */
 function corsFor(origins: '*' | readonly string[]) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (req.path.startsWith(TUS_PATH)) {
+    if (isTusPath(req.path)) {
       next();
       return;
     }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RedisClient } from '@gtr/core';
-import { type Request, type Response, Router } from 'express';
+import type { Request, Response, Router } from 'express';
+import { strictRouter } from './routing.js';
 
 /** What `/readyz` says about Redis. */
 export type RedisReadiness = 'ok' | 'unreachable' | 'read-only';
@@ -13,7 +14,7 @@ export type RedisReadiness = 'ok' | 'unreachable' | 'read-only';
  * writable.
  */
 export function healthRouter(redis: RedisClient, uploadDir: string, prefix: string): Router {
-  const router = Router();
+  const router = strictRouter();
   router.get('/healthz', (_req: Request, res: Response) => {
     res.json({ ok: true });
   });

@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { cidrMatcher, type JobRepository, type Logger, type RelayQueues } from '@gtr/core';
-import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { sendAuthError } from './auth-failures.js';
+import { strictRouter } from './routing.js';
 
 /** Where Gcore POSTs: `/hooks/gcore/<GCORE_WEBHOOK_PATH_SECRET>`. */
 export const GCORE_HOOK_PATH = '/hooks/gcore';
@@ -38,7 +39,7 @@ export function gcoreHooksRouter(deps: GcoreHookDeps): Router {
   const { settings, jobs, queues, logger } = deps;
   const secret = digest(settings.pathSecret);
   const fromAllowed = settings.sources?.length ? cidrMatcher(settings.sources) : null;
-  const router = Router();
+  const router = strictRouter();
 
   // A wrong secret goes on to the next routes: it answers exactly as any unknown path (401/404).
   const secretPath = (req: Request, _res: Response, next: NextFunction) => {

@@ -142,14 +142,28 @@ export async function startRoundRobinProxy(targets: readonly string[]): Promise<
     active.get(target)!.add(req);
     res.on('close', () => active.get(target)!.delete(req));
     const { hostname, port } = new URL(target);
-    const upstream = http.request(
-      { hostname, port, method: req.method, path: req.url, headers: req.headers, agent: agents.get(target)! },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-        answer.on('error', () => res.destroy());
-      },
-    );
+    let upstream: http.ClientRequest;
+    try {
+      upstream = http.request(
+        {
+          hostname,
+          port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+          agent: agents.get(target)!,
+        },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          answer.on('error', () => res.destroy());
+        },
+      );
+    } catch {
+      // A request target Node's client will not send (it refuses some that its server takes).
+      res.writeHead(400, { Connection: 'close' }).end();
+      return;
+    }
     // A relay gone mid-request: the client sees its connection drop, as with a real balancer.
     upstream.on('error', () => res.destroy());
     req.on('error', () => upstream.destroy());

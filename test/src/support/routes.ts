@@ -1,6 +1,13 @@
+import type { Role, TokenEntry } from '@gtr/core';
 import type { TestRelay } from '@gtr/relay/testing';
 
 export const b64 = (s: string) => Buffer.from(s).toString('base64');
+/** A configured token of `role` named `name` (the token is long enough for the relay). */
+export const tokenEntry = (name: string, role: Role): TokenEntry => ({
+  name,
+  role,
+  token: `${name}-token-0123456789abcdef`,
+});
 export const OPEN = new Set(['/healthz', '/readyz']);
 // Methods an app.all() route (TUS) is probed with; OPTIONS is the CORS preflight, open by design.
 export const ALL_VERBS = ['get', 'post', 'patch', 'put', 'delete', 'head'];

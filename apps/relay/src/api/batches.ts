@@ -11,9 +11,10 @@ import {
   type Principal,
   type PublicBatch,
 } from '@gtr/core';
-import { type Request, type Response, Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { mayUse, principalOf, seesEveryJob } from '../auth.js';
+import { strictRouter } from '../routing.js';
 import { cancelJob, type JobActionDeps, retryJob } from './job-actions.js';
 
 export interface BatchesApiDeps extends JobActionDeps {
@@ -58,7 +59,7 @@ const PAGE = 500;
  * `GET …/export?format=csv|json` (one row per job, streamed). Tools see only their own batches.
  */
 export function batchesRouter(deps: BatchesApiDeps): Router {
-  const router = Router();
+  const router = strictRouter();
 
   const load = (req: Request, res: Response): Promise<PublicBatch> =>
     visibleBatch(deps.batches, String(req.params.id), principalOf(res));

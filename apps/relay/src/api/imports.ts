@@ -1,7 +1,8 @@
 import { AppError, type BatchRepository, type Principal, type PublicBatch, toPublicJob } from '@gtr/core';
-import { Router } from 'express';
+import type { Router } from 'express';
 import { principalOf } from '../auth.js';
 import { Importer, type ImporterDeps } from '../imports/importer.js';
+import { strictRouter } from '../routing.js';
 import { visibleBatch } from './batches.js';
 
 /** Most items one `POST /api/imports/batch` takes. */
@@ -17,7 +18,7 @@ export interface ImportsApiDeps extends ImporterDeps {
  * Mount after the `/api` auth and JSON parser.
  */
 export function importsRouter(deps: ImportsApiDeps): Router {
-  const router = Router();
+  const router = strictRouter();
   const importer = new Importer(deps);
 
   router.post('/api/imports', async (req, res) => {

@@ -11,11 +11,12 @@ import {
   toPublicJob,
   type UploadManifests,
 } from '@gtr/core';
-import { type Request, type Response, Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
 import { mayUse, principalOf, seesEveryJob } from '../auth.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import type { UploadExpiry } from '../maintenance/expiry.js';
+import { strictRouter } from '../routing.js';
 import { cancelJob, retryJob } from './job-actions.js';
 
 export interface JobsApiDeps {
@@ -57,7 +58,7 @@ const listQuery = z.object({
 
 /** GET/list, retry and cancel: the jobs API of the contract. */
 export function jobsRouter(deps: JobsApiDeps): Router {
-  const router = Router();
+  const router = strictRouter();
 
   /** The job, if this principal may see it: another tool's job is answered as if it did not exist. */
   const load = async (req: Request, res: Response): Promise<JobRecord> => {

@@ -1,11 +1,12 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
-import type { AppViewRoute } from '@bull-board/api/typings/app';
+import type { AppControllerRoute, AppViewRoute } from '@bull-board/api/typings/app';
 import { ExpressAdapter } from '@bull-board/express';
 import type { RelayQueues } from '@gtr/core';
-import { type Express, type NextFunction, type Request, type Response, Router } from 'express';
+import type { Express, NextFunction, Request, Response, Router } from 'express';
 import { sendAuthError } from '../auth-failures.js';
 import { isAdmin } from '../principal.js';
+import { strictRouter, strictRouting } from '../routing.js';
 import { redactBoardData } from './bull-board-redact.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -25,7 +26,7 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 export function bullBoardRouter(queues: BoardQueues): Router {
   const full = board(queues, { readOnly: false });
   const readOnly = board(queues, { readOnly: true });
-  const router = Router();
+  const router = strictRouter();
   router.use(
     boardHeaders,
     bullBoardWriteGuard,
@@ -98,6 +99,36 @@ function boardHeaders(_req: Request, res: Response, next: NextFunction): void {
  * the browser's; everything else bull-board serves from the relay itself).
  */
 class LocalAssetsExpressAdapter extends ExpressAdapter {
+  constructor() {
+    super();
+    // Its static files and pages: the relay's routing (the app's router is made at its first route).
+    strictRouting(this.app);
+  }
+
+  /**
+   * bull-board's API router is its own `Router()`, matching any case and a trailing slash: only
+   * the exact spelling of one of its routes reaches it, anything else leaves bull-board (404).
+   */
+  override setApiRoutes(routes: AppControllerRoute[]): ExpressAdapter {
+    const exact = strictRouter();
+    const spelled = new WeakSet<Request>();
+    for (const route of routes) {
+      for (const method of [route.method].flat()) {
+        exact[method](route.route, (req: Request, _res: Response, next: NextFunction) => {
+          spelled.add(req);
+          next('router');
+        });
+      }
+    }
+    this.app.use((req: Request, res: Response, next: NextFunction) => {
+      exact(req, res, (error?: unknown) => {
+        if (error) next(error);
+        else next(spelled.has(req) ? undefined : 'router');
+      });
+    });
+    return super.setApiRoutes(routes);
+  }
+
   override setEntryRoute(routeDef: AppViewRoute): ExpressAdapter {
     const view = (_req: Request, res: Response, next: NextFunction) => {
       const { name, params } = routeDef.handler({ basePath: this.basePath, uiConfig: this.uiConfig });

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RedisClient } from '@gtr/core';
 import { type JobRepository, type Logger, type RelayQueues, StatsCounters } from '@gtr/core';
-import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { requireRole, type TokenResolver } from '../auth.js';
 import { sendError } from '../http-errors.js';
+import { strictRouter } from '../routing.js';
 import { requireBrowserToken } from './auth.js';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board.js';
 import { JobEvents } from './events.js';
@@ -64,7 +65,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     });
   const events = new JobEvents({ redis: deps.redis, jobs: deps.jobs, summary, logger: deps.logger });
 
-  const router = Router();
+  const router = strictRouter();
   router.get('/dashboard', auth, pageHeaders, (_req, res) => {
     res.sendFile('index.html', { root: ASSETS, headers: { 'Cache-Control': 'private, no-cache' } });
   });

@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { AppError, createPrivateFile, type Logger, type Principal, uploadPaths } from '@gtr/core';
 import { ERRORS, type Lock, type Locker, Metadata, Uid, Upload } from '@tus/utils';
-import { seesEveryJob } from '../auth.js';
 import { renderAppError, renderError } from '../http-errors.js';
 import type { RelayFileStore } from './file-store.js';
 import type { ReceiveHashes } from './receive-hash.js';
 import { ensureRoomFor, OWNER_METADATA } from './tus.js';
+import { uploadIdOfReference } from './upload-id.js';
 import type { Uploads } from './uploads.js';
 
 /**
@@ -45,23 +45,6 @@ export function partsOfFinal(upload: Pick<Upload, 'metadata'> | null | undefined
   return value?.startsWith('final;') ? value.slice('final;'.length).split(' ').filter(Boolean) : null;
 }
 
-/** The upload id of a URL in `Upload-Concat: final;…`: its last path segment under `/files/`. */
-export function uploadIdOfUrl(url: string): string | null {
-  let pathname: string;
-  try {
-    pathname = new URL(url, 'http://relay.invalid').pathname;
-  } catch {
-    return null;
-  }
-  const match = /\/files\/([^/]+)\/?$/.exec(pathname);
-  if (!match) return null;
-  try {
-    return decodeURIComponent(match[1]!);
-  } catch {
-    return null;
-  }
-}
-
 export interface ConcatenationOptions {
   uploadDir: string;
   store: RelayFileStore;
@@ -75,6 +58,10 @@ export interface ConcatenationOptions {
   expiryMs: number;
   /** The URL of an upload, as `Location` gives it for this request. */
   urlOf(req: Request, id: string): string;
+  /** PUBLIC_URL's path (`/video-relay`), under which `Location` names uploads; '' for none. */
+  publicPath: string;
+  /** Whether the principal may use upload `id` (the TUS requests' owner rule). */
+  mayUse(principal: Principal | undefined, id: string): Promise<boolean>;
   /** What every TUS answer carries (Tus-Resumable, CORS), as @tus/server sends them. */
   responseHeaders(req: Request): Headers;
   /** The uploads' running SHA-256s: the final upload's, taken while assembling, is not read again. */
@@ -160,14 +147,20 @@ export class Concatenation {
     }
     const metadata = parseMetadata(req.headers.get('upload-metadata'));
     const ids = urls.map((url) => {
-      const id = uploadIdOfUrl(url);
+      const id = uploadIdOfReference(url, this.options.publicPath);
       if (!id) throw new AppError('UPLOAD_NOT_FOUND', `no partial upload at ${shorten(url)}`, 404);
       return id;
     });
+    // Before any lock: another tool's upload (which it may be writing right now) is not even waited for.
+    for (const id of new Set(ids)) {
+      if (!(await this.options.mayUse(principal, id))) {
+        throw new AppError('UPLOAD_NOT_FOUND', `no partial upload ${id}`, 404);
+      }
+    }
     const locks = await this.lockAll([...new Set(ids)].sort(), signal);
     try {
       const parts: Upload[] = [];
-      for (const id of ids) parts.push(await this.finishedPartial(id, principal));
+      for (const id of ids) parts.push(await this.finishedPartial(id));
       const size = parts.reduce((sum, part) => sum + (part.size ?? 0), 0);
       const { maxUploadSize } = this.options;
       if (maxUploadSize > 0 && size > maxUploadSize) {
@@ -212,15 +205,10 @@ export class Concatenation {
     }
   }
 
-  /** A partial the tool may use, finished and not expired; else the error tusd would answer. */
-  private async finishedPartial(id: string, principal: Principal | undefined): Promise<Upload> {
+  /** A partial (the tool may use it: checked before its lock), finished and not expired; else the error tusd would answer. */
+  private async finishedPartial(id: string): Promise<Upload> {
     const upload = await this.options.store.getUpload(id).catch(() => null);
-    // Another tool's upload is answered as if it did not exist, as for its TUS requests.
-    const foreign =
-      principal !== undefined &&
-      !seesEveryJob(principal) &&
-      upload?.metadata?.[OWNER_METADATA] !== principal.name;
-    if (!upload || foreign) throw new AppError('UPLOAD_NOT_FOUND', `no partial upload ${id}`, 404);
+    if (!upload) throw new AppError('UPLOAD_NOT_FOUND', `no partial upload ${id}`, 404);
     if (!isPartialUpload(upload)) {
       throw new AppError(
         'CONCAT_NOT_PARTIAL',

@@ -14,9 +14,8 @@ import { CONCAT_METADATA, Concatenation, parseUploadConcat } from './concat.js';
 import { RelayFileStore } from './file-store.js';
 import { answerFinished } from './finished.js';
 import type { ReceiveHashes } from './receive-hash.js';
+import { TUS_PATH, type UploadTarget, uploadIdOfRequest, uploadTargetOfRequest } from './upload-id.js';
 import type { Uploads } from './uploads.js';
-
-export const TUS_PATH = '/files';
 
 export interface TusIngestOptions {
   uploadDir: string;
@@ -112,6 +111,11 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   const server = new Server({
     path: TUS_PATH,
     datastore: store,
+    // The id `handle` checked the owner of, never one @tus/server reads from the URL itself.
+    getFileIdFromRequest: (req) => {
+      const node = nodeRequestOf(req);
+      return (node && uploadIdOfRequest(node)) ?? undefined;
+    },
     namingFunction: (req) => {
       const id = Uid.rand();
       createdBy.set(req, id);
@@ -189,13 +193,22 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     expiryMs: options.expiryMs,
     hashes: options.hashes ?? null,
     urlOf: (req, id) => server.handlers.POST.generateUrl(req, id),
-    responseHeaders: (req) =>
-      new Headers({
-        'Tus-Resumable': '1.0.0',
-        ...allowOrigin(corsOrigins, req.headers.get('origin')),
-        'Access-Control-Expose-Headers': [...HEADERS, ...CORS_EXPOSED_HEADERS].join(', '),
-      }),
+    publicPath: publicUrl ? new URL(publicUrl).pathname.replace(/\/+$/, '') : '',
+    mayUse: (principal, id) => mayUse(principal, id),
+    responseHeaders: (req) => tusHeaders(corsOrigins, req.headers.get('origin')),
   });
+
+  /**
+   * Whether this principal may touch upload `id`: operators and admins every one, a tool only its
+   * own (its job's owner; a partial upload has no job, its owner is in its info). No principal, or
+   * no owner found: no.
+   */
+  async function mayUse(principal: Principal | undefined, id: string): Promise<boolean> {
+    if (!principal) return false;
+    if (seesEveryJob(principal)) return true;
+    const owner = (await options.ownerOf(id)) ?? (await concatenation.partialOwner(id));
+    return owner === principal.name;
+  }
 
   /** @tus/server's answer, or for `Upload-Concat` creations and HEADs the concatenation's part. */
   async function answer(req: ExpressRequest, res: ExpressResponse, principal?: Principal): Promise<Response> {
@@ -211,7 +224,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     const response = await server.handleWeb(webRequest);
     const createdId = createdBy.get(webRequest);
     if (createdId && refusesCreation(response.status)) await undoCreation(createdId);
-    const id = req.method === 'HEAD' && response.status === 200 ? uploadIdOf(req.path) : null;
+    const id = req.method === 'HEAD' && response.status === 200 ? uploadIdOfRequest(req) : null;
     const header = id ? await concatenation.headerFor(webRequest, id) : null;
     if (header) response.headers.set('Upload-Concat', header);
     return response;
@@ -219,22 +232,36 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
 
   async function handle(req: ExpressRequest, res: ExpressResponse): Promise<void> {
     const principal = principalOf(res);
+    const target = uploadTargetOfRequest(req);
+    const wireMethod = req.method;
     // From here on (checks, @tus/server, logs, metrics) the method is the effective one.
     const refused: Refusal | null =
       applyMethodOverride(req) ??
+      refuseTarget(req.method, target) ??
       refuseMalformed(req) ??
       refuseChecksum(req) ??
-      (await refuseForeign(req, principal)) ??
+      (await refuseForeign(req.method, target, principal)) ??
       (await refuseConcat(req));
+    if (corsOrigins !== '*') res.vary('Origin');
     if (refused) {
       if (req.method === 'POST') metrics.uploadsRefused.inc({ code: refused.code });
       // The body, if any, is not read: close the connection instead of draining it.
       res.setHeader('Connection', 'close');
+      // As @tus/server's own answers, so that a browser tool can read the refusal.
+      for (const [name, value] of tusHeaders(corsOrigins, req.get('origin') ?? null))
+        res.setHeader(name, value);
       for (const [name, value] of Object.entries(refused.headers ?? {})) res.setHeader(name, value);
+      if (wireMethod !== 'HEAD' && req.method === 'HEAD') {
+        // A POST's answer has its body, even when it stands for a HEAD (Express would drop it and
+        // keep its Content-Length: a proxy in between would then wait for bytes that never come).
+        const { status, body } = renderError(refused.code, refused.message);
+        res.status(status).setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.end(JSON.stringify(body));
+        return;
+      }
       sendError(res, refused.code, refused.message);
       return;
     }
-    if (corsOrigins !== '*') res.vary('Origin');
     let response = await withChecksumOf(req, () => answer(req, res, principal));
     if (req.method === 'OPTIONS')
       response.headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
@@ -262,7 +289,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
    * bytes, and sends none on HEAD).
    */
   async function settle(req: ExpressRequest, response: Response): Promise<Response> {
-    const id = uploadIdOf(req.path);
+    const id = uploadIdOfRequest(req);
     if (!id || !['HEAD', 'PATCH', 'DELETE'].includes(req.method)) return response;
     if (response.status === 410 || response.status === 404) {
       const finished = await options.finishedLength(id);
@@ -277,18 +304,19 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     return response;
   }
 
-  /** A tool may touch only its own uploads: another tool's is answered as if it did not exist. */
+  /**
+   * A tool may touch only its own uploads: another tool's is answered as if it did not exist.
+   * (A creation's partials are checked the same way by the concatenation, before any lock.)
+   */
   async function refuseForeign(
-    req: ExpressRequest,
+    method: string,
+    target: UploadTarget,
     principal: Principal | undefined,
   ): Promise<Refusal | null> {
-    if (!principal || seesEveryJob(principal) || req.method === 'POST' || req.method === 'OPTIONS')
-      return null;
-    const id = uploadIdOf(req.path);
-    // A partial upload has no job: its owner is in its info.
-    const owner = id && ((await options.ownerOf(id)) ?? (await concatenation.partialOwner(id)));
-    if (!id || owner === principal.name) return null;
-    return { code: 'UPLOAD_NOT_FOUND', message: 'no such upload' };
+    // A preflight (it carries no token) reads nothing of any upload.
+    if (method === 'OPTIONS' || target.kind === 'creation') return null;
+    if (target.kind === 'upload' && (await mayUse(principal, target.id))) return null;
+    return NO_SUCH_UPLOAD;
   }
 
   /** A malformed `Upload-Concat` on a creation; a PATCH of a final upload (403, as tusd). */
@@ -296,7 +324,7 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
     if (req.method === 'POST' && parseUploadConcat(req.get('upload-concat'))?.kind === 'invalid') {
       return { code: 'CONCAT_INVALID' };
     }
-    const id = req.method === 'PATCH' ? uploadIdOf(req.path) : null;
+    const id = req.method === 'PATCH' ? uploadIdOfRequest(req) : null;
     if (id && (await concatenation.isFinal(id))) {
       return { code: 'CONCAT_FINAL_IMMUTABLE', message: 'a final upload is complete: it takes no PATCH' };
     }
@@ -318,10 +346,17 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   return { server, store, concatenation, handle };
 }
 
+/** The Node request and response behind the Request srvx made for @tus/server. */
+const nodeOf = (req: Request) =>
+  (req as Request & { runtime?: { node?: { req?: ExpressRequest; res?: ExpressResponse } } }).runtime?.node;
+
+/** The Node (Express) request behind a Request srvx made for @tus/server. */
+const nodeRequestOf = (req: Request): ExpressRequest | undefined => nodeOf(req)?.req;
+
 /** The principal of the Express response behind the Request srvx made for @tus/server. */
 function principalOfTusRequest(req: Request): Principal | undefined {
-  const node = (req as Request & { runtime?: { node?: { res?: ExpressResponse } } }).runtime?.node;
-  return node?.res ? principalOf(node.res) : undefined;
+  const res = nodeOf(req)?.res;
+  return res ? principalOf(res) : undefined;
 }
 /** Where an upload's owner is kept in @tus/file-store's info (read back by Uploads.created). */
 export const OWNER_METADATA = 'relay_owner';
@@ -345,10 +380,21 @@ function gone(response: Response): Response {
   return new Response(body, { status: 410, headers });
 }
 
-/** The upload id of `/files/<id>`, as @tus/server reads it (the last path segment). */
-function uploadIdOf(requestPath: string): string | null {
-  const match = /^\/files\/([^/]+)$/.exec(requestPath);
-  return match ? decodeURIComponent(match[1]!) : null;
+const NO_SUCH_UPLOAD: Refusal = { code: 'UPLOAD_NOT_FOUND', message: 'no such upload' };
+
+/** Methods a creation (`/files`) takes; every other one is answered as for an unknown upload. */
+const CREATION_METHODS = new Set(['POST', 'OPTIONS']);
+/** Methods an upload (`/files/<id>`) takes (GET: its bytes, once complete). */
+const UPLOAD_METHODS = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'OPTIONS']);
+
+/**
+ * Anything under TUS_PATH that is not exactly `/files` (a creation) or `/files/<id>` (an upload),
+ * or a method that place does not take, is no upload: 404 before any store or lock is touched.
+ */
+function refuseTarget(method: string, target: UploadTarget): Refusal | null {
+  if (target.kind === 'creation' && CREATION_METHODS.has(method)) return null;
+  if (target.kind === 'upload' && UPLOAD_METHODS.has(method)) return null;
+  return NO_SUCH_UPLOAD;
 }
 
 /** Methods a client behind a restrictive proxy may send as POST with `X-HTTP-Method-Override`. */
@@ -455,6 +501,15 @@ async function asJsonError(response: Response): Promise<string> {
 
 /** A rendered error as tus-node-server's `onResponseError` returns it. */
 const forTus = ({ status, body }: RenderedError) => ({ status_code: status, body: JSON.stringify(body) });
+
+/** What every TUS answer carries, as @tus/server sends it: `Tus-Resumable` and CORS. */
+function tusHeaders(origins: '*' | readonly string[], origin: string | null): Headers {
+  return new Headers({
+    'Tus-Resumable': '1.0.0',
+    ...allowOrigin(origins, origin),
+    'Access-Control-Expose-Headers': [...HEADERS, ...CORS_EXPOSED_HEADERS].join(', '),
+  });
+}
 
 /** `Access-Control-Allow-Origin` as @tus/server answers it under `CORS_ORIGINS` (none for an unlisted origin). */
 function allowOrigin(origins: '*' | readonly string[], origin: string | null): Record<string, string> {
