@@ -64,6 +64,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
         chunkSize: 1024 * 1024,
       },
       ...(options.jobRetentionMs ? { jobRetentionMs: options.jobRetentionMs } : {}),
+      ...(options.quota ? { quota: options.quota } : {}),
     },
     redis,
     queues,

@@ -161,7 +161,14 @@ export const ERROR_CODES = {
   INSUFFICIENT_STORAGE: {
     status: 507,
     retryable: true,
-    meaning: 'the relay has no room for this upload right now; try again later',
+    meaning:
+      'the relay has no room for this upload right now (its disk would go under DISK_RESERVE_BYTES); try again later',
+  },
+  UPLOAD_QUOTA_EXCEEDED: {
+    status: 429,
+    retryable: true,
+    meaning:
+      'this tool has as many unfinished uploads (TOOL_MAX_OPEN_UPLOADS) or declared bytes in them (TOOL_MAX_OPEN_BYTES) as it may: finish or terminate some first',
   },
   CONCAT_INVALID: {
     status: 400,
