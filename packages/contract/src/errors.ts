@@ -161,14 +161,12 @@ export const ERROR_CODES = {
   INSUFFICIENT_STORAGE: {
     status: 507,
     retryable: true,
-    meaning:
-      'the relay has no room for this upload right now (its disk would go under DISK_RESERVE_BYTES); try again later',
+    meaning: 'the relay has no room for this upload right now; try again later',
   },
   UPLOAD_QUOTA_EXCEEDED: {
     status: 429,
     retryable: true,
-    meaning:
-      'this tool has as many unfinished uploads (TOOL_MAX_OPEN_UPLOADS) or declared bytes in them (TOOL_MAX_OPEN_BYTES) as it may: finish or terminate some first',
+    meaning: 'the tool is at TOOL_MAX_OPEN_UPLOADS or TOOL_MAX_OPEN_BYTES: finish or terminate uploads first',
   },
   CONCAT_INVALID: {
     status: 400,

@@ -212,7 +212,7 @@ export class UploadQuota {
     await this.ensureRoomFor(size ?? 0);
     const { maxOpenUploads, maxOpenBytes } = this.options.limits;
     const replaces = [...new Set(reservation.replaces ?? [])];
-    const answer = await this.run(
+    const answer = await this.counted(
       RESERVE,
       id,
       owner,
@@ -228,7 +228,7 @@ export class UploadQuota {
   /** A deferred-length upload declares its length: held against the bytes limit and the disk, or refused (nothing changes). */
   async declare(id: string, owner: string, size: number): Promise<void> {
     await this.ensureRoomFor(size);
-    const answer = await this.run(
+    const answer = await this.counted(
       DECLARE,
       id,
       owner,
@@ -241,6 +241,9 @@ export class UploadQuota {
 
   /** The upload finished or is gone: its place is free. Idempotent. */
   async release(id: string): Promise<void> {
+    // Not waited for through an outage (a finishing PATCH would wait out the command timeout):
+    // the reconciler frees the place once Redis is back.
+    if (this.options.redis.status !== 'ready') throw new Error(`Redis is ${this.options.redis.status}`);
     await this.run(RELEASE, id);
   }
 
@@ -314,6 +317,21 @@ export class UploadQuota {
       throw new AppError(
         'UPLOAD_QUOTA_EXCEEDED',
         `tool ${owner} has ${bytes} bytes declared in open uploads; ${size} more would pass TOOL_MAX_OPEN_BYTES=${maxOpenBytes}`,
+      );
+    }
+  }
+
+  /** A check that holds a place: when Redis cannot answer, the upload is refused (fail closed), retryably. */
+  private async counted(script: string, ...args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.run(script, ...args);
+    } catch (error) {
+      throw new AppError(
+        'QUEUE_UNAVAILABLE',
+        "the relay cannot count this tool's open uploads right now (Redis); try again shortly",
+        503,
+        true,
+        { cause: error },
       );
     }
   }

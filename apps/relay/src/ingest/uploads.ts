@@ -244,7 +244,6 @@ export class Uploads {
     if (isPartialUpload(upload)) return;
     const size = upload.size ?? upload.offset;
     this.forgetLocal(upload.id);
-    await this.release(upload.id);
     const sha256 = await this.sha256Of(upload.id, size);
     const manifest = await this.deps.manifests
       .update(upload.id, {
@@ -262,6 +261,9 @@ export class Uploads {
         return current && { ...current, size, ...(sha256 ? { sha256 } : {}) };
       });
     this.deps.metrics.uploadsFinished.inc({ owner: upload.metadata?.[OWNER_METADATA] ?? 'unknown' });
+    // After the manifest (which must not wait on Redis) and before the answer, so that the tool
+    // may create its next upload as soon as this one is answered.
+    await this.release(upload.id);
     if (!manifest) {
       this.deps.logger.warn(
         { uploadId: upload.id },
