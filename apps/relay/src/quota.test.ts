@@ -115,6 +115,17 @@ describe('per-tool upload quotas', () => {
     expect((await fs.readdir(t.relay.uploadDir)).sort()).toEqual(before);
   }, 60_000);
 
+  it('defaults TOOL_MAX_OPEN_BYTES to a quarter of the disk and DISK_RESERVE_BYTES to 5 % of it, at most 1 GiB', async () => {
+    t = await startTestRelay({ tokens: TOKENS });
+    const stats = await fs.statfs(t.relay.uploadDir);
+    const disk = stats.blocks * stats.bsize;
+    expect(t.relay.quota.limits).toEqual({
+      maxOpenUploads: 200,
+      maxOpenBytes: Math.floor(disk / 4),
+      diskReserveBytes: Math.min(1024 ** 3, Math.floor(disk / 20)),
+    });
+  });
+
   it('refuses every kind of creation past TOOL_MAX_OPEN_UPLOADS with nothing left behind, and still lets the tool concatenate', async () => {
     t = await startTestRelay({ tokens: TOKENS, quota: { maxOpenUploads: 2, diskReserveBytes: 0 } });
     const app = t.relay.app;
@@ -210,6 +221,18 @@ describe('per-tool upload quotas', () => {
       expect(await footprint(roomy)).toEqual(before);
     }
     expect((await final(roomy.relay.app, parts)).status).toBe(201);
+
+    // A deferred length is checked against the reserve when it is declared.
+    const deferred = await create(roomy.relay.app, { length: undefined });
+    const id = idOf(deferred.headers.location!);
+    const declared = await patch(tight.relay.app, id, 0, Buffer.alloc(10, 1), { 'Upload-Length': '10' });
+    expect(declared.status).toBe(507);
+    expect(declared.body.error.code).toBe('INSUFFICIENT_STORAGE');
+    expect(await roomy.relay.quota.open()).toEqual([{ owner: 'tool-a', uploads: 1, bytes: 0 }]);
+    expect((await patch(roomy.relay.app, id, 0, Buffer.alloc(10, 1), { 'Upload-Length': '10' })).status).toBe(
+      204,
+    );
+    expect(await roomy.relay.quota.open()).toEqual([]);
   });
 
   it('lets exactly TOOL_MAX_OPEN_UPLOADS of 20 parallel creations through, across two relays sharing Redis', async () => {

@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 import { createRelayApp, type Relay, type RelaySettings } from './app.js';
 import { listen } from './server.js';
 
+export { UploadQuota } from './ingest/quota.js';
+
 export interface TestRelay {
   relay: Relay;
   url: string;
