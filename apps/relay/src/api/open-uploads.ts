@@ -13,7 +13,8 @@ export interface OpenUploadsApiDeps {
  * own line only; operators and admins see every owner's (as in the dashboard's summary).
  */
 export function openUploadsRouter(deps: OpenUploadsApiDeps): Router {
-  const router = Router();
+  // Case-sensitive and strict, as every router of the relay (one spelling per resource).
+  const router = Router({ caseSensitive: true, strict: true });
   router.get('/api/open-uploads', async (_req, res) => {
     const principal = principalOf(res);
     const everyone = seesEveryJob(principal);
