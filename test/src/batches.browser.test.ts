@@ -129,8 +129,8 @@ describe('the migrations view and server-side search in a browser, with thousand
     await page.locator('#search').fill('cdn library 1004');
     await page.waitForFunction(
       () =>
-        Array.from((globalThis as unknown as PageGlobals).document.querySelectorAll('tbody tr')).length ===
-        11,
+        Array.from((globalThis as unknown as PageGlobals).document.querySelectorAll('#job-rows tr'))
+          .length === 11,
     );
     await page.locator('#search').fill('510042');
     await waitForRows(page, ['imp10042']);

@@ -245,6 +245,44 @@ describe('jobs dashboard in a browser', () => {
     expect(new URL(page.url()).searchParams.get('owner')).toBeNull();
   });
 
+  it("shows each tool's open uploads and declared bytes against its quota", async () => {
+    await t.close();
+    t = await startTestRelay({
+      tokens: [
+        { name: 'camera-app', token: 'token-camera', role: 'tool' },
+        { name: 'cms', token: 'token-cms', role: 'tool' },
+        { name: 'ops', token: 'token-ops', role: 'operator' },
+      ],
+      quota: { maxOpenUploads: 2, maxOpenBytes: 10_000_000, diskReserveBytes: 0 },
+    });
+    for (const length of [3_000_000, 6_000_000]) {
+      const res = await fetch(`${t.url}/files/`, {
+        method: 'POST',
+        headers: {
+          Authorization: 'Bearer token-camera',
+          'Tus-Resumable': '1.0.0',
+          'Upload-Length': String(length),
+          'Upload-Metadata': `filename ${Buffer.from('clip.mp4').toString('base64')}`,
+        },
+      });
+      expect(res.status).toBe(201);
+    }
+    d = await openDashboard(browser, t.url, 'token-ops');
+    const { page } = d;
+    const row = (owner: string) => page.locator(`#open-upload-rows tr[data-owner="${owner}"]`);
+    await row('camera-app').waitFor();
+    expect(await row('camera-app').locator('td').allTextContents()).toEqual([
+      'camera-app',
+      '2 of 2',
+      '9.00 MB of 10.0 MB',
+    ]);
+    expect(await row('cms').locator('td').allTextContents()).toEqual(['cms', '0 of 2', '0 B of 10.0 MB']);
+    // At its limit a tool's line stands out.
+    expect(await row('camera-app').getAttribute('class')).toBe('open-uploads-near');
+    expect(await row('cms').getAttribute('class')).toBe('');
+    expect(await page.locator('#open-uploads-limits').textContent()).toContain('at most 2 open uploads');
+  });
+
   it('shows names and errors made of markup as plain text and runs none of it', async () => {
     const name = '<img src=x onerror=alert(1)>';
     await seed({

@@ -692,6 +692,9 @@ describe('a running relay answers every documented operation as documented (emul
     const summary = expectSpec(await relay().get('/api/dashboard/summary').set(auth));
     expect(summary.body.total).toBeGreaterThan(0);
     expect(expectSpec(await relay().get('/api/dashboard/summary')).status).toBe(401);
+    const open = expectSpec(await relay().get('/api/open-uploads').set(auth));
+    expect(open.body.owners.length).toBeGreaterThan(0);
+    expect(expectSpec(await relay().get('/api/open-uploads')).status).toBe(401);
     expect(expectSpec(await relay().get('/api/openapi.json').set(auth)).body.openapi).toMatch(/^3\.1\./);
     expect(expectSpec(await relay().get('/api/openapi.json')).status).toBe(401);
     expect(expectSpec(await relay().get('/api/events')).status).toBe(401);

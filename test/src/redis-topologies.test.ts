@@ -29,7 +29,7 @@ import {
   writeVideoFile,
 } from '@gtr/core/testing';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
-import { tusUpload } from '@gtr/relay/testing';
+import { tusUpload, UploadQuota } from '@gtr/relay/testing';
 import { createWorker } from '@gtr/worker';
 import { type Cluster as RelayProcesses, startCluster } from './support/cluster.js';
 import { type Origin, sendFile, startOrigin } from './support/origin.js';
@@ -190,7 +190,7 @@ describe('on a Redis Cluster of 3 masters', () => {
     expect(counts.filter((n) => n > 0)).toHaveLength(1);
   });
 
-  it('runs every job script on the cluster (create, update, transition, remove, pace, counters)', async () => {
+  it('runs every job script on the cluster (create, update, transition, remove, pace, counters, quotas)', async () => {
     const jobs = new JobRepository(relay.redis, relay.prefix);
     const id = `scripts-${Date.now()}`;
     // Pub/sub on a cluster: what the scripts PUBLISH reaches a subscriber on any node.
@@ -247,6 +247,23 @@ describe('on a Redis Cluster of 3 masters', () => {
     const stats = new StatsCounters(relay.redis, relay.prefix);
     await stats.recordRateLimited();
     expect((await stats.snapshot()).rateLimitedLastMinute).toBeGreaterThanOrEqual(1);
+    // The upload quotas' scripts, on keys of their own under the same hash tag.
+    const quota = new UploadQuota({
+      redis: relay.redis,
+      prefix: `${relay.prefix}:quota-test`,
+      uploadDir: tmp,
+      limits: { maxOpenUploads: 1, maxOpenBytes: 100, diskReserveBytes: 0 },
+    });
+    await quota.reserve({ id: `${id}-q`, owner: 'cluster-tool', size: undefined });
+    await expect(quota.reserve({ id: `${id}-r`, owner: 'cluster-tool', size: 1 })).rejects.toMatchObject({
+      code: 'UPLOAD_QUOTA_EXCEEDED',
+    });
+    await quota.declare(`${id}-q`, 'cluster-tool', 60);
+    expect(await quota.open()).toEqual([{ owner: 'cluster-tool', uploads: 1, bytes: 60 }]);
+    const onDisk = new Map([[`${id}-q`, { owner: 'cluster-tool', bytes: 60 }]]);
+    expect(await quota.reconcile(onDisk)).toEqual({ adopted: 0, released: 0 });
+    await quota.release(`${id}-q`);
+    expect(await quota.open()).toEqual([]);
   });
 
   it('logs a Redis error that comes again and again (a prefix without a hash tag) a bounded number of times', async () => {

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { RedisClient } from '@gtr/core';
 import {
@@ -23,6 +24,7 @@ import type { Registry } from 'prom-client';
 import { batchesRouter } from './api/batches.js';
 import { importsRouter } from './api/imports.js';
 import { jobsRouter } from './api/jobs.js';
+import { openUploadsRouter } from './api/open-uploads.js';
 import { openapiRouter } from './api/openapi.js';
 import { createTokenResolver, requireRole, requireToken, tokenEntries } from './auth.js';
 import { AuthFailureThrottle, useAuthFailureThrottle } from './auth-failures.js';
@@ -32,6 +34,7 @@ import { GCORE_HOOK_PATH, type GcoreHookSettings, gcoreHooksRouter } from './hoo
 import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
 import { FinishedUploads } from './ingest/finished.js';
+import { type QuotaLimits, UploadQuota } from './ingest/quota.js';
 import { ReceiveHashes } from './ingest/receive-hash.js';
 import { RedisLocker } from './ingest/redis-locker.js';
 import { createTusIngest, type TusIngest } from './ingest/tus.js';
@@ -102,6 +105,12 @@ export interface RelaySettings {
    * the chunk that starts it. Default `stream`, 10 000 000 bytes.
    */
   forward?: { mode: 'stream' | 'store'; chunkSize: number };
+  /**
+   * `TOOL_MAX_OPEN_UPLOADS`, `TOOL_MAX_OPEN_BYTES` and `DISK_RESERVE_BYTES` (0 turns one off).
+   * Defaults: 200 uploads, a quarter of the size of the upload dir's disk, and 5 % of that disk
+   * but at most 1 GiB (the disk measured once, at start-up).
+   */
+  quota?: Partial<QuotaLimits>;
 }
 
 export interface RelayDeps {
@@ -134,6 +143,8 @@ export interface Relay {
   locker: RedisLocker;
   metrics: RelayMetrics;
   uploadDir: string;
+  /** Each owner's unfinished uploads and the limits on them. */
+  quota: UploadQuota;
   /** One reconcile pass, unless another relay of the fleet is running one. */
   reconcile(): Promise<ReconcileReport>;
   /** One expiry sweep, unless another relay of the fleet is running one. */
@@ -170,10 +181,18 @@ export function createRelayApp(deps: RelayDeps): Relay {
   if (settings.uploadLocker === 'memory')
     logger.warn('UPLOAD_LOCKER=memory: TUS locks are in this process only (benchmarks; one relay only)');
   const expiryIntervalMs = deps.expiryIntervalMs ?? 600_000;
-  const metrics = createRelayMetrics(jobs);
+  const quota = new UploadQuota({
+    redis,
+    prefix,
+    uploadDir,
+    limits: quotaLimits(settings.quota ?? {}, uploadDir),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const metrics = createRelayMetrics(jobs, quota);
   const feed = new UploadFeed(redis, prefix);
   const hashes = settings.receiveHash === false ? null : new ReceiveHashes(uploadDir);
   const uploads = new Uploads({
+    quota,
     feed,
     ...(settings.forward ? { forward: settings.forward } : {}),
     hashes,
@@ -213,6 +232,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     manifests,
     store: tus.store,
     uploads,
+    quota,
     locks: locker,
     queues,
     logger,
@@ -299,7 +319,15 @@ export function createRelayApp(deps: RelayDeps): Relay {
   const resolve = createTokenResolver(entries);
   const auth = requireToken(resolve);
   const owners = [...new Set(entries.map((e) => e.name))].sort();
-  const dashboard = createDashboard({ ...deps, resolve, owners, jobs, prefix, upstream: settings.upstream });
+  const dashboard = createDashboard({
+    ...deps,
+    resolve,
+    owners,
+    jobs,
+    quota,
+    prefix,
+    upstream: settings.upstream,
+  });
   // TUS first, and with no body parser: the request body is the upload itself.
   app.all([TUS_PATH, `${TUS_PATH}/{*splat}`], auth, (req, res, next) => {
     tus.handle(req, res).catch(next);
@@ -313,6 +341,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
   // The dashboard's buttons call the jobs API with the browser's Basic login.
   app.use('/api', requireBrowserToken(resolve, { challenge: false }), express.json({ limit: '16mb' }));
   app.use(openapiRouter());
+  app.use(openUploadsRouter({ quota, owners }));
   app.use(
     jobsRouter({
       jobs,
@@ -375,6 +404,7 @@ export function createRelayApp(deps: RelayDeps): Relay {
     locker,
     metrics,
     uploadDir,
+    quota,
     reconcile: () => reconciler.run('now'),
     expire: () => expire('now'),
     retain: () => retain('now'),
@@ -403,6 +433,26 @@ export function createRelayApp(deps: RelayDeps): Relay {
       void locker.close();
       redis.off('ready', onRedisReady);
     },
+  };
+}
+
+const GiB = 1024 ** 3;
+
+/** The quota's limits: those given, and for the others the defaults, from the upload dir's disk as it is now. */
+function quotaLimits(given: Partial<QuotaLimits>, uploadDir: string): QuotaLimits {
+  const disk = (() => {
+    try {
+      const stats = fs.statfsSync(uploadDir);
+      return stats.blocks * stats.bsize;
+    } catch {
+      return null;
+    }
+  })();
+  return {
+    maxOpenUploads: given.maxOpenUploads ?? 200,
+    // A disk that cannot be measured leaves the bytes to the disk reserve (and ENOSPC).
+    maxOpenBytes: given.maxOpenBytes ?? (disk === null ? 0 : Math.floor(disk / 4)),
+    diskReserveBytes: given.diskReserveBytes ?? (disk === null ? GiB : Math.min(GiB, Math.floor(disk / 20))),
   };
 }
 

@@ -11,6 +11,11 @@ export function relaySettingsFromConfig(
     dataDir: config.DATA_DIR,
     tokens,
     maxUploadSize: config.MAX_UPLOAD_SIZE,
+    quota: {
+      maxOpenUploads: config.TOOL_MAX_OPEN_UPLOADS,
+      ...(config.TOOL_MAX_OPEN_BYTES !== undefined ? { maxOpenBytes: config.TOOL_MAX_OPEN_BYTES } : {}),
+      ...(config.DISK_RESERVE_BYTES !== undefined ? { diskReserveBytes: config.DISK_RESERVE_BYTES } : {}),
+    },
     uploadExpiryMs: config.UPLOAD_EXPIRY,
     finishedUploadRetentionMs: config.FINISHED_UPLOAD_RETENTION,
     jobRetentionMs: config.JOB_RETENTION,

@@ -1,5 +1,6 @@
 import { JOB_STATES, type JobRepository } from '@gtr/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { UploadQuota } from './ingest/quota.js';
 
 export interface RelayMetrics {
   registry: Registry;
@@ -8,12 +9,27 @@ export interface RelayMetrics {
   uploadsFinished: Counter<'owner'>;
   uploadsRefused: Counter<'code'>;
   bytesReceived: Counter;
-  openUploads: Gauge;
+  /** Each owner's unfinished uploads (partials included) and their declared bytes, as its quota counts them. */
+  openUploads: Gauge<'owner'>;
+  openUploadBytes: Gauge<'owner'>;
   httpDuration: Histogram<'method' | 'route' | 'status'>;
 }
 
 /** One registry per relay (no global state), so tests can run several side by side. */
-export function createRelayMetrics(jobs: JobRepository, registry = new Registry()): RelayMetrics {
+export function createRelayMetrics(
+  jobs: JobRepository,
+  quota: Pick<UploadQuota, 'open'>,
+  registry = new Registry(),
+): RelayMetrics {
+  const perOwner = (gauge: Gauge<'owner'>, value: (open: { uploads: number; bytes: number }) => number) =>
+    quota.open().then(
+      (open) => {
+        // An owner whose last upload finished leaves the series, not stays at its last value.
+        gauge.reset();
+        for (const entry of open) gauge.set({ owner: entry.owner }, value(entry));
+      },
+      () => {},
+    );
   const jobCount = new Gauge({
     name: 'relay_jobs',
     help: 'Jobs by state',
@@ -53,11 +69,20 @@ export function createRelayMetrics(jobs: JobRepository, registry = new Registry(
     }),
     openUploads: new Gauge({
       name: 'relay_open_uploads',
-      help: 'Uploads created and not yet finished',
+      help: 'Unfinished uploads (partial concatenation uploads included), by owner (token name), as TOOL_MAX_OPEN_UPLOADS counts them',
+      labelNames: ['owner'],
       registers: [registry],
       async collect() {
-        const counts = await jobs.countByState().catch(() => null);
-        if (counts) this.set(counts.receiving);
+        await perOwner(this, (open) => open.uploads);
+      },
+    }),
+    openUploadBytes: new Gauge({
+      name: 'relay_open_upload_bytes',
+      help: 'Declared bytes of unfinished uploads, by owner (token name), as TOOL_MAX_OPEN_BYTES counts them',
+      labelNames: ['owner'],
+      registers: [registry],
+      async collect() {
+        await perOwner(this, (open) => open.bytes);
       },
     }),
     httpDuration: new Histogram({

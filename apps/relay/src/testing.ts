@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 import { createRelayApp, type Relay, type RelaySettings } from './app.js';
 import { listen } from './server.js';
 
+export { UploadQuota } from './ingest/quota.js';
+
 export interface TestRelay {
   relay: Relay;
   url: string;
@@ -64,6 +66,7 @@ export async function startTestRelay(options: TestRelayOptions = {}): Promise<Te
         chunkSize: 1024 * 1024,
       },
       ...(options.jobRetentionMs ? { jobRetentionMs: options.jobRetentionMs } : {}),
+      ...(options.quota ? { quota: options.quota } : {}),
     },
     redis,
     queues,

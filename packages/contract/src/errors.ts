@@ -163,6 +163,11 @@ export const ERROR_CODES = {
     retryable: true,
     meaning: 'the relay has no room for this upload right now; try again later',
   },
+  UPLOAD_QUOTA_EXCEEDED: {
+    status: 429,
+    retryable: true,
+    meaning: 'the tool is at TOOL_MAX_OPEN_UPLOADS or TOOL_MAX_OPEN_BYTES: finish or terminate uploads first',
+  },
   CONCAT_INVALID: {
     status: 400,
     retryable: false,

@@ -16,6 +16,19 @@ describe('loadConfig', () => {
     expect(config.RELAY_API_TOKENS).toEqual([]);
   });
 
+  it('reads the upload quotas: 200 open uploads by default, the byte limits left to the disk unless set', () => {
+    expect(loadConfig({})).toMatchObject({ TOOL_MAX_OPEN_UPLOADS: 200 });
+    expect(loadConfig({}).TOOL_MAX_OPEN_BYTES).toBeUndefined();
+    expect(loadConfig({}).DISK_RESERVE_BYTES).toBeUndefined();
+    expect(
+      loadConfig({ TOOL_MAX_OPEN_UPLOADS: '0', TOOL_MAX_OPEN_BYTES: '5000000000', DISK_RESERVE_BYTES: '0' }),
+    ).toMatchObject({ TOOL_MAX_OPEN_UPLOADS: 0, TOOL_MAX_OPEN_BYTES: 5_000_000_000, DISK_RESERVE_BYTES: 0 });
+    for (const name of ['TOOL_MAX_OPEN_UPLOADS', 'TOOL_MAX_OPEN_BYTES', 'DISK_RESERVE_BYTES']) {
+      expect(() => loadConfig({ [name]: '-1' })).toThrow(new RegExp(`${name}: expected a whole number`));
+      expect(() => loadConfig({ [name]: '1GB' })).toThrow(new RegExp(`${name}: expected a whole number`));
+    }
+  });
+
   it('takes CORS_ORIGINS as * or a list of origins, and refuses what is not an origin', () => {
     expect(loadConfig({}).CORS_ORIGINS).toBe('*');
     expect(

@@ -29,7 +29,11 @@ const bool = (fallback: boolean) =>
       return z.NEVER;
     });
 
-const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+const int = <T extends number | undefined = number>(
+  fallback: T,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+) =>
   z
     .string()
     .trim()
@@ -274,6 +278,23 @@ export const configSchema = z.object({
   FORWARD_ATTEMPTS: int(8, 1, 1_000),
   /** Largest accepted upload in bytes; 0 means no limit. */
   MAX_UPLOAD_SIZE: int(0, 0),
+  /**
+   * Unfinished uploads one owner (token name) may have at once, partial concatenation uploads
+   * included; one more is refused 429 `UPLOAD_QUOTA_EXCEEDED`. 0 means no limit. Default 200.
+   */
+  TOOL_MAX_OPEN_UPLOADS: int(200, 0),
+  /**
+   * Bytes the declared lengths of one owner's unfinished uploads may add up to (429
+   * `UPLOAD_QUOTA_EXCEEDED` beyond). 0 means no limit. Default: a quarter of the size of the disk
+   * of DATA_DIR, measured at start-up.
+   */
+  TOOL_MAX_OPEN_BYTES: int<number | undefined>(undefined, 0),
+  /**
+   * Free bytes the disk of DATA_DIR keeps: an upload whose declared length would leave less is
+   * refused 507 `INSUFFICIENT_STORAGE`. 0: only what does not fit is refused. Default: 5 % of that
+   * disk, at most 1 GiB, measured at start-up.
+   */
+  DISK_RESERVE_BYTES: int<number | undefined>(undefined, 0),
   /** When a job counts as done: `uploaded`, `viewable` or `ready`. */
   COMPLETE_ON: z
     .enum(['uploaded', 'viewable', 'ready'])

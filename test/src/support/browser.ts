@@ -120,7 +120,7 @@ export interface PageGlobals {
 export function shownJobIds(page: Page): Promise<string[]> {
   return page.evaluate(() =>
     Array.from(
-      (globalThis as unknown as PageGlobals).document.querySelectorAll('tbody tr'),
+      (globalThis as unknown as PageGlobals).document.querySelectorAll('#job-rows tr'),
       (row) => row.dataset.jobId ?? '',
     ),
   );
@@ -132,7 +132,7 @@ export async function waitForRows(page: Page, ids: string[], timeout = 5_000): P
     .waitForFunction(
       (want) =>
         Array.from(
-          (globalThis as unknown as PageGlobals).document.querySelectorAll('tbody tr'),
+          (globalThis as unknown as PageGlobals).document.querySelectorAll('#job-rows tr'),
           (row) => row.dataset.jobId,
         ).join(',') === want,
       ids.join(','),

@@ -7,6 +7,7 @@ import { type JobRepository, type Logger, type RelayQueues, StatsCounters } from
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { requireRole, type TokenResolver } from '../auth.js';
 import { sendError } from '../http-errors.js';
+import type { UploadQuota } from '../ingest/quota.js';
 import { strictRouter } from '../routing.js';
 import { requireBrowserToken } from './auth.js';
 import { BULL_BOARD_PATH, bullBoardRouter } from './bull-board.js';
@@ -23,6 +24,8 @@ export interface DashboardDeps {
   owners: readonly string[];
   redis: RedisClient;
   jobs: JobRepository;
+  /** Each owner's open uploads, for the summary. */
+  quota: UploadQuota;
   queues: RelayQueues;
   /** Key prefix of the job records and the live stats. */
   prefix: string;
@@ -57,6 +60,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   const summary = () =>
     dashboardSummary({
       jobs: deps.jobs,
+      quota: deps.quota,
       stats,
       queues: deps.queues,
       upstream: deps.upstream,

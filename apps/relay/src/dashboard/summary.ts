@@ -1,4 +1,5 @@
 import type { JobRepository, JobState, RelayQueues, StatsCounters } from '@gtr/core';
+import { type OpenUploadsReport, openUploadsReport, type UploadQuota } from '../ingest/quota.js';
 
 /** The Gcore API the workers talk to, as the dashboard shows it. */
 export interface UpstreamInfo {
@@ -21,11 +22,14 @@ export interface DashboardSummary {
   upstream: UpstreamInfo | null;
   /** The configured tokens' names (never the tokens): the owners jobs can have. */
   owners: string[];
+  /** Each owner's unfinished uploads and their declared bytes, against TOOL_MAX_OPEN_* and DISK_RESERVE_BYTES. */
+  open_uploads: OpenUploadsReport;
   generated_at: string;
 }
 
 export interface SummaryDeps {
   jobs: JobRepository;
+  quota: UploadQuota;
   stats: StatsCounters;
   queues: Pick<RelayQueues, 'forward' | 'import'>;
   upstream: UpstreamInfo | undefined;
@@ -36,9 +40,10 @@ export interface SummaryDeps {
 /** Everything the dashboard's header shows, in one round of Redis reads. */
 export async function dashboardSummary(deps: SummaryDeps): Promise<DashboardSummary> {
   // Uploads and relay-pulled imports wait on `forward`, imports Gcore pulls on `import`.
-  const [counts, stats, ...queues] = await Promise.all([
+  const [counts, stats, openUploads, ...queues] = await Promise.all([
     deps.jobs.countByState(),
     deps.stats.snapshot(),
+    openUploadsReport(deps.quota, deps.owners, { others: true }),
     deps.queues.forward.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
     deps.queues.import.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
   ]);
@@ -56,6 +61,7 @@ export async function dashboardSummary(deps: SummaryDeps): Promise<DashboardSumm
     queue: { waiting, active, delayed, depth: waiting + active + delayed },
     upstream: deps.upstream ? { url: displayUrl(deps.upstream.url), emulator: deps.upstream.emulator } : null,
     owners: [...deps.owners],
+    open_uploads: openUploads,
     generated_at: new Date(deps.now()).toISOString(),
   };
 }

@@ -6,7 +6,7 @@ import { ERRORS, type Lock, type Locker, Metadata, Uid, Upload } from '@tus/util
 import { renderAppError, renderError } from '../http-errors.js';
 import type { RelayFileStore } from './file-store.js';
 import type { ReceiveHashes } from './receive-hash.js';
-import { ensureRoomFor, OWNER_METADATA } from './tus.js';
+import { OWNER_METADATA } from './tus.js';
 import { uploadIdOfReference } from './upload-id.js';
 import type { Uploads } from './uploads.js';
 
@@ -183,14 +183,21 @@ export class Concatenation {
         },
       });
       await this.options.uploads.validate(upload, principal);
-      await ensureRoomFor(this.options.uploadDir, size);
-      const [lock] = await this.lockAll([upload.id], signal);
+      // While it is assembled it is one more open upload of its tool (and its size more on the
+      // disk), in place of its partials; recording it as finished frees the place.
+      await this.options.uploads.reserve(upload, principal, ids);
       let assembled: Assembled;
       try {
-        assembled = await this.assemble(upload, parts, signal);
-        await this.record(upload);
-      } finally {
-        await lock!.unlock();
+        const [lock] = await this.lockAll([upload.id], signal);
+        try {
+          assembled = await this.assemble(upload, parts, signal);
+          await this.record(upload);
+        } finally {
+          await lock!.unlock();
+        }
+      } catch (error) {
+        await this.options.uploads.discarded(upload.id);
+        throw error;
       }
       // Assembled and queued: the partials have served (a second final of them would be a
       // second video), so they go, as tusd's filestore would let them expire.

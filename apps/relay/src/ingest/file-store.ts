@@ -22,10 +22,17 @@ export interface StoreHooks {
    * `settled`: the write ended there. What a streaming forward may send (see Uploads.written).
    */
   written(id: string, offset: number, settled: boolean): void;
+  /**
+   * A deferred-length upload is about to declare its length (`metadata`: its stored metadata):
+   * throwing refuses the declaration, and the upload stays as it was.
+   */
+  declaringLength(id: string, metadata: Upload['metadata'], size: number): Promise<void>;
   /** A deferred-length upload's length was declared. */
   lengthDeclared(id: string, size: number): Promise<void>;
   /** The tool terminated the upload (TUS DELETE). */
   terminated(id: string): Promise<void>;
+  /** The upload's files were removed without a termination (see {@link RelayFileStore.discard}); never throws. */
+  discarded(id: string): Promise<void>;
 }
 
 /**
@@ -156,6 +163,7 @@ export class RelayFileStore extends FileStore {
   }
 
   override async declareUploadLength(id: string, length: number): Promise<void> {
+    await this.hooks.declaringLength(id, (await this.configstore.get(id))?.metadata, length);
     await super.declareUploadLength(id, length);
     await this.hooks.lengthDeclared(id, length);
   }
@@ -166,10 +174,14 @@ export class RelayFileStore extends FileStore {
     await this.hooks.terminated(id);
   }
 
-  /** Removes the file and its info without the termination hook (cancel, expiry, after forwarding). */
+  /**
+   * Removes the file and its info without the termination hook (cancel, expiry, a refused
+   * creation, a final upload's partials once assembled, after forwarding).
+   */
   async discard(id: string): Promise<void> {
     this.hashes?.forget(id);
     await super.remove(id).catch(() => {});
+    await this.hooks.discarded(id);
   }
 
   override deleteExpired(): Promise<number> {

@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { AppError, type ErrorCode, type Logger, type Principal } from '@gtr/core';
 import { Server } from '@tus/server';
@@ -93,8 +92,10 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       progress: (id, offset, settled) => uploads.progress(id, offset, settled),
       received: (bytes) => metrics.bytesReceived.inc(bytes),
       written: (id, offset, settled) => uploads.written(id, offset, settled),
+      declaringLength: (id, metadata, size) => uploads.declaring(id, metadata, size),
       lengthDeclared: (id, size) => uploads.lengthDeclared(id, size),
       terminated: (id) => uploads.terminated(id),
+      discarded: (id) => uploads.discarded(id),
     },
     options.expiryMs,
     options.hashes ?? null,
@@ -140,7 +141,8 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       const principal = principalOfTusRequest(req);
       // A partial's metadata is not the video's (the final upload brings that): no filename needed.
       if (!partial) await uploads.validate(upload, principal);
-      await ensureRoomFor(options.uploadDir, upload.size);
+      // Last: a refusal after it would leave its place in the quota held.
+      await uploads.reserve(upload, principal);
       // Who made it, as the relay's own guard found it (never what the client says).
       const owner = principal?.name;
       const { [CONCAT_METADATA]: claimed, ...metadata } = upload.metadata ?? {};
@@ -475,15 +477,6 @@ function removeHeader(req: ExpressRequest, name: string): void {
     if (req.rawHeaders[i]!.toLowerCase() !== name) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
   }
   req.rawHeaders = raw;
-}
-
-/** Refuses an upload up front when the disk has less free space than its declared length. */
-export async function ensureRoomFor(dir: string, size: number | undefined): Promise<void> {
-  if (size === undefined || size === 0) return;
-  const stats = await fs.statfs(dir).catch(() => null);
-  if (stats && size > stats.bavail * stats.bsize) {
-    throw new AppError('INSUFFICIENT_STORAGE');
-  }
 }
 
 async function asJsonError(response: Response): Promise<string> {

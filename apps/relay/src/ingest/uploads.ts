@@ -19,6 +19,7 @@ import type { Upload } from '@tus/utils';
 import type { RelayMetrics } from '../metrics.js';
 import { isPartialUpload } from './concat.js';
 import { readUploadMetadata } from './metadata.js';
+import { UNKNOWN_OWNER, type UploadQuota } from './quota.js';
 import type { ReceiveHashes } from './receive-hash.js';
 import { OWNER_METADATA } from './tus.js';
 
@@ -43,6 +44,8 @@ export interface UploadsDeps {
   forward?: { mode: 'stream' | 'store'; chunkSize: number };
   /** The uploads' SHA-256 as received; null: no job gets a `sha256` (the bench's baseline). */
   hashes?: ReceiveHashes | null;
+  /** Each owner's unfinished uploads, held from creation until they finish or go. */
+  quota: UploadQuota;
 }
 
 /**
@@ -81,10 +84,55 @@ export class Uploads {
   }
 
   /**
-   * The file exists: write the manifest, then the job. Throwing makes the store undo the file.
+   * The last check before anything is stored (a creation, a final upload): holds the upload's
+   * place in its owner's quota, or refuses it (429 UPLOAD_QUOTA_EXCEEDED, 507
+   * INSUFFICIENT_STORAGE) having held nothing. `replaces`: the partials a final upload is made of.
+   */
+  async reserve(
+    upload: Upload,
+    principal: Principal | undefined,
+    replaces?: readonly string[],
+  ): Promise<void> {
+    await this.deps.quota.reserve({
+      id: upload.id,
+      owner: principal?.name ?? UNKNOWN_OWNER,
+      size: upload.size,
+      ...(replaces ? { replaces } : {}),
+    });
+  }
+
+  /** A deferred-length upload declares its length: held against its owner's bytes and the disk, or refused. */
+  async declaring(id: string, metadata: Upload['metadata'], size: number): Promise<void> {
+    await this.deps.quota.declare(id, metadata?.[OWNER_METADATA] ?? UNKNOWN_OWNER, size);
+  }
+
+  /** The upload's files were removed (cancel, expiry, a refused creation, a final's partials): its place is free. */
+  async discarded(id: string): Promise<void> {
+    await this.release(id);
+  }
+
+  /** Never throws: a place Redis could not free now is freed by the reconciler. */
+  private async release(id: string): Promise<void> {
+    await this.deps.quota.release(id).catch((error: unknown) => {
+      this.deps.logger.warn({ err: error, uploadId: id }, 'quota place not released; the reconciler will');
+    });
+  }
+
+  /**
+   * The file exists: write the manifest, then the job. Throwing makes the store undo the file
+   * (and frees its place in the quota).
    * A partial upload (concatenation) gets neither: it is a job only as part of a final upload.
    */
   async created(upload: Upload): Promise<void> {
+    try {
+      await this.record(upload);
+    } catch (error) {
+      await this.release(upload.id);
+      throw error;
+    }
+  }
+
+  private async record(upload: Upload): Promise<void> {
     if (isPartialUpload(upload)) {
       this.deps.logger.info({ uploadId: upload.id, size: upload.size ?? null }, 'partial upload created');
       return;
@@ -191,7 +239,8 @@ export class Uploads {
    * cannot see (the upload is complete), hence the reconciler.
    */
   async finished(upload: Upload): Promise<void> {
-    // A finished partial waits for its final upload (or its expiry): nothing to queue.
+    // A finished partial waits for its final upload (or its expiry): nothing to queue, and it
+    // keeps its place in the quota (it still takes the disk) until then.
     if (isPartialUpload(upload)) return;
     const size = upload.size ?? upload.offset;
     this.forgetLocal(upload.id);
@@ -212,6 +261,9 @@ export class Uploads {
         return current && { ...current, size, ...(sha256 ? { sha256 } : {}) };
       });
     this.deps.metrics.uploadsFinished.inc({ owner: upload.metadata?.[OWNER_METADATA] ?? 'unknown' });
+    // After the manifest (which must not wait on Redis) and before the answer, so that the tool
+    // may create its next upload as soon as this one is answered.
+    await this.release(upload.id);
     if (!manifest) {
       this.deps.logger.warn(
         { uploadId: upload.id },
@@ -289,6 +341,7 @@ export class Uploads {
   /** The tool terminated its upload (TUS DELETE of an unfinished upload). */
   async terminated(id: string): Promise<void> {
     this.forgetLocal(id);
+    await this.release(id);
     await this.deps.manifests.remove(id);
     // A forward may have streamed part of it: the video it created goes too.
     const canceled = await this.deps.lifecycle
@@ -318,6 +371,7 @@ export class Uploads {
   /** A creation was refused after its files existed (the store removed them): remove its manifest and job. */
   async abandoned(id: string): Promise<void> {
     this.forgetLocal(id);
+    await this.release(id);
     await this.deps.manifests.remove(id);
     await this.deps.jobs.remove(id);
     this.deps.logger.info({ uploadId: id }, 'refused upload removed');

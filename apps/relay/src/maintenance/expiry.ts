@@ -13,6 +13,7 @@ import type {
 import { resumeParked } from '@gtr/core';
 import { isPartialUpload, partsOfFinal } from '../ingest/concat.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
+import { uploadIdsIn } from './open-uploads.js';
 
 /** The upload locks TUS requests hold (ingest/redis-locker.ts), taken only when free. */
 export interface UploadLocks {
@@ -125,15 +126,7 @@ export class UploadExpiry {
 
   /** The periodic pass over the upload dir. Returns how many uploads it removed. */
   async sweep(): Promise<number> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.deps.uploadDir);
-    } catch {
-      return 0;
-    }
-    const infoIds = names
-      .filter((n) => n.endsWith('.json') && !n.endsWith('.relay.json'))
-      .map((n) => n.slice(0, -'.json'.length));
+    const infoIds = await uploadIdsIn(this.deps.uploadDir);
     let removed = 0;
     for (const id of infoIds) {
       const last =

@@ -10,8 +10,10 @@ import {
 } from '@gtr/core';
 import { isPartialUpload } from '../ingest/concat.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
+import type { UploadQuota } from '../ingest/quota.js';
 import type { Uploads } from '../ingest/uploads.js';
 import type { UploadLocks } from './expiry.js';
+import { openUploadsIn } from './open-uploads.js';
 
 /** How often, and how many more times, a pass looks again at uploads a request held. */
 const BUSY_RETRY_MS = 1_000;
@@ -32,6 +34,8 @@ export interface ReconcilerDeps {
   manifests: UploadManifests;
   store: RelayFileStore;
   uploads: Uploads;
+  /** Its places are recomputed from the upload dir each pass (a relay may have died holding one). */
+  quota?: UploadQuota;
   locks: UploadLocks;
   queues: Pick<RelayQueues, 'forward' | 'import' | 'track'>;
   logger: Logger;
@@ -118,7 +122,20 @@ export class Reconciler {
     }
     if (report.restored || report.enqueued)
       this.deps.logger.info(report, 'reconciled uploads with the queue');
+    await this.reconcileQuota(again);
     return report;
+  }
+
+  /** The quota's places held by uploads no longer open (or open ones holding none) are put right. */
+  private async reconcileQuota(again: () => void): Promise<void> {
+    if (!this.deps.quota) return;
+    try {
+      const fixed = await this.deps.quota.reconcile(await openUploadsIn(this.deps.store));
+      if (fixed.adopted || fixed.released) this.deps.logger.info(fixed, 'reconciled the upload quotas');
+    } catch (error) {
+      again();
+      this.deps.logger.warn({ err: error }, 'upload quotas not reconciled; next pass retries');
+    }
   }
 
   private async reconcileUpload(id: string, report: ReconcileReport): Promise<void> {

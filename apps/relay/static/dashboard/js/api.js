@@ -22,7 +22,15 @@
  * @property {{waiting: number, active: number, delayed: number, depth: number}} queue
  * @property {UpstreamInfo | null} upstream
  * @property {string[]} owners the configured tokens' names
+ * @property {OpenUploadsReport} open_uploads
  * @property {string} generated_at
+ */
+
+/**
+ * Each tool's unfinished uploads (OpenUploadsReport in apps/relay/src/ingest/quota.ts).
+ * @typedef {object} OpenUploadsReport
+ * @property {{max_open_uploads: number | null, max_open_bytes: number | null, disk_reserve_bytes: number}} limits
+ * @property {{owner: string, uploads: number, bytes: number}[]} owners
  */
 
 export class ApiError extends Error {

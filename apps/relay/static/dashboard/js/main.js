@@ -5,6 +5,7 @@ import { startBatchView } from './batches.js';
 import { byId, h, setText } from './dom.js';
 import { formatCount, formatRate } from './format.js';
 import { connectLive } from './live.js';
+import { renderOpenUploads } from './open-uploads.js';
 import { refreshAges, renderRow, STATES } from './render.js';
 
 /**
@@ -359,6 +360,7 @@ function applySummary(summary) {
     : 'This relay was started without a Gcore API URL';
   byId('upstream-emulator').hidden = !upstream?.emulator;
   byId('emulator-banner').hidden = !upstream?.emulator;
+  if (summary.open_uploads) renderOpenUploads(summary.open_uploads);
   const failed = summary.counts.failed ?? 0;
   document.title = `${failed ? `(${failed} failed) ` : ''}Jobs · gcore-tus-relay`;
 }
