@@ -30,8 +30,10 @@ export async function resolveRelayTokens(configured: AccessConfig, dataDir: stri
   ];
   try {
     const existing = (await fs.readFile(file, 'utf8')).trim();
-    // A file an older version left readable by others is made private.
-    await fs.chmod(file, PRIVATE_FILE_MODE);
+    // A file an older version left readable by others is made private (if it is ours to change).
+    await fs.chmod(file, PRIVATE_FILE_MODE).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPERM') throw error;
+    });
     if (existing) return { entries: generatedEntry(existing), file, generated: false };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
