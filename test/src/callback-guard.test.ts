@@ -264,9 +264,8 @@ describe('callbacks: guarded, recorded on the job, signed with a timestamp', () 
     expect(t).toBeGreaterThanOrEqual(before);
     expect(t).toBeLessThanOrEqual(after);
     expect(headers['x-relay-signature-256']).toMatch(new RegExp(`^t=${t},v1=[0-9a-f]{64}$`));
-    // The old signature is still there, exactly as before.
-    const old = `sha256=${crypto.createHmac('sha256', SECRET).update(body).digest('hex')}`;
-    expect(headers['x-relay-signature']).toBe(old);
+    // The untimestamped signature could be replayed for ever: not sent unless asked for.
+    expect(headers['x-relay-signature']).toBeUndefined();
 
     const at = t * 1_000;
     expect(verifyRelayCallback(SECRET, headers, body, at)).toBe(true);
@@ -285,6 +284,23 @@ describe('callbacks: guarded, recorded on the job, signed with a timestamp', () 
     expect(verifyRelayCallback('another-secret', headers, body, at)).toBe(false);
     expect(verifyRelayCallback(SECRET, { ...headers, 'x-relay-signature-256': undefined }, body, at)).toBe(
       false,
+    );
+  });
+
+  it('adds the deprecated X-Relay-Signature (no timestamp) only with CALLBACK_LEGACY_SIGNATURE', async () => {
+    hook = await startHook();
+    stack = await start({ worker: { callbackSecret: SECRET, callbackLegacySignature: true } });
+    const id = await uploadWithCallback(stack, hook.url);
+    await stack.waitForState(id, ['ready']);
+    const { headers, body } = await waitFor(() => hook!.deliveries[0], {
+      timeoutMs: 20_000,
+      what: 'the callback',
+    });
+    const old = `sha256=${crypto.createHmac('sha256', SECRET).update(body).digest('hex')}`;
+    expect(headers['x-relay-signature']).toBe(old);
+    // The timestamped one is there as always, and is what the README's receiver checks.
+    expect(verifyRelayCallback(SECRET, headers, body, Number(headers['x-relay-timestamp']) * 1_000)).toBe(
+      true,
     );
   });
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { sha256File, waitFor, writeVideoFile } from '@gtr/core/testing';
-import { signBody } from '@gtr/worker';
+import { signTimestamped } from '@gtr/worker';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1024 * 1024;
@@ -86,7 +86,12 @@ describe('forwarding uploads to Gcore', () => {
   });
 
   it('delivers a signed callback, retrying an endpoint that fails twice', async () => {
-    const received: Array<{ body: string; signature: string | undefined; status: number }> = [];
+    const received: Array<{
+      body: string;
+      signature: string | undefined;
+      timestamp: number;
+      status: number;
+    }> = [];
     const hook = http.createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => {
@@ -94,7 +99,12 @@ describe('forwarding uploads to Gcore', () => {
       });
       req.on('end', () => {
         const status = received.length < 2 ? 503 : 200;
-        received.push({ body, signature: req.headers['x-relay-signature'] as string | undefined, status });
+        received.push({
+          body,
+          signature: req.headers['x-relay-signature-256'] as string | undefined,
+          timestamp: Number(req.headers['x-relay-timestamp']),
+          status,
+        });
         res.statusCode = status;
         res.end();
       });
@@ -113,10 +123,12 @@ describe('forwarding uploads to Gcore', () => {
       });
       expect(received.map((r) => r.status)).toEqual([503, 503, 200]);
       const last = received[2]!;
-      expect(last.signature).toBe(signBody('callback-secret', last.body));
-      // Verified the way a tool would: HMAC-SHA256 of the raw body with the shared secret.
-      const expected = createHmac('sha256', 'callback-secret').update(last.body).digest('hex');
-      expect(last.signature).toBe(`sha256=${expected}`);
+      expect(last.signature).toBe(signTimestamped('callback-secret', last.timestamp, last.body));
+      // Verified the way a tool would: HMAC-SHA256 of "<t>.<raw body>" with the shared secret.
+      const expected = createHmac('sha256', 'callback-secret')
+        .update(`${last.timestamp}.${last.body}`)
+        .digest('hex');
+      expect(last.signature).toBe(`t=${last.timestamp},v1=${expected}`);
       expect(JSON.parse(last.body)).toMatchObject({ id, state: 'ready', kind: 'upload' });
       expect(last.body).not.toContain('progress');
     } finally {

@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensurePrivateDir } from '@gtr/core';
 import { type Logger, pino } from 'pino';
 import { type LoggedRequest, RequestLog } from './api/request-log.js';
 import { createEmulatorApp } from './app.js';
@@ -89,6 +90,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const processor = new Processor(videos, faults);
   let port = options.port ?? 0;
 
+  const uploadDir = join(dataDir, 'uploads');
+  // Uploaded videos are private: the folders are 0700 whatever the umask (FileStore would make
+  // its folder 0777 & ~umask), the files 0600 (see tus/server.ts and pull.ts).
+  ensurePrivateDir(dataDir);
+  ensurePrivateDir(uploadDir);
   const ctx: EmulatorContext = {
     apiKey,
     clientId: options.clientId ?? DEFAULT_CLIENT_ID,
@@ -103,7 +109,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     bandwidth: new Bandwidth(() => faults.current.bandwidthBytesPerSec, closing.signal),
     logger,
     requests: new RequestLog(),
-    uploadDir: join(dataDir, 'uploads'),
+    uploadDir,
     selfHost: () => `${urlHost(host)}:${port}`,
   };
 

@@ -1,6 +1,7 @@
+import { createLogger } from '@gtr/core';
 import { pino } from 'pino';
 import { EmulatorConfigError, loadEmulatorConfig } from './config.js';
-import { startEmulator } from './emulator.js';
+import { DEFAULT_API_KEY, startEmulator } from './emulator.js';
 
 let config: ReturnType<typeof loadEmulatorConfig>;
 try {
@@ -12,8 +13,12 @@ try {
 }
 
 // The log goes to stderr: stdout carries only the line that says where the emulator listens.
-const logger = pino({ name: 'gcore-emulator', level: config.logLevel }, pino.destination(2));
 const { port, host, apiKey, dataDir, webhookUrl, faults } = config;
+// The same scrubbing as the relay's logs: the key, query values (origin URLs), the webhook path.
+const logger = createLogger(
+  { name: 'gcore-emulator', level: config.logLevel, secrets: [apiKey] },
+  pino.destination(2),
+);
 const emulator = await startEmulator({
   port,
   host,
@@ -23,7 +28,9 @@ const emulator = await startEmulator({
   ...(dataDir === undefined ? {} : { dataDir }),
   ...(webhookUrl === undefined ? {} : { webhookUrl }),
 });
-console.log(`Gcore emulator listening on ${emulator.url} (API key: ${emulator.apiKey})`);
+// The default key is printed to help; a key of one's own is a secret like any other.
+const keyNote = apiKey === DEFAULT_API_KEY ? `API key: ${apiKey}` : 'API key: EMULATOR_API_KEY';
+console.log(`Gcore emulator listening on ${emulator.url} (${keyNote})`);
 
 const stop = (signal: NodeJS.Signals) => {
   logger.info({ signal }, 'stopping');

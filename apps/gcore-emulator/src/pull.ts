@@ -1,11 +1,11 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createPrivateFile, ensurePrivateDir } from '@gtr/core';
 import type { Logger } from 'pino';
 import type { VideoCatalog, VideoEntity } from './catalog.js';
 import { inspectFile } from './inspect.js';
@@ -69,7 +69,7 @@ export class OriginPuller {
   }
 
   async #pull(video: VideoEntity, url: string, signal: AbortSignal): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    ensurePrivateDir(this.dir);
     const path = join(this.dir, String(video.id));
     let failure = ORIGIN_NOT_FOUND;
     for (let attempt = 1; attempt <= PULL_ATTEMPTS; attempt++) {
@@ -85,6 +85,8 @@ export class OriginPuller {
               : `The requested origin answered ${res.status} ${STATUS_CODES[res.status] ?? ''}`.trim();
           continue;
         }
+        // 0600 before the first byte; writing over it keeps the mode.
+        await createPrivateFile(path);
         await pipeline(Readable.fromWeb(res.body as WebReadableStream), createWriteStream(path));
       } catch (error) {
         if (signal.aborted) return;

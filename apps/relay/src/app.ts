@@ -10,8 +10,6 @@ import {
   type Logger,
   QUEUE_PREFIX,
   type RelayQueues,
-  redactQueryObject,
-  redactSecretParams,
   redisManifestLock,
   type TokenEntry,
   UploadFeed,
@@ -30,7 +28,7 @@ import { createTokenResolver, requireRole, requireToken, tokenEntries } from './
 import { AuthFailureThrottle, useAuthFailureThrottle } from './auth-failures.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
-import { GCORE_HOOK_PATH, type GcoreHookSettings, gcoreHooksRouter } from './hooks.js';
+import { type GcoreHookSettings, gcoreHooksRouter } from './hooks.js';
 import { errorMiddleware, sendError } from './http-errors.js';
 import type { ImportSettings } from './imports/importer.js';
 import { FinishedUploads } from './ingest/finished.js';
@@ -297,9 +295,8 @@ export function createRelayApp(deps: RelayDeps): Relay {
         uploadId: uploadIdOfRequest(req) ?? undefined,
         owner: (res as unknown as Response).locals?.principal?.name,
       }),
-      // Tokens and signatures in query strings (a presigned URL pasted into a path, a tool that
-      // sends ?token=) stay out of the logs; the logger scrubs every line as well.
-      serializers: { req: redactRequest },
+      // No serializer of its own: credential headers, Upload-Metadata's values, query values and
+      // the webhook secret path are the logger's to hide (@gtr/core's log-redaction.ts).
     }),
   );
   app.use((req, res, next) => {
@@ -454,22 +451,6 @@ function quotaLimits(given: Partial<QuotaLimits>, uploadDir: string): QuotaLimit
     maxOpenBytes: given.maxOpenBytes ?? (disk === null ? 0 : Math.floor(disk / 4)),
     diskReserveBytes: given.diskReserveBytes ?? (disk === null ? GiB : Math.min(GiB, Math.floor(disk / 20))),
   };
-}
-
-/** pino-http's serialized request, with secret-named query values redacted in `url` and `query`. */
-function redactRequest(req: Record<string, unknown>): Record<string, unknown> {
-  // A fresh object per log line (pino-std-serializers'), so it is changed in place.
-  if (typeof req.url === 'string') req.url = redactHookPath(redactSecretParams(req.url));
-  if (req.query !== undefined) req.query = redactQueryObject(req.query);
-  const params = req.params as Record<string, unknown> | undefined;
-  if (params && typeof params === 'object' && 'secret' in params)
-    req.params = { ...params, secret: '[redacted]' };
-  return req;
-}
-
-/** The webhook route's secret segment stays out of the logs. */
-function redactHookPath(url: string): string {
-  return url.startsWith(`${GCORE_HOOK_PATH}/`) ? `${GCORE_HOOK_PATH}/[redacted]` : url;
 }
 
 /** The `route` label of `relay_http_request_duration_seconds`: TUS requests by what they name. */

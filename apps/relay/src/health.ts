@@ -61,7 +61,7 @@ export async function probeRedis(
 async function probeDir(dir: string): Promise<boolean> {
   const probe = path.join(dir, `.readyz-${randomBytes(4).toString('hex')}`);
   try {
-    await fs.writeFile(probe, 'ok');
+    await fs.writeFile(probe, 'ok', { mode: 0o600 });
     return true;
   } catch {
     return false;

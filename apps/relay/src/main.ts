@@ -1,5 +1,6 @@
 import {
   accessFromConfig,
+  configSecrets,
   createLogger,
   createQueues,
   createRedis,
@@ -16,7 +17,7 @@ import { listen } from './server.js';
 /** `pnpm start:relay`: the HTTP half alone (workers run elsewhere, sharing DATA_DIR and Redis). */
 async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay', secrets: configSecrets(config) });
   const { entries, file, generated } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
   if (file) {
     console.log(`Relay token ${generated ? 'generated and ' : ''}kept in ${file}`);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import {
   accessFromConfig,
   type Config,
+  configSecrets,
   createLogger,
   createQueues,
   createRedis,
@@ -24,7 +25,7 @@ import { ensureRedis, NoRedisError } from './redis.js';
  */
 async function main(): Promise<(signal: string) => Promise<void>> {
   const config = readConfigOrExit();
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay' });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay', secrets: configSecrets(config) });
   const target = redisTargetOf(config);
   // Sentinel and Cluster are always configured; only a single server may be found or started.
   const redisInfo =

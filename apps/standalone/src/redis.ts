@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { ensurePrivateDir } from '@gtr/core';
 
 export interface EmbeddedRedis {
   url: string;
@@ -76,16 +76,15 @@ export async function ensureRedis(
   if (await pingRedis(localUrl)) return { url: localUrl, source: 'local', stop: async () => {} };
 
   const dir = path.resolve(dataDir, 'redis');
-  await fs.mkdir(dir, { recursive: true });
+  ensurePrivateDir(dir);
   const port = await freePort();
   let child: ChildProcess;
   try {
     child = await new Promise<ChildProcess>((resolve, reject) => {
-      const started = spawn(
-        binary,
-        ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--save', ''],
-        { stdio: 'ignore' },
-      );
+      const started = spawnPrivate(binary, [
+        ...['--bind', '127.0.0.1', '--port', String(port), '--dir', dir],
+        ...['--appendonly', 'yes', '--save', ''],
+      ]);
       started.once('error', reject);
       started.once('spawn', () => resolve(started));
     });
@@ -109,4 +108,18 @@ export async function ensureRedis(
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * redis-server has no setting for its files' modes: it makes them 0666 & ~umask (its append-only
+ * folder 0755 & ~umask). It inherits the umask at the fork, which happens inside spawn(), so a
+ * umask of 077 for that synchronous call makes its files 0600 and folders 0700 whatever ours is.
+ */
+function spawnPrivate(binary: string, args: string[]): ChildProcess {
+  const previous = process.umask(0o077);
+  try {
+    return spawn(binary, args, { stdio: 'ignore' });
+  } finally {
+    process.umask(previous);
+  }
 }

@@ -8,7 +8,10 @@ import {
   safeFetch,
 } from '@gtr/core';
 
-/** `sha256=<hex HMAC of the raw body>`, as the contract's X-Relay-Signature. */
+/**
+ * `sha256=<hex HMAC of the raw body>`, as the contract's deprecated X-Relay-Signature (sent only
+ * with CALLBACK_LEGACY_SIGNATURE): it signs no time, so a recorded callback stays valid for ever.
+ */
 export function signBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }

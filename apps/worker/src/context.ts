@@ -30,6 +30,11 @@ export interface WorkerSettings {
   keepFiles: boolean;
   /** HMAC key for callbacks; without it callbacks go unsigned. */
   callbackSecret?: string | undefined;
+  /**
+   * CALLBACK_LEGACY_SIGNATURE (deprecated): also send `X-Relay-Signature`, which signs no time and
+   * so can be replayed. Default false: only `X-Relay-Signature-256`.
+   */
+  callbackLegacySignature?: boolean;
   /** Callbacks may reach loopback/private addresses (CALLBACK_ALLOW_PRIVATE). Default false. */
   callbackAllowPrivate?: boolean;
   /** Hosts (host or host:port) callbacks may reach whatever they resolve to (CALLBACK_ALLOWED_HOSTS). Default none. */

@@ -28,6 +28,12 @@ describe('workerDepsFromConfig: callbacks', () => {
       { hostname: 'tools.lan', port: 8443 },
     ]);
   });
+
+  it('sends the deprecated X-Relay-Signature only with CALLBACK_LEGACY_SIGNATURE=true', () => {
+    expect(workerDepsFromConfig(loadConfig({}), deps).settings.callbackLegacySignature).toBe(false);
+    const config = loadConfig({ CALLBACK_LEGACY_SIGNATURE: 'true' });
+    expect(workerDepsFromConfig(config, deps).settings.callbackLegacySignature).toBe(true);
+  });
 });
 
 describe('workerDepsFromConfig: plain-http upload servers', () => {

@@ -20,6 +20,7 @@ export function workerDepsFromConfig(
       completeOn: config.COMPLETE_ON,
       keepFiles: config.KEEP_FILES,
       callbackSecret: config.CALLBACK_SECRET,
+      callbackLegacySignature: config.CALLBACK_LEGACY_SIGNATURE,
       callbackAllowPrivate: config.CALLBACK_ALLOW_PRIVATE,
       callbackAllowedHosts: config.CALLBACK_ALLOWED_HOSTS,
       importAllowPrivate: config.IMPORT_ALLOW_PRIVATE,

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import {
+  configSecrets,
   createLogger,
   createQueues,
   createRedis,
@@ -18,7 +19,7 @@ async function main(): Promise<(signal: string) => Promise<void>> {
     console.error('GCORE_API_KEY: required for a worker (pnpm start runs the built-in emulator without one)');
     process.exit(1);
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
+  const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker', secrets: configSecrets(config) });
   const redis = createRedis(redisTargetOf(config), {
     role: 'worker',
     connectionName: 'worker',

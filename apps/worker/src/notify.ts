@@ -27,8 +27,8 @@ export function notifyProcessor(ctx: WorkerContext) {
     };
     const secret = ctx.settings.callbackSecret;
     if (secret) {
-      headers['X-Relay-Signature'] = signBody(secret, body);
       headers['X-Relay-Signature-256'] = signTimestamped(secret, timestamp, body);
+      if (ctx.settings.callbackLegacySignature) headers['X-Relay-Signature'] = signBody(secret, body);
     }
     const attempts = job.attemptsMade + 1;
     const outcome = await sendCallback(job.data.url, body, headers, policy);

@@ -128,6 +128,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
       maxUploadSize: settings.maxUploadSize ?? 0,
       videoDefaults: settings.videoDefaults ?? {},
       callbackSecret: settings.callbackSecret,
+      callbackLegacySignature: settings.callbackLegacySignature ?? false,
       callbackAllowPrivate: settings.callbackAllowPrivate ?? false,
       callbackAllowedHosts: settings.callbackAllowedHosts ?? [],
     },

@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import {
   type Config,
   ConfigError,
+  configSecrets,
   createRedis,
   loadConfig,
   primariesOf,
@@ -83,12 +84,9 @@ function describeRedis(target: RedisTarget): string {
 
 /** Every secret the configuration holds, so that no printed line can carry one. */
 function secretsOf(config: Config | null, env: CliIo['env']): string[] {
-  const secrets = [env.GCORE_API_KEY, env.REDIS_PASSWORD, env.REDIS_SENTINEL_PASSWORD, env.CALLBACK_SECRET];
-  if (config?.REDIS_URL) {
-    try {
-      secrets.push(decodeURIComponent(new URL(config.REDIS_URL).password));
-    } catch {}
-  }
+  // Before the configuration is read (it may not be valid), the variables as they are.
+  const raw = [env.GCORE_API_KEY, env.REDIS_PASSWORD, env.REDIS_SENTINEL_PASSWORD, env.CALLBACK_SECRET];
+  const secrets = [...raw, env.GCORE_WEBHOOK_PATH_SECRET, ...(config ? configSecrets(config) : [])];
   return secrets.filter((s): s is string => typeof s === 'string' && s.trim() !== '').map((s) => s.trim());
 }
 

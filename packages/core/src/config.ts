@@ -303,6 +303,11 @@ export const configSchema = z.object({
   /** HMAC key for callbacks to internal tools. */
   CALLBACK_SECRET: optionalString,
   /**
+   * Deprecated: also send `X-Relay-Signature` (HMAC of the body alone, no timestamp, so a recorded
+   * callback can be replayed for ever) for receivers not yet checking `X-Relay-Signature-256`. Default false.
+   */
+  CALLBACK_LEGACY_SIGNATURE: bool(false),
+  /**
    * Let callbacks reach loopback, private, link-local, CGNAT and other non-public addresses (a
    * tool on the relay's own network). Default false: such a callback_url is never called.
    */

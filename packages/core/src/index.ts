@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './formats.js';
 export * from './jobs/index.js';
 export * from './locks.js';
+export * from './log-redaction.js';
 export * from './log-throttle.js';
 export * from './logger.js';
 export * from './net/index.js';

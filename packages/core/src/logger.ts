@@ -1,36 +1,33 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
-import { redactSecretParams } from './secret-params.js';
+import { censorLogValue, REDACT_PATHS, redactLogLine, secretMatcher } from './log-redaction.js';
 
 export type { Logger } from 'pino';
 
-/** Paths whose values never reach a log line. */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'headers.authorization',
-  'authorization',
-  'apiKey',
-  'token',
-  'tusToken',
-  '*.token',
-  '*.apiKey',
-  'res.headers["set-cookie"]',
-];
+export interface LogOptions extends LoggerOptions {
+  /**
+   * Values that never reach a log line, however they got there (configSecrets(config): the Gcore
+   * key, relay tokens, CALLBACK_SECRET, the webhook path secret…). Default none.
+   */
+  secrets?: readonly (string | undefined)[];
+}
 
 /**
- * The one logger setup. Besides the paths above, every line is scrubbed as it is written: the
- * value of any query parameter named like a secret (`?token=`, `access_token`, `X-Amz-Signature`,
- * `api_key`, `password`…), wherever a URL appears — a request line, a message, an error.
+ * The one logger setup, for every process: each object logged goes through REDACT_PATHS
+ * (credential headers, Upload-Metadata's values, query objects) and each line written through
+ * redactLogLine (the known secrets, every query value of every URL, the webhook secret path in any
+ * case, JWTs). See log-redaction.ts.
  */
-export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
-  const streamWrite = options.hooks?.streamWrite;
+export function createLogger(options: LogOptions = {}, destination?: DestinationStream): Logger {
+  const { secrets = [], ...pinoOptions } = options;
+  const streamWrite = pinoOptions.hooks?.streamWrite;
+  const known = secretMatcher(secrets);
   const settings: LoggerOptions = {
     level: 'info',
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    ...options,
+    redact: { paths: REDACT_PATHS, censor: censorLogValue },
+    ...pinoOptions,
     hooks: {
-      ...options.hooks,
-      streamWrite: (line) => redactSecretParams(streamWrite ? streamWrite(line) : line),
+      ...pinoOptions.hooks,
+      streamWrite: (line) => redactLogLine(streamWrite ? streamWrite(line) : line, known),
     },
   };
   return destination ? pino(settings, destination) : pino(settings);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { type AccessConfig, accessList, type TokenEntry } from './access.js';
+import { createPrivateFile, ensurePrivateDir, PRIVATE_FILE_MODE } from './uploads/files.js';
 
 export interface RelayTokens {
   /** Every accepted token with its name and role. */
@@ -29,13 +30,18 @@ export async function resolveRelayTokens(configured: AccessConfig, dataDir: stri
   ];
   try {
     const existing = (await fs.readFile(file, 'utf8')).trim();
+    // A file an older version left readable by others is made private (if it is ours to change).
+    await fs.chmod(file, PRIVATE_FILE_MODE).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPERM') throw error;
+    });
     if (existing) return { entries: generatedEntry(existing), file, generated: false };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const token = `rt_${randomBytes(24).toString('base64url')}`;
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, `${token}\n`, { mode: 0o600 });
+  ensurePrivateDir(path.dirname(file));
+  await createPrivateFile(file);
+  await fs.writeFile(file, `${token}\n`);
   return { entries: generatedEntry(token), file, generated: true };
 }
 

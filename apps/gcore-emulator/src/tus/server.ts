@@ -1,9 +1,19 @@
 import { join } from 'node:path';
+import { createPrivateUploadFiles } from '@gtr/core';
 import { FileStore } from '@tus/file-store';
 import { Server } from '@tus/server';
+import { ERRORS, type Upload } from '@tus/utils';
 import type { EmulatorContext } from '../context.js';
 import { inspectFile } from '../inspect.js';
 import { authorizeCreation } from './creation.js';
+
+/** FileStore whose files are 0600 from their creation, whatever the umask (uploads are private videos). */
+class PrivateFileStore extends FileStore {
+  override async create(upload: Upload): Promise<Upload> {
+    if (!(await createPrivateUploadFiles(this.directory, upload.id))) throw ERRORS.FILE_NOT_FOUND;
+    return super.create(upload);
+  }
+}
 
 /** The TUS path Gcore's docs give: `https://{hostname}/upload/`. */
 export const TUS_PATH = '/upload';
@@ -12,7 +22,7 @@ export const TUS_PATH = '/upload';
 export function createTusServer(ctx: EmulatorContext): Server {
   return new Server({
     path: TUS_PATH,
-    datastore: new FileStore({ directory: ctx.uploadDir }),
+    datastore: new PrivateFileStore({ directory: ctx.uploadDir }),
     // Short, so a client that reconnects after a dropped PATCH is not kept waiting for the old one's lock.
     lockDrainTimeout: 500,
     async onUploadCreate(_req, upload) {

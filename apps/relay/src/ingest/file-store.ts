@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { AppError, createPrivateFile, removeUploadFiles, uploadPaths } from '@gtr/core';
+import { AppError, createPrivateUploadFiles, removeUploadFiles } from '@gtr/core';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, type Upload } from '@tus/utils';
 import { lastActivityOf } from './activity.js';
@@ -55,13 +55,8 @@ export class RelayFileStore extends FileStore {
   override async create(upload: Upload): Promise<Upload> {
     let created: Upload;
     try {
-      // Both files exist with mode 0600 before FileStore writes them (writing keeps the mode), so
-      // neither the video nor its metadata is ever readable by other users, whatever the umask.
-      const paths = uploadPaths(this.directory, upload.id);
-      const inside = path.relative(this.directory, paths.data);
-      if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) throw ERRORS.FILE_NOT_FOUND;
-      await createPrivateFile(paths.data);
-      await createPrivateFile(paths.info);
+      // Both files exist with mode 0600 before FileStore writes them (writing keeps the mode).
+      if (!(await createPrivateUploadFiles(this.directory, upload.id))) throw ERRORS.FILE_NOT_FOUND;
       created = await super.create(upload);
     } catch (error) {
       // E.g. a full disk between the empty file and its info: leave neither behind.

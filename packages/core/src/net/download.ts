@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createPrivateFile } from '../uploads/files.js';
 import { SafeFetchError } from './errors.js';
 import { type ResolveHost, type SafeFetchResponse, safeFetch } from './safe-fetch.js';
 
@@ -193,6 +194,8 @@ export async function downloadToFile(
     },
   });
   try {
+    // The download becomes an upload file: 0600 before its first byte, whatever the umask.
+    await createPrivateFile(file);
     await pipeline(res.body, counter, fs.createWriteStream(file, { flags: append ? 'a' : 'w' }));
   } catch (error) {
     // Our own refusals, the caller's abort and disk errors pass through as they are.

@@ -44,6 +44,21 @@ export function ensurePrivateDir(dir: string): void {
 }
 
 /**
+ * Creates upload `id`'s data file and @tus/file-store's info file (`<id>.json`) empty and 0600, so
+ * that FileStore's writes over them keep that mode: neither the video nor its metadata is ever
+ * readable by other users, whatever the umask. False (nothing created) for an id that would leave
+ * `uploadDir`.
+ */
+export async function createPrivateUploadFiles(uploadDir: string, id: string): Promise<boolean> {
+  const paths = uploadPaths(uploadDir, id);
+  const inside = path.relative(uploadDir, paths.data);
+  if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) return false;
+  await createPrivateFile(paths.data);
+  await createPrivateFile(paths.info);
+  return true;
+}
+
+/**
  * Creates an empty file with mode 0600 whatever the umask (the mode given to open() is narrowed by
  * the umask, hence the chmod), or makes an existing one 0600. Files written over it keep the mode.
  */
