@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { JobRecord } from '@gtr/core';
 import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import { Upload } from 'tus-js-client';
-import { cappedUpload, clientUpload } from './support/clients.js';
+import { cappedUpload, clientUpload, pauseAt, resume } from './support/clients.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const MB = 1024 * 1024;
@@ -317,27 +317,5 @@ function bufferUpload(stack: Stack, bytes: Buffer, filename: string): Upload {
     headers: { Authorization: `Bearer ${stack.relay.token}` },
     retryDelays: [0, 500],
     storeFingerprintForResuming: false,
-  });
-}
-
-/** Starts the upload and stops it (the tool pausing) once the relay has `bytes` of it. */
-function pauseAt(upload: Upload, bytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    upload.options.onError = reject;
-    upload.options.onChunkComplete = (_chunk, accepted) => {
-      if (accepted < bytes) return;
-      upload.options.onChunkComplete = null;
-      void upload.abort(false).then(resolve, reject);
-    };
-    upload.start();
-  });
-}
-
-/** Resumes a paused upload (HEAD, then the rest) and resolves when it is complete. */
-function resume(upload: Upload): Promise<void> {
-  return new Promise((resolve, reject) => {
-    upload.options.onError = reject;
-    upload.options.onSuccess = () => resolve();
-    upload.start();
   });
 }
