@@ -128,6 +128,38 @@ describe('a Gcore video belongs to exactly one job', () => {
     expect(stack.emulator.stats().videosCreated).toBe(2);
     expect(stack.emulator.videos().filter((v) => !v.deleted)).toHaveLength(2);
   }, 120_000);
+
+  it('gives two same-titled uploads of different tools, sent together, a video each when every create answer is lost', async () => {
+    stack = await startStack({ relay: { tokens: [TOOL_A, TOOL_B] }, faults: { createDropEveryN: 1 } });
+    const sent = await Promise.all(
+      [TOOL_A, TOOL_B].map(async (who, i) => {
+        const file = path.join(tmp, `together-${i}.mp4`);
+        const { sha256 } = await writeVideoFile(file, 4 * MB, 34 + i);
+        const upload = tusUpload(stack, who, await fs.readFile(file));
+        // Both tools pause half way: both videos stay `empty`, so no status tells them apart.
+        await pauseAt(upload, 2 * MB);
+        const id = upload.url!.split('/').pop()!;
+        await waitFor(async () => ((await stack.job(id)).bytes_forwarded > 0 ? true : undefined), {
+          timeoutMs: 60_000,
+          what: 'the upload to stream into a video',
+        });
+        return { upload, id, sha256 };
+      }),
+    );
+    const during = await Promise.all(sent.map(({ id }) => stack.job(id)));
+    expect(during[0]!.progress.video_id).not.toBe(during[1]!.progress.video_id);
+    await Promise.all(sent.map(({ upload }) => resume(upload)));
+    for (const [i, { id, sha256 }] of sent.entries()) {
+      const job = await stack.waitForState(id, ['ready', 'failed'], 60_000);
+      expect([job.state, job.error, job.progress.video_id]).toEqual([
+        'ready',
+        null,
+        during[i]!.progress.video_id,
+      ]);
+      expect(stack.emulator.video(job.progress.video_id!)).toMatchObject({ sha256, tusUploads: 1 });
+    }
+    expect(stack.emulator.stats().videosCreated).toBe(2);
+  }, 120_000);
 });
 
 /** A tus-js-client upload titled TITLE of bytes in memory (it can stop and resume anywhere); not started. */
