@@ -21,6 +21,17 @@ export function videoFields(ctx: WorkerContext, record: JobRecord): CreateVideoF
 }
 
 /**
+ * A job that will do nothing more (canceled, failed for good) frees its name's create lock, which a
+ * lost create answer left held: the next same-named create need not wait for the TTL.
+ */
+export async function releaseCreateLock(ctx: WorkerContext, record: JobRecord): Promise<void> {
+  if (record.progress.create_started_at === null) return;
+  await ctx.createLocks.release(videoFields(ctx, record), record.id).catch((error: unknown) => {
+    ctx.logger.warn({ err: error, jobId: record.id }, 'create lock not released; it lapses by itself');
+  });
+}
+
+/**
  * Step 1: the Gcore video entity. The job holds its name's create lock from before the call
  * until the video's id is recorded (create-lock.ts), and the attempt is marked before the call:
  * a lost answer is then looked up at once, and by a retry that finds the mark but no video id,

@@ -1,7 +1,7 @@
 import type { JobRecord } from '@gtr/core';
 import type { WorkerContext } from '../context.js';
 import { holdCreateLock } from './create-lock.js';
-import { videoFields } from './create-video.js';
+import { releaseCreateLock, videoFields } from './create-video.js';
 import { findLostCreate } from './lost-create.js';
 
 /**
@@ -11,7 +11,10 @@ import { findLostCreate } from './lost-create.js';
 export async function afterCancel(ctx: WorkerContext, record: JobRecord): Promise<void> {
   const unwanted =
     record.delete_video || (record.state === 'failed' && record.error?.code === 'UPLOAD_EXPIRED');
-  if (!unwanted) return;
+  if (!unwanted) {
+    await releaseCreateLock(ctx, record);
+    return;
+  }
   if (record.progress.video_id !== null) {
     await deleteVideoOf(ctx, record.id);
     return;

@@ -12,6 +12,7 @@ import type { WorkerContext } from '../context.js';
 import { classify } from '../failures.js';
 import { pauseForRateLimit } from '../rate-limit.js';
 import { ForwardAttempt, JobCanceledError } from './attempt.js';
+import { releaseCreateLock } from './create-video.js';
 import { afterCancel } from './delete-video.js';
 import { runImport, runUpload } from './run.js';
 
@@ -143,6 +144,7 @@ async function handleFailure(
   // bytes are still taken; an operator's retry forwards them once they are all in).
   const from: readonly JobState[] = job.name === 'upload' ? [...FORWARDING, 'receiving'] : FORWARDING;
   const failed = await ctx.lifecycle.fail(id, jobError, from);
+  if (failed) await releaseCreateLock(ctx, failed);
   ctx.metrics.forwardsFailed.inc({ code: jobError.code, owner: failed?.owner ?? 'unknown' });
   ctx.logger.warn({ jobId: id, code: jobError.code, message: jobError.message }, 'forward failed');
   throw new UnrecoverableError(jobError.message);
