@@ -8,6 +8,12 @@ import { type Origin, sendFile, startOrigin } from './support/origin.js';
 import { type Stack, startStack } from './support/stack.js';
 
 const FILES = 40;
+
+interface ImportItem {
+  origin_url: string;
+  name: string;
+  idempotency_key?: string;
+}
 /** The worker gives up on a Gcore call after this long (Gcore's own limit is 30 s). */
 const GCORE_TIMEOUT_MS = 1_500;
 
@@ -40,18 +46,23 @@ describe('imports through Gcore batch create, as Gcore documents it', () => {
   });
 
   /**
-   * Imports `count` URLs in one request (each round under its own path, so none is a repeat) and
-   * waits for them all to end. Names repeat (three names for all of them), so a name alone
-   * cannot tell two videos apart.
+   * Imports `count` URLs in one request (each round under its own path, so none is a repeat), with
+   * only `faults` switched on, and waits for them all to end. Names repeat (three names for all of them), so a name alone
+   * cannot tell two videos apart. `item` makes other items.
    */
-  async function importRound(count: number, faults: Partial<Faults>) {
-    round++;
-    stack.emulator.setFaults(faults);
-    stack.emulator.resetStats();
-    const items = Array.from({ length: count }, (_, i) => ({
+  async function importRound(
+    count: number,
+    faults: Partial<Faults>,
+    item = (i: number): ImportItem => ({
       origin_url: `${origin.url}/r${round}/${i}.mp4`,
       name: `round ${round} clip ${i % 3}`,
-    }));
+    }),
+  ) {
+    round++;
+    stack.emulator.resetFaults();
+    stack.emulator.setFaults(faults);
+    stack.emulator.resetStats();
+    const items = Array.from({ length: count }, (_, i) => item(i));
     const res = await fetch(`${stack.relay.url}/api/imports/batch`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${stack.relay.token}`, 'Content-Type': 'application/json' },
@@ -71,10 +82,7 @@ describe('imports through Gcore batch create, as Gcore documents it', () => {
   }
 
   /** Every job ready, on a video of its own whose name and origin_url are its request's. */
-  function expectOwnVideos(
-    items: Array<{ origin_url: string; name: string }>,
-    records: Awaited<ReturnType<typeof importRound>>['records'],
-  ) {
+  function expectOwnVideos(items: ImportItem[], records: Awaited<ReturnType<typeof importRound>>['records']) {
     expect(records.map((r) => r.state)).toEqual(items.map(() => 'ready'));
     const ids = records.map((r) => r.progress.video_id);
     expect(new Set(ids).size).toBe(items.length);
@@ -141,6 +149,18 @@ describe('imports through Gcore batch create, as Gcore documents it', () => {
     process.stdout.write(`after it: batch calls of ${sizes.join(', ')} videos\n`);
     expect(Math.max(...sizes) * 60).toBeLessThan(GCORE_TIMEOUT_MS);
   }, 120_000);
+
+  it('gives same-titled imports of the same URL a video each when every create answer is lost', async () => {
+    // One name for all; each URL twice (told apart by idempotency keys): neither the name nor
+    // the URL tells two of them apart, only the job that made each create.
+    const { items, records } = await importRound(8, { createDropEveryN: 1, batchOrder: 'request' }, (i) => ({
+      origin_url: `${origin.url}/r${round}/${i % 4}.mp4`,
+      name: `round ${round} clip`,
+      idempotency_key: `round-${round}-item-${i}`,
+    }));
+    expectOwnVideos(items, records);
+    expect(stack.emulator.stats().videosCreated).toBe(items.length);
+  }, 90_000);
 
   // Last: after it, this worker keeps batching off for 10 minutes.
   it('takes imports to ready through single creates when the account has no batch endpoint (403)', async () => {

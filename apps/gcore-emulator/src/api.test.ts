@@ -185,6 +185,25 @@ describe('batch create', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(190);
     expect(emulator.requests()).toEqual([{ method: 'POST', path: '/videos/batch', query: {}, items: 5 }]);
   });
+
+  it('creates the video first and answers a single create createDelayMs later', async () => {
+    emulator.setFaults({ createDelayMs: 150 });
+    const started = performance.now();
+    const pending = api(emulator, 'POST', '/streaming/videos', { video: { name: 'slow' } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(emulator.videos().map((v) => v.name)).toEqual(['slow']);
+    const answer = await pending;
+    expect([answer.status, answer.body.name]).toEqual([200, 'slow']);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+  });
+
+  it('makes the video of every Nth create, then drops the connection unanswered (createDropEveryN)', async () => {
+    emulator.setFaults({ createDropEveryN: 2 });
+    const first = await api(emulator, 'POST', '/streaming/videos', { video: { name: 'answered' } });
+    expect(first.status).toBe(200);
+    await expect(api(emulator, 'POST', '/streaming/videos', { video: { name: 'lost' } })).rejects.toThrow();
+    expect(emulator.videos().map((v) => v.name)).toEqual(['answered', 'lost']);
+  });
 });
 
 describe('get, list, update, delete', () => {

@@ -49,6 +49,11 @@ export interface Faults {
    * before it answers (Gcore's API connection timeout is 30 s). Default 0.
    */
   batchDelayMs: number;
+  /**
+   * A slow single create (`POST /streaming/videos`): the video is made at once, its answer waits
+   * this many ms (and may come after the client gave up). Default 0.
+   */
+  createDelayMs: number;
   /** Order of `GET /streaming/videos` (undocumented upstream): `newest` or `oldest` first. Default `newest`. */
   listOrder: 'newest' | 'oldest';
   /**
@@ -81,6 +86,7 @@ export const DEFAULT_FAULTS: Readonly<Faults> = Object.freeze({
   batchOrder: 'request',
   batchStatus: 0,
   batchDelayMs: 0,
+  createDelayMs: 0,
   listOrder: 'newest',
   halfFailed: null,
   createDropEveryN: 0,
@@ -99,6 +105,7 @@ const COUNTS = [
   'tokenTtlMs',
   'processingStepMs',
   'batchDelayMs',
+  'createDelayMs',
   'createDropEveryN',
 ] as const satisfies readonly (keyof Faults)[];
 

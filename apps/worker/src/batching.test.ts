@@ -138,19 +138,26 @@ describe('CreateBatcher', () => {
     },
   );
 
-  it('after a lost answer adopts the videos the call made instead of creating them again', async () => {
+  it('after a lost answer creates nothing again: each create rejects, so that its job looks its video up', async () => {
     const g = fakeGcore(async (videos) => {
       videos.slice(0, 2).map(g.make); // made two of three, then the answer was lost
       throw new GcoreTimeoutError('POST /streaming/videos/batch', 30_000);
     });
     const batcher = new CreateBatcher(g.client, { windowMs: 10, maxBatch: 100 });
-    const items = imports(3);
-    const videos = await Promise.all(items.map((f) => batcher.create(f)));
-    expect(videos.map((v) => v.origin_url)).toEqual(items.map((f) => f.origin_url));
-    expect(g.store).toHaveLength(3);
-    expect(g.calls.single).toBe(1);
-    expect(g.calls.list.map((q) => q.search)).toEqual(['v0', 'v1', 'v2']);
+    const results = await Promise.allSettled(imports(3).map((f) => batcher.create(f)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(g.store).toHaveLength(2);
+    expect([g.calls.single, g.calls.list]).toEqual([0, []]);
     expect(batcher.maxBatch).toBe(1);
+  });
+
+  it('rejects the creates a batch answer names no video for, and resolves the rest', async () => {
+    const g = fakeGcore(async (videos) => videos.map(g.make).slice(1));
+    const batcher = new CreateBatcher(g.client, { windowMs: 10 });
+    const results = await Promise.allSettled(imports(3).map((f) => batcher.create(f)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ retryable: true });
+    expect(g.calls.single).toBe(0);
   });
 
   it('rejects every create on 401 (nothing was made)', async () => {

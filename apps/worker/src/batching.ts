@@ -1,6 +1,6 @@
 import type { Logger } from '@gtr/core';
 import type { CreateVideoFields, GcoreClient, GcoreVideo } from '@gtr/gcore';
-import { GcoreApiError, GcoreError, GcoreTimeoutError, MAX_BATCH_SIZE } from '@gtr/gcore';
+import { GcoreApiError, GcoreError, GcoreResponseError, GcoreTimeoutError, MAX_BATCH_SIZE } from '@gtr/gcore';
 
 interface Waiting<T, R> {
   input: T;
@@ -87,8 +87,9 @@ const BATCH_UNAVAILABLE = new Set([403, 404, 405]);
  * Gcore's docs page on uploading via API still calls batch upload "available soon — ask support",
  * so an account may lack it: a 403/404/405 from the batch endpoint turns batching off for this
  * process (single creates instead, and the waiting creates are made one by one), and it is tried
- * again after `reprobeMs`. A batch call whose answer was lost (timeout, connection, 5xx) may have
- * created its videos: each is looked up (search by name) before anything is created again.
+ * again after `reprobeMs`. A batch call whose answer was lost (timeout, connection, 5xx), or one
+ * that named no video for a request, may have created its videos: those creates reject with the
+ * error, and each job looks its video up (ensureVideo) before anything is created again.
  */
 export class CreateBatcher {
   private waiting: WaitingCreate[] = [];
@@ -179,13 +180,18 @@ export class CreateBatcher {
       if (video) w.resolve(video);
       else unmatched.push(w);
     }
-    if (unmatched.length > 0) {
-      this.logger?.warn(
-        { requested: batch.length, answered: videos.length, unmatched: unmatched.length },
-        "Gcore's batch answer did not name every requested video; looking the rest up",
-      );
-      await this.recover(unmatched, sentAt);
-    }
+    if (unmatched.length === 0) return;
+    this.logger?.warn(
+      { requested: batch.length, answered: videos.length, unmatched: unmatched.length },
+      "Gcore's batch answer did not name every requested video; their jobs look them up",
+    );
+    const error = new GcoreResponseError(
+      'POST',
+      '/streaming/videos/batch',
+      'an answer that names no video for this request',
+      200,
+    );
+    for (const w of unmatched) w.reject(error);
   }
 
   private async failed(batch: WaitingCreate[], error: unknown, sentAt: number): Promise<void> {
@@ -208,13 +214,15 @@ export class CreateBatcher {
       await Promise.all(batch.map((w) => this.single(w)));
       return;
     }
-    // Timeout, lost connection, 5xx: Gcore may have created some or all of the videos.
+    // Timeout, lost connection, 5xx: Gcore may have created some or all of the videos. Each job
+    // looks its own up (forward/lost-create.ts), holding its name's create lock, before any
+    // create again: only a job knows which videos other jobs hold.
     if (error instanceof GcoreTimeoutError) this.shrink(batch.length, this.now() - sentAt);
     this.logger?.warn(
       { err: error, videos: batch.length },
-      "Gcore's batch answer was lost; looking the videos up before creating any again",
+      "Gcore's batch answer was lost; each job looks its video up before creating any again",
     );
-    await this.recover(batch, sentAt);
+    for (const w of batch) w.reject(error);
   }
 
   private shrink(size: number, tookMs: number): void {
@@ -222,38 +230,6 @@ export class CreateBatcher {
     if (next === this.maxBatch) return;
     this.maxBatch = next;
     this.logger?.info({ videos: size, tookMs, maxBatch: next }, 'Gcore batch call was slow; smaller batches');
-  }
-
-  /**
-   * For each request: the video Gcore made for it since the call (same name and origin_url), or a
-   * single create when there is none. Search is by name: OA `get_api_videos`, "search …
-   * id={s} OR slug={s} OR name like {s}".
-   */
-  private async recover(batch: WaitingCreate[], sentAt: number): Promise<void> {
-    const claimed = new Set<number>();
-    for (const w of batch) {
-      let found: GcoreVideo | undefined;
-      try {
-        const candidates = await this.gcore.listVideos({ search: w.input.name, per_page: 100 });
-        found = candidates
-          .filter(
-            (v) =>
-              !claimed.has(v.id) &&
-              v.name === w.input.name &&
-              (v.origin_url ?? null) === (w.input.origin_url ?? null) &&
-              Date.parse(v.created_at ?? '') >= sentAt - 60_000,
-          )
-          .sort((a, b) => a.id - b.id)[0];
-      } catch (error) {
-        // Unknown whether it exists: the caller's retry looks again (and adopts it if so).
-        w.reject(error);
-        continue;
-      }
-      if (found) {
-        claimed.add(found.id);
-        w.resolve(found);
-      } else await this.single(w);
-    }
   }
 }
 

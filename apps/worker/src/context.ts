@@ -1,5 +1,6 @@
 import type {
   ApiPacer,
+  CreateLocks,
   GcoreVideoFields,
   HostEntry,
   JobLifecycle,
@@ -84,6 +85,8 @@ export interface WorkerContext {
   manifests: UploadManifests;
   queues: RelayQueues;
   gcore: GcoreClient;
+  /** At most one unrecorded create per video name in the fleet (see forward/create-lock.ts). */
+  createLocks: CreateLocks;
   /** Batches imports' create calls (Gcore's batch endpoint). */
   creator: CreateBatcher;
   /** Shares status lookups of tracked videos (list pages). */

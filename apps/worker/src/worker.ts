@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { RedisClient } from '@gtr/core';
 import {
   ApiPacer,
+  CreateLocks,
   FORWARDING,
   type ForwardJobData,
   type ForwardJobName,
@@ -144,6 +145,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
     ),
     queues,
     gcore,
+    createLocks: new CreateLocks(redis, prefix),
     creator: new CreateBatcher(gcore, { logger }),
     // A video whose status changed, seen in passing by a list call: its tracker looks now. An
     // answer stands for no longer than the shortest poll interval, so no tracker looks less often.

@@ -104,3 +104,25 @@ export async function cappedUpload(
   });
   return { id: url.split('/').pop()!, url, done };
 }
+
+/** Starts the upload and stops it (the tool pausing) once the relay has `bytes` of it. */
+export function pauseAt(upload: Upload, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    upload.options.onError = reject;
+    upload.options.onChunkComplete = (_chunk, accepted) => {
+      if (accepted < bytes) return;
+      upload.options.onChunkComplete = null;
+      void upload.abort(false).then(resolve, reject);
+    };
+    upload.start();
+  });
+}
+
+/** Resumes a paused upload (HEAD, then the rest) and resolves when it is complete. */
+export function resume(upload: Upload): Promise<void> {
+  return new Promise((resolve, reject) => {
+    upload.options.onError = reject;
+    upload.options.onSuccess = () => resolve();
+    upload.start();
+  });
+}

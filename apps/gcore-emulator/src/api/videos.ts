@@ -74,6 +74,20 @@ function orderBatch<T>(items: T[], order: 'request' | 'reversed' | 'shuffled'): 
   return shuffled;
 }
 
+/** Waits `ms` before an answer, or less when the client goes away meanwhile (no timer outlives it). */
+function answerDelay(res: Response, ms: number): Promise<void> {
+  if (ms <= 0 || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    res.on('close', done);
+  });
+}
+
 /** `/streaming/videos…`: Gcore's video endpoints (auth and API faults are applied in front). */
 export function videosRouter(ctx: EmulatorContext): Router {
   const router = Router();
@@ -112,11 +126,13 @@ export function videosRouter(ctx: EmulatorContext): Router {
     next();
   });
 
-  router.post('/videos', (req, res) => {
+  router.post('/videos', async (req, res) => {
     const { input, errors } = readVideoFields(unwrapVideo(req.body), true);
     if (Object.keys(errors).length > 0) return unprocessable(res, errors);
     const json = videoJson(create(input));
-    res.json(ctx.faults.current.createResponse === 'array' ? [json] : json);
+    // A slow create: the video exists already; only the answer is late.
+    await answerDelay(res, ctx.faults.current.createDelayMs);
+    if (!res.destroyed) res.json(ctx.faults.current.createResponse === 'array' ? [json] : json);
   });
 
   router.post('/videos/batch', async (req, res) => {
@@ -149,9 +165,7 @@ export function videosRouter(ctx: EmulatorContext): Router {
     const answer = orderBatch(created, faults.batchOrder);
     // A slow batch: the videos exist already; only the answer is late (and may come after the
     // client gave up: Gcore's connection timeout is 30 s).
-    if (faults.batchDelayMs > 0) {
-      await new Promise((resolve) => setTimeout(resolve, faults.batchDelayMs * created.length));
-    }
+    await answerDelay(res, faults.batchDelayMs * created.length);
     if (!res.destroyed) res.json(answer);
   });
 

@@ -73,7 +73,10 @@ export async function cancelJob(
   // Workers abort an in-flight transfer on this signal; a waiting job is simply dropped.
   await deps.redis.publish(cancelChannel(deps.queuePrefix), job.id);
   await removeWaiting(deps.queues, job.id);
-  if (deleteVideo && updated.progress.video_id !== null) {
+  // A create whose answer was lost (no video id, but a create started) may have made a video too:
+  // the worker looks it up (its waiting forward was just dropped, so nothing else would).
+  const videoMade = updated.progress.video_id !== null || updated.progress.create_started_at !== null;
+  if (deleteVideo && videoMade) {
     await deps.queues.forward.add('delete-video', { id: job.id }, { jobId: `delete-${job.id}` });
   }
   // Uploads and imports pulled through the relay both keep a local copy.

@@ -12,7 +12,8 @@ import type { WorkerContext } from '../context.js';
 import { classify } from '../failures.js';
 import { pauseForRateLimit } from '../rate-limit.js';
 import { ForwardAttempt, JobCanceledError } from './attempt.js';
-import { afterCancel, deleteVideoOf } from './delete-video.js';
+import { releaseCreateLock } from './create-video.js';
+import { afterCancel } from './delete-video.js';
 import { runImport, runUpload } from './run.js';
 
 type ForwardJob = Job<ForwardJobData, unknown, ForwardJobName>;
@@ -31,11 +32,12 @@ export function forwardProcessor(ctx: WorkerContext) {
       await job.moveToDelayed(Date.now(), token);
       throw new DelayedError();
     }
+    const record = await ctx.jobs.get(id);
     if (job.name === 'delete-video') {
-      await deleteVideoOf(ctx, id);
+      // The video it recorded, or the one a create whose answer was lost made.
+      if (record) await afterCancel(ctx, record);
       return;
     }
-    const record = await ctx.jobs.get(id);
     if (!record) {
       ctx.logger.warn({ jobId: id }, 'forward job has no job record; nothing to do');
       return;
@@ -142,6 +144,7 @@ async function handleFailure(
   // bytes are still taken; an operator's retry forwards them once they are all in).
   const from: readonly JobState[] = job.name === 'upload' ? [...FORWARDING, 'receiving'] : FORWARDING;
   const failed = await ctx.lifecycle.fail(id, jobError, from);
+  if (failed) await releaseCreateLock(ctx, failed);
   ctx.metrics.forwardsFailed.inc({ code: jobError.code, owner: failed?.owner ?? 'unknown' });
   ctx.logger.warn({ jobId: id, code: jobError.code, message: jobError.message }, 'forward failed');
   throw new UnrecoverableError(jobError.message);

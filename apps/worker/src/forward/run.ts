@@ -42,7 +42,7 @@ export async function runImport(attempt: ForwardAttempt): Promise<void> {
     return;
   }
   if (attempt.progress.video_id !== null && isRejectedByGcore(record.video)) await startOver(attempt);
-  await ensureVideo(attempt, record.origin_url ? { origin_url: record.origin_url } : {});
+  await ensureVideo(attempt);
   await handOver(attempt, record.size);
 }
 

@@ -1,5 +1,6 @@
 export * from './batches.js';
 export * from './bull.js';
+export * from './create-locks.js';
 export * from './fields.js';
 export * from './lifecycle.js';
 export * from './pacer.js';

@@ -443,6 +443,12 @@ export class JobRepository {
     return this.redis.hget(this.videoIndex, String(videoId));
   }
 
+  /** {@link jobOfVideo} of each id, in one round trip. */
+  async jobsOfVideos(videoIds: readonly number[]): Promise<Array<string | null>> {
+    if (videoIds.length === 0) return [];
+    return this.redis.hmget(this.videoIndex, ...videoIds.map(String));
+  }
+
   /** A webhook from Gcore arrived: for the next `ttlMs`, {@link webhooksArriving} says yes. */
   async noteWebhook(ttlMs: number): Promise<void> {
     await this.redis.set(this.webhookSeenKey, String(this.now()), 'PX', Math.max(1, Math.round(ttlMs)));
