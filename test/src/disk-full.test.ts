@@ -37,7 +37,14 @@ describe('a full upload disk', () => {
     await fs.mkdir(uploadDir, { recursive: true });
     mounted = mountTmpfs(uploadDir);
     if (!mounted) return;
-    stack = await startStack({ withWorker: false, relay: { dataDir: path.join(tmp, 'data') } });
+    // The disk itself is what is tested here: no per-tool share or reserve refuses first.
+    stack = await startStack({
+      withWorker: false,
+      relay: {
+        dataDir: path.join(tmp, 'data'),
+        quota: { maxOpenUploads: 0, maxOpenBytes: 0, diskReserveBytes: 0 },
+      },
+    });
   });
 
   afterAll(async () => {
