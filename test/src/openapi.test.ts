@@ -88,6 +88,7 @@ describe('docs/openapi.json', () => {
         'POST /files',
         'OPTIONS /files/{*splat}',
         'HEAD /files/{*splat}',
+        'GET /files/{*splat}',
         'PATCH /files/{*splat}',
         'DELETE /files/{*splat}',
       ]),
@@ -98,6 +99,7 @@ describe('docs/openapi.json', () => {
         'POST /files/',
         'OPTIONS /files/{id}',
         'HEAD /files/{id}',
+        'GET /files/{id}',
         'PATCH /files/{id}',
         'DELETE /files/{id}',
       ]),
@@ -337,6 +339,36 @@ describe('a running relay answers every documented operation as documented (emul
     expect(rest.status).toBe(204);
     const finishedDelete = expectSpec(await relay().delete(url.pathname).set(auth).set(tus));
     expect(finishedDelete.status).toBe(400);
+
+    // A download (GET) of a partial upload: finished, and never forwarded (no job of its own).
+    const partial = expectSpec(
+      await relay()
+        .post('/files/')
+        .set(auth)
+        .set(tus)
+        .set('Upload-Concat', 'partial')
+        .set('Upload-Length', '1000')
+        .set('Content-Type', 'application/offset+octet-stream')
+        .send(file.subarray(0, 1000)),
+    );
+    expect(partial.status).toBe(201);
+    const partialPath = new URL(partial.headers.location!).pathname;
+    const download = (range?: string) => {
+      const req = relay().get(partialPath).set(auth);
+      return range ? req.set('Range', range) : req;
+    };
+    const whole = expectSpec(await download());
+    expect([whole.status, whole.headers['content-length']]).toEqual([200, '1000']);
+    const ranged = expectSpec(await download('bytes=100-199'));
+    expect([ranged.status, ranged.headers['content-range']]).toEqual([206, 'bytes 100-199/1000']);
+    const past = expectSpec(await download('bytes=1000-'));
+    expect([past.status, past.body.error.code]).toEqual([416, 'RANGE_NOT_SATISFIABLE']);
+    const unknown = expectSpec(
+      await relay()
+        .get(`/files/${'0'.repeat(32)}`)
+        .set(auth),
+    );
+    expect([unknown.status, unknown.body.error.code]).toEqual([404, 'UPLOAD_NOT_FOUND']);
 
     // creation-defer-length, then terminated before it is finished.
     const deferred = expectSpec(

@@ -163,6 +163,11 @@ export const ERROR_CODES = {
     retryable: true,
     meaning: 'the relay has no room for this upload right now; try again later',
   },
+  RANGE_NOT_SATISFIABLE: {
+    status: 416,
+    retryable: false,
+    meaning: 'the Range of a download starts at or past the upload’s end (Content-Range gives its length)',
+  },
   UPLOAD_QUOTA_EXCEEDED: {
     status: 429,
     retryable: true,

@@ -10,6 +10,7 @@ import type { RelayMetrics } from '../metrics.js';
 import { answersUnfinished, uploadExpires } from './activity.js';
 import { CHECKSUM_ALGORITHMS, refuseChecksum, withChecksumOf } from './checksum.js';
 import { CONCAT_METADATA, Concatenation, parseUploadConcat } from './concat.js';
+import { sendDownload } from './download.js';
 import { RelayFileStore } from './file-store.js';
 import { answerFinished } from './finished.js';
 import type { ReceiveHashes } from './receive-hash.js';
@@ -264,6 +265,17 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       sendError(res, refused.code, refused.message);
       return;
     }
+    if (req.method === 'GET' && target.kind === 'upload') {
+      for (const [name, value] of tusHeaders(corsOrigins, req.get('origin') ?? null))
+        res.setHeader(name, value);
+      await sendDownload(res, target.id, {
+        directory: store.directory,
+        getUpload: (id) => store.getUpload(id),
+        contentHeaders: (upload) => server.handlers.GET.filterContentType(upload),
+        logger,
+      });
+      return;
+    }
     let response = await withChecksumOf(req, () => answer(req, res, principal));
     if (req.method === 'OPTIONS')
       response.headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
@@ -386,7 +398,7 @@ const NO_SUCH_UPLOAD: Refusal = { code: 'UPLOAD_NOT_FOUND', message: 'no such up
 
 /** Methods a creation (`/files`) takes; every other one is answered as for an unknown upload. */
 const CREATION_METHODS = new Set(['POST', 'OPTIONS']);
-/** Methods an upload (`/files/<id>`) takes (GET: its bytes, once complete). */
+/** Methods an upload (`/files/<id>`) takes (GET: its bytes, once complete: download.ts). */
 const UPLOAD_METHODS = new Set(['HEAD', 'PATCH', 'DELETE', 'GET', 'OPTIONS']);
 
 /**
@@ -421,9 +433,16 @@ function applyMethodOverride(req: ExpressRequest): Refusal | null {
 }
 
 /** Request headers browsers may send on /files besides @tus/server's TUS list. */
-const CORS_ALLOWED_HEADERS = ['X-Request-ID', 'Upload-Checksum'];
+const CORS_ALLOWED_HEADERS = ['X-Request-ID', 'Upload-Checksum', 'Range', 'If-Range'];
 /** Response headers browsers may read on /files besides @tus/server's TUS list. */
-const CORS_EXPOSED_HEADERS = ['Upload-Expires', 'Tus-Checksum-Algorithm'];
+const CORS_EXPOSED_HEADERS = [
+  'Upload-Expires',
+  'Tus-Checksum-Algorithm',
+  // A download's (GET).
+  'Content-Range',
+  'Accept-Ranges',
+  'Content-Disposition',
+];
 
 /** Longest `Upload-Metadata` taken: the relay's own keys fit in a fraction of it. */
 export const MAX_METADATA_BYTES = 8 * 1024;
