@@ -1,10 +1,12 @@
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { PublicJob } from '@gtr/core';
 import { writeVideoFile } from '@gtr/core/testing';
 import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import { type Origin, sendFile, startOrigin } from './support/origin.js';
+import { rawRequest } from './support/raw-http.js';
 import { routeTable } from './support/routes.js';
 import { startStack } from './support/stack.js';
 
@@ -21,6 +23,89 @@ async function post(url: string, body: string, headers: Record<string, string> =
   });
   await res.body?.cancel().catch(() => {});
   return res.status;
+}
+
+const MB = 1024 * 1024;
+
+interface Sent {
+  status: number;
+  body: string;
+  /** Body bytes the socket took before the answer (or the close). */
+  written: number;
+  /** Whether the relay closed the connection (within 10 s of its answer). */
+  closed: boolean;
+}
+
+/**
+ * A POST whose body is written 64 KiB at a time (as fast as the relay reads it) until `total`
+ * bytes went out or an answer came: `contentLength` null sends it chunked. Then waits for the
+ * relay to answer (or close) — a body that stops short stays open from this side.
+ */
+function sendBody(url: string, options: { contentLength: number | null; total?: number }): Promise<Sent> {
+  const { hostname, port, pathname } = new URL(url);
+  const total = options.total ?? options.contentLength ?? 0;
+  const length =
+    options.contentLength === null
+      ? 'Transfer-Encoding: chunked'
+      : `Content-Length: ${options.contentLength}`;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    let written = 0;
+    let answered = false;
+    let closed = false;
+    const finish = () => {
+      const raw = Buffer.concat(chunks).toString('latin1');
+      const end = raw.indexOf('\r\n\r\n');
+      resolve({
+        status: Number(raw.split(' ')[1] ?? 0),
+        body: end < 0 ? '' : raw.slice(end + 4),
+        written,
+        closed,
+      });
+    };
+    const timer = setTimeout(() => {
+      socket.destroy();
+      finish();
+    }, 10_000);
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      answered = true;
+    });
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!error.code?.startsWith('E')) reject(error);
+    });
+    socket.on('close', () => {
+      closed = true;
+      clearTimeout(timer);
+      finish();
+    });
+    socket.on('connect', async () => {
+      socket.write(
+        `POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\n${length}\r\n\r\n`,
+      );
+      const piece = Buffer.alloc(64 * 1024, 'x');
+      while (written < total && !answered && !socket.destroyed) {
+        const part = piece.subarray(0, Math.min(piece.length, total - written));
+        const framed =
+          options.contentLength === null
+            ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')])
+            : part;
+        written += part.length;
+        if (!socket.write(framed)) {
+          await new Promise<void>((drained) => {
+            const done = () => {
+              socket.off('drain', done);
+              socket.off('close', done);
+              socket.off('data', done);
+              drained();
+            };
+            socket.on('drain', done).on('close', done).on('data', done);
+          });
+        }
+      }
+    });
+  });
 }
 
 describe("Gcore's webhooks: POST /hooks/gcore/<secret>", () => {
@@ -71,9 +156,77 @@ describe("Gcore's webhooks: POST /hooks/gcore/<secret>", () => {
     }
   });
 
-  it('GCORE_WEBHOOK_SOURCES: another address gets 403 on the right path, 401 on a wrong one', async () => {
-    expect(await post(`${limited.url}/hooks/gcore/${SECRET}`, hook())).toBe(403);
-    expect(await post(`${limited.url}/hooks/gcore/${SECRET}z`, hook())).toBe(401);
+  it('GCORE_WEBHOOK_SOURCES: another address gets exactly the answer of a wrong secret (no oracle)', async () => {
+    const answer = async (secret: string, headers: Record<string, string> = {}) => {
+      const res = await rawRequest(limited.url, {
+        method: 'POST',
+        target: `/hooks/gcore/${secret}`,
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: Buffer.from(hook()),
+      });
+      const { date: _date, ...rest } = res.headers;
+      return { status: res.status, headers: rest, body: res.body.toString() };
+    };
+    const wrongSource = await answer(SECRET);
+    expect(wrongSource.status).toBe(401);
+    expect(wrongSource).toEqual(await answer(`${SECRET}z`));
+    expect(wrongSource).toEqual(await answer('abc123'));
+    const withToken = await answer(SECRET, { Authorization: `Bearer ${TOKEN}` });
+    expect(withToken.status).toBe(404);
+    expect(withToken).toEqual(await answer(`${SECRET}z`, { Authorization: `Bearer ${TOKEN}` }));
+  });
+
+  it('WEBHOOK_MAX_BODY: a declared body over it is 413 at once, unread, and the connection closed', async () => {
+    const huge = await sendBody(`${t.url}/hooks/gcore/${SECRET}`, { contentLength: 100 * MB });
+    expect(huge.status).toBe(413);
+    expect(JSON.parse(huge.body).error.code).toBe('BODY_TOO_LARGE');
+    expect(huge.closed).toBe(true);
+    // What the socket buffers took before the answer, never the 100 MB.
+    expect(huge.written).toBeLessThan(16 * MB);
+  });
+
+  it('WEBHOOK_MAX_BODY: a chunked body is cut at the limit with 413', async () => {
+    const chunked = await sendBody(`${t.url}/hooks/gcore/${SECRET}`, {
+      contentLength: null,
+      total: 100 * MB,
+    });
+    expect(chunked.status).toBe(413);
+    expect(chunked.closed).toBe(true);
+    expect(chunked.written).toBeGreaterThan(MB);
+    expect(chunked.written).toBeLessThan(16 * MB);
+    // A body at the limit is taken.
+    const small = await startTestRelay({
+      tokens: [TOKEN],
+      gcoreWebhooks: { pathSecret: SECRET, maxBody: 2048 },
+    });
+    try {
+      expect(await post(`${small.url}/hooks/gcore/${SECRET}`, hook({ id: 3, pad: 'x'.repeat(1900) }))).toBe(
+        202,
+      );
+      expect(await post(`${small.url}/hooks/gcore/${SECRET}`, hook({ id: 3, pad: 'x'.repeat(2100) }))).toBe(
+        413,
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('a body that does not arrive in time is 408 and the connection closed', async () => {
+    const slow = await startTestRelay({
+      tokens: [TOKEN],
+      gcoreWebhooks: { pathSecret: SECRET, bodyTimeoutMs: 300 },
+    });
+    try {
+      // 10 of 1000 bytes, then nothing.
+      const stalled = await sendBody(`${slow.url}/hooks/gcore/${SECRET}`, { contentLength: 1000, total: 10 });
+      expect(stalled.status).toBe(408);
+      expect(JSON.parse(stalled.body).error.code).toBe('REQUEST_TIMEOUT');
+      expect(stalled.closed).toBe(true);
+      // The route still works.
+      expect(await post(`${slow.url}/hooks/gcore/${SECRET}`, hook())).toBe(202);
+    } finally {
+      await slow.close();
+    }
   });
 
   it('a webhook marks webhooks as arriving; only its video id is used', async () => {

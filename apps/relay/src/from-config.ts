@@ -34,6 +34,7 @@ export function relaySettingsFromConfig(
           gcoreWebhooks: {
             pathSecret: config.GCORE_WEBHOOK_PATH_SECRET,
             sources: config.GCORE_WEBHOOK_SOURCES,
+            maxBody: config.WEBHOOK_MAX_BODY,
           },
         }
       : {}),

@@ -58,7 +58,11 @@ export const ERROR_CODES = {
     retryable: false,
     meaning: 'the request headers are too large (16 KB at most)',
   },
-  REQUEST_TIMEOUT: { status: 408, retryable: true, meaning: 'the request headers did not arrive in time' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    retryable: true,
+    meaning: 'the request headers (or a webhook body) did not arrive in time',
+  },
   INTERNAL_ERROR: { status: 500, retryable: true, meaning: 'the relay could not handle this request' },
   SERVICE_UNAVAILABLE: {
     status: 503,

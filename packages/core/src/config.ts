@@ -476,7 +476,8 @@ export const configSchema = z.object({
   /**
    * Comma-separated CIDRs (`92.223.112.0/24,92.223.123.0/24`, Gcore's published ranges) the webhook
    * route accepts; other client addresses (Express's `req.ip`, so behind `TRUST_PROXY` the
-   * forwarded one) get 403. Default: unset, any address.
+   * forwarded one) get the answer of a wrong secret (as any unknown path). Default: unset, any
+   * address.
    */
   GCORE_WEBHOOK_SOURCES: z
     .string()
@@ -495,6 +496,12 @@ export const configSchema = z.object({
       }
       return list.length > 0 ? list : undefined;
     }),
+  /**
+   * The most bytes a Gcore webhook's body may have: a longer one is answered 413 `BODY_TOO_LARGE`
+   * without reading the rest, and its connection closed. Gcore's are a few hundred bytes. Default
+   * 1048576 (1 MiB).
+   */
+  WEBHOOK_MAX_BODY: int(1_048_576, 1_024, 64 * 1_048_576),
 });
 
 export type Config = z.output<typeof configSchema>;
