@@ -10,6 +10,7 @@ import type { RelayMetrics } from '../metrics.js';
 import { answersUnfinished, uploadExpires } from './activity.js';
 import { CHECKSUM_ALGORITHMS, refuseChecksum, withChecksumOf } from './checksum.js';
 import { CONCAT_METADATA, Concatenation, parseUploadConcat } from './concat.js';
+import { sendDownload } from './download-body.js';
 import { RelayFileStore } from './file-store.js';
 import { answerFinished } from './finished.js';
 import type { ReceiveHashes } from './receive-hash.js';
@@ -269,7 +270,8 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
       response.headers.set('Tus-Checksum-Algorithm', CHECKSUM_ALGORITHMS.join(','));
     response = await settle(req, response);
     if (response.status < 400) {
-      sendNodeResponse(res, response);
+      if (req.method === 'GET') await sendDownload(res, response, logger);
+      else sendNodeResponse(res, response);
       return;
     }
     const json = await asJsonError(response);
