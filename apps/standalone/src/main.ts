@@ -7,12 +7,14 @@ import {
   createQueues,
   createRedis,
   type Logger,
+  type ProcessContext,
   type RedisTarget,
   RepeatedErrorLog,
   readConfigOrExit,
   redisTargetOf,
   resolveRelayTokens,
   runProcess,
+  type StopProcess,
 } from '@gtr/core';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
 import { createRelayApp, listen, relaySettingsFromConfig } from '@gtr/relay';
@@ -23,9 +25,10 @@ import { ensureRedis, NoRedisError } from './redis.js';
  * `pnpm start`: relay and workers in one process, with embedded defaults — the built-in Gcore
  * emulator without GCORE_API_KEY, a Redis found or started, a relay token generated on first start.
  */
-async function main(): Promise<(signal: string) => Promise<void>> {
+async function main({ useLogger }: ProcessContext): Promise<StopProcess> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay', secrets: configSecrets(config) });
+  useLogger(logger);
   const target = redisTargetOf(config);
   // Sentinel and Cluster are always configured; only a single server may be found or started.
   const redisInfo =
@@ -161,4 +164,4 @@ function printWelcome(info: {
   console.log(lines.join('\n'));
 }
 
-runProcess(main);
+runProcess('standalone', main);
