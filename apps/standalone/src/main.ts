@@ -160,8 +160,17 @@ function printWelcome(info: {
       `    endpoint ${info.url}/files/   header  Authorization: Bearer ${info.token}`,
     );
   }
-  lines.push(`  Dashboard: ${info.url}/dashboard   (any user name; the password is a relay token)`, '');
+  lines.push(`  Dashboard: ${info.url}/dashboard   (any user name; the password is a relay token)`);
+  if (!supervised()) {
+    lines.push(
+      '  This process does not restart itself: in production run it under a supervisor (deploy/systemd/, deploy/kubernetes/relay.yaml; deploy/README.md)',
+    );
+  }
+  lines.push('');
   console.log(lines.join('\n'));
 }
+
+/** Started by systemd (every service gets INVOCATION_ID) or in a Kubernetes pod: restarted when it stops. */
+const supervised = (): boolean => Boolean(process.env.INVOCATION_ID || process.env.KUBERNETES_SERVICE_HOST);
 
 runProcess('standalone', main);
