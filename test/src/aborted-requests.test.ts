@@ -109,6 +109,14 @@ describe('requests whose clients go away mid-body', () => {
       complete.push({ id: location.split('/').pop()!, size, sha256 });
     }
     for (const { id } of complete) await waitForReady(id, asTool);
+    // They are in a batch, for its export.
+    const made = await fetch(`${url}/api/batches`, {
+      method: 'POST',
+      headers: { ...asTool, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'aborted requests' }),
+    });
+    expect(made.status).toBe(201);
+    const batch = ((await made.json()) as { id: string }).id;
     const unfinished: string[] = [];
     for (let i = 0; i < 3; i++) {
       const res = await fetch(`${url}/files/`, {
@@ -117,7 +125,7 @@ describe('requests whose clients go away mid-body', () => {
           ...asTool,
           'Tus-Resumable': '1.0.0',
           'Upload-Length': String(UNFINISHED_LENGTH),
-          'Upload-Metadata': `filename ${b64(`unfinished-${i}.mp4`)}`,
+          'Upload-Metadata': `filename ${b64(`unfinished-${i}.mp4`)},batch ${b64(batch)}`,
         },
       });
       expect(res.status).toBe(201);
@@ -131,8 +139,12 @@ describe('requests whose clients go away mid-body', () => {
         origin_url: `http://127.0.0.1:9/video-${i}.mp4`,
         name: `import ${i} ${'x'.repeat(int(0, 200))}`,
       }));
-    /** Each route that takes or sends a body, and a request for it (with its answer's size, if known). */
-    const routes: Record<string, () => Promise<RawRequest & { answerSize?: number }>> = {
+    const asBrowser = { Authorization: `Basic ${b64(`ops:${operatorToken}`)}` };
+    /**
+     * Each route that takes or sends a body, and a request for it: with its answer's size, if
+     * known, and the most of it to read, for an answer that does not end (server-sent events).
+     */
+    const routes: Record<string, () => Promise<RawRequest & { answerSize?: number; readMax?: number }>> = {
       'GET /files/<id> (download)': async () => {
         const upload = pick(complete);
         return { method: 'GET', target: `/files/${upload.id}`, headers: tus, answerSize: upload.size };
@@ -188,13 +200,17 @@ describe('requests whose clients go away mid-body', () => {
           ),
         };
       },
-      'GET /metrics, /api/jobs, /api/openapi.json': async () => {
-        const [target, headers] = pick([
+      'GET API answers (/metrics, /api/jobs, a batch export, /api/events, …)': async () => {
+        const [target, headers, readMax] = pick([
           ['/metrics', asOperator],
           ['/api/jobs?limit=500', asOperator],
           ['/api/openapi.json', asTool],
+          [`/api/batches/${batch}/export?format=${pick(['csv', 'json'])}`, asTool],
+          // Its head alone is longer: the stream is cut before or right after its first event.
+          ['/api/events', asBrowser, 160],
+          ['/dashboard/assets/dashboard.css', asBrowser],
         ] as const);
-        return { method: 'GET', target, headers };
+        return { method: 'GET', target, headers, ...(readMax ? { readMax } : {}) };
       },
     };
 
@@ -215,7 +231,7 @@ describe('requests whose clients go away mid-body', () => {
     );
     for (let round = 1; round <= ROUNDS; round++) {
       const name = pick(names);
-      const { answerSize, ...request } = await routes[name]!();
+      const { answerSize, readMax, ...request } = await routes[name]!();
       const bytes = formatRequest(url, request);
       const head = bytes.indexOf('\r\n\r\n') + 4;
       const hasBody = bytes.length > head;
@@ -231,15 +247,16 @@ describe('requests whose clients go away mid-body', () => {
             : bytes.length;
       const plan: AbortPlan = {
         sendBytes,
-        readBytes: readBytes(answerSize),
+        readBytes: Math.min(readBytes(answerSize), readMax ?? Number.POSITIVE_INFINITY),
         // A third of the time the answer is left unread a while first (the relay's writes back up).
         pauseMs: random() < 0.33 ? int(1, 300) : 0,
         reset: random() < 0.5,
       };
-      const received = await abortedRequest(url, bytes, plan);
+      const { received, status } = await abortedRequest(url, bytes, plan);
       history.push(
-        `#${round} ${name}: ${bytes.length} bytes, sent ${Math.min(sendBytes, bytes.length)}, ` +
-          `read ${received}/${plan.readBytes}, pause ${plan.pauseMs} ms, ${plan.reset ? 'RST' : 'FIN'}`,
+        `#${round} ${request.method} ${request.target.replace(hookSecret, '<secret>')}: ${bytes.length} bytes, sent ${Math.min(sendBytes, bytes.length)}, ` +
+          `read ${received}/${plan.readBytes}${status ? ` (${status})` : ''}, pause ${plan.pauseMs} ms, ` +
+          (plan.reset ? 'RST' : 'FIN'),
       );
       await expectAlive(history);
     }

@@ -86,15 +86,24 @@ export function formatRequest(origin: string, request: RawRequest): Buffer {
   return Buffer.concat([Buffer.from(head, 'utf8'), request.body ?? Buffer.alloc(0)]);
 }
 
+/** What came back before an `abortedRequest` went. */
+export interface AbortedAnswer {
+  /** Bytes of the answer, head included. */
+  received: number;
+  /** Its status, if its status line arrived (else 0). */
+  status: number;
+}
+
 /**
  * A request (`formatRequest`'s bytes) whose client gives up at a chosen byte: after `sendBytes`
- * of the request, or `readBytes` of the answer. Resolves with the bytes of the answer that had
- * arrived; never rejects on the connection's errors (they are the point).
+ * of the request, or `readBytes` of the answer. Resolves with what of the answer had arrived;
+ * never rejects on the connection's errors (they are the point).
  */
-export function abortedRequest(origin: string, bytes: Buffer, plan: AbortPlan): Promise<number> {
+export function abortedRequest(origin: string, bytes: Buffer, plan: AbortPlan): Promise<AbortedAnswer> {
   const { hostname, port } = new URL(origin);
   return new Promise((resolve) => {
     let received = 0;
+    let start = Buffer.alloc(0);
     // Enough of the answer was read (the cut may wait `pauseMs`): the connection is going.
     let stopped = false;
     let cut = false;
@@ -108,7 +117,10 @@ export function abortedRequest(origin: string, bytes: Buffer, plan: AbortPlan): 
     // A server that neither answers nor closes: the plan's byte never comes, the request goes anyway.
     socket.setTimeout(20_000, close);
     socket.on('error', () => {});
-    socket.on('close', () => resolve(received));
+    socket.on('close', () => {
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(start.toString('latin1'))?.[1];
+      resolve({ received, status: Number(status ?? 0) });
+    });
     socket.on('connect', () => {
       if (plan.sendBytes <= 0) {
         close();
@@ -124,6 +136,7 @@ export function abortedRequest(origin: string, bytes: Buffer, plan: AbortPlan): 
     });
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length;
+      if (start.length < 16) start = Buffer.concat([start, chunk]).subarray(0, 16);
       if (stopped || received < plan.readBytes) return;
       stopped = true;
       if (plan.pauseMs <= 0) {
