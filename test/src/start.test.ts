@@ -29,6 +29,8 @@ describe('pnpm start on a fresh machine', () => {
     const tokenLine = await app.waitForLine(/Relay token: /, 30_000);
     const token = tokenLine.split('Relay token: ')[1]!.trim();
     expect(app.output()).toMatch(/BUILT-IN GCORE EMULATOR/);
+    // Nothing restarts it here: it says so, and where the supervisor set-ups are.
+    expect(app.output()).toMatch(/does not restart itself: .*deploy\/systemd\/.*deploy\/README\.md/);
     expect(await fs.readFile(path.join(tmp, 'data', 'relay-token'), 'utf8')).toBe(`${token}\n`);
 
     const file = path.join(tmp, 'first.mp4');

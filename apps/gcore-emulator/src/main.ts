@@ -1,4 +1,4 @@
-import { createLogger } from '@gtr/core';
+import { createLogger, exitOnCrash } from '@gtr/core';
 import { pino } from 'pino';
 import { EmulatorConfigError, loadEmulatorConfig } from './config.js';
 import { DEFAULT_API_KEY, startEmulator } from './emulator.js';
@@ -19,6 +19,7 @@ const logger = createLogger(
   { name: 'gcore-emulator', level: config.logLevel, secrets: [apiKey] },
   pino.destination(2),
 );
+exitOnCrash('gcore-emulator', () => logger);
 const emulator = await startEmulator({
   port,
   host,

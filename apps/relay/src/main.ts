@@ -4,20 +4,23 @@ import {
   createLogger,
   createQueues,
   createRedis,
+  type ProcessContext,
   RepeatedErrorLog,
   readConfigOrExit,
   redisTargetOf,
   resolveRelayTokens,
   runProcess,
+  type StopProcess,
 } from '@gtr/core';
 import { createRelayApp } from './app.js';
 import { relaySettingsFromConfig } from './from-config.js';
 import { listen } from './server.js';
 
 /** `pnpm start:relay`: the HTTP half alone (workers run elsewhere, sharing DATA_DIR and Redis). */
-async function main(): Promise<(signal: string) => Promise<void>> {
+async function main({ useLogger }: ProcessContext): Promise<StopProcess> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay', secrets: configSecrets(config) });
+  useLogger(logger);
   const { entries, file, generated } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
   if (file) {
     console.log(`Relay token ${generated ? 'generated and ' : ''}kept in ${file}`);
@@ -50,4 +53,4 @@ async function main(): Promise<(signal: string) => Promise<void>> {
   };
 }
 
-runProcess(main);
+runProcess('relay', main);

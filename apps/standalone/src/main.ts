@@ -7,12 +7,14 @@ import {
   createQueues,
   createRedis,
   type Logger,
+  type ProcessContext,
   type RedisTarget,
   RepeatedErrorLog,
   readConfigOrExit,
   redisTargetOf,
   resolveRelayTokens,
   runProcess,
+  type StopProcess,
 } from '@gtr/core';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
 import { createRelayApp, listen, relaySettingsFromConfig } from '@gtr/relay';
@@ -23,9 +25,10 @@ import { ensureRedis, NoRedisError } from './redis.js';
  * `pnpm start`: relay and workers in one process, with embedded defaults — the built-in Gcore
  * emulator without GCORE_API_KEY, a Redis found or started, a relay token generated on first start.
  */
-async function main(): Promise<(signal: string) => Promise<void>> {
+async function main({ useLogger }: ProcessContext): Promise<StopProcess> {
   const config = readConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay', secrets: configSecrets(config) });
+  useLogger(logger);
   const target = redisTargetOf(config);
   // Sentinel and Cluster are always configured; only a single server may be found or started.
   const redisInfo =
@@ -157,8 +160,17 @@ function printWelcome(info: {
       `    endpoint ${info.url}/files/   header  Authorization: Bearer ${info.token}`,
     );
   }
-  lines.push(`  Dashboard: ${info.url}/dashboard   (any user name; the password is a relay token)`, '');
+  lines.push(`  Dashboard: ${info.url}/dashboard   (any user name; the password is a relay token)`);
+  if (!supervised()) {
+    lines.push(
+      '  This process does not restart itself: in production run it under a supervisor (deploy/systemd/, deploy/kubernetes/relay.yaml; deploy/README.md)',
+    );
+  }
+  lines.push('');
   console.log(lines.join('\n'));
 }
 
-runProcess(main);
+/** Started by systemd (every service gets INVOCATION_ID) or in a Kubernetes pod: restarted when it stops. */
+const supervised = (): boolean => Boolean(process.env.INVOCATION_ID || process.env.KUBERNETES_SERVICE_HOST);
+
+runProcess('standalone', main);

@@ -4,22 +4,25 @@ import {
   createLogger,
   createQueues,
   createRedis,
+  type ProcessContext,
   RepeatedErrorLog,
   readConfigOrExit,
   redisTargetOf,
   runProcess,
+  type StopProcess,
 } from '@gtr/core';
 import { workerDepsFromConfig } from './from-config.js';
 import { createWorker } from './worker.js';
 
 /** `pnpm start:worker`: the forwarding half alone (relays run elsewhere, sharing DATA_DIR and Redis). */
-async function main(): Promise<(signal: string) => Promise<void>> {
+async function main({ useLogger }: ProcessContext): Promise<StopProcess> {
   const config = readConfigOrExit();
   if (!config.GCORE_API_KEY) {
     console.error('GCORE_API_KEY: required for a worker (pnpm start runs the built-in emulator without one)');
     process.exit(1);
   }
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker', secrets: configSecrets(config) });
+  useLogger(logger);
   const redis = createRedis(redisTargetOf(config), {
     role: 'worker',
     connectionName: 'worker',
@@ -70,4 +73,4 @@ async function main(): Promise<(signal: string) => Promise<void>> {
   };
 }
 
-runProcess(main);
+runProcess('worker', main);

@@ -21,14 +21,29 @@ export function createLogger(options: LogOptions = {}, destination?: Destination
   const { secrets = [], ...pinoOptions } = options;
   const streamWrite = pinoOptions.hooks?.streamWrite;
   const known = secretMatcher(secrets);
+  const redact = (line: string) => redactLogLine(line, known);
   const settings: LoggerOptions = {
     level: 'info',
     redact: { paths: REDACT_PATHS, censor: censorLogValue },
     ...pinoOptions,
     hooks: {
       ...pinoOptions.hooks,
-      streamWrite: (line) => redactLogLine(streamWrite ? streamWrite(line) : line, known),
+      streamWrite: (line) => redact(streamWrite ? streamWrite(line) : line),
     },
   };
-  return destination ? pino(settings, destination) : pino(settings);
+  const logger = destination ? pino(settings, destination) : pino(settings);
+  redactors.set(logger, redact);
+  return logger;
+}
+
+/** Each createLogger logger's line redaction (its children are other objects: not in here). */
+const redactors = new WeakMap<Logger, (line: string) => string>();
+
+/**
+ * `text` redacted as `logger`'s own lines are (its known secrets too), for what goes around the
+ * logger — the plain stderr line of a crash. A logger not made by createLogger: the rules for any
+ * line (query values, the webhook path, JWTs), without secrets.
+ */
+export function redactAsLogged(logger: Logger | null, text: string): string {
+  return (logger && redactors.get(logger))?.(text) ?? redactLogLine(text);
 }

@@ -14,13 +14,16 @@ export interface AppProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Runs one of the built apps (`node <script>`) with exactly the environment given (plus PATH/HOME). */
+/**
+ * Runs one of the built apps (`node [nodeArgs] <script>`) with exactly the environment given (plus
+ * PATH/HOME).
+ */
 export function runApp(
   script: string,
   env: Record<string, string>,
-  options: { cwd?: string } = {},
+  options: { cwd?: string; nodeArgs?: string[] } = {},
 ): AppProcess {
-  const child = spawn(process.execPath, [path.join(ROOT, script)], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(ROOT, script)], {
     cwd: options.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import {
   AppError,
   BATCH_EXPORT_COLUMNS,
@@ -149,8 +148,18 @@ export function batchesRouter(deps: BatchesApiDeps): Router {
     res.setHeader('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json');
     res.setHeader('Content-Disposition', `attachment; filename="batch-${batch.id}.${format}"`);
     res.setHeader('Cache-Control', 'no-store');
+    // A client that goes away while the answer waits for `drain` ends the wait (`close`), not the
+    // process: the loop below then sees the response destroyed and stops.
     const write = async (chunk: string) => {
-      if (!res.write(chunk)) await once(res, 'drain');
+      if (res.write(chunk) || res.destroyed) return;
+      await new Promise<void>((resume) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resume();
+        };
+        res.on('drain', done).on('close', done);
+      });
     };
     await write(format === 'csv' ? `${BATCH_EXPORT_COLUMNS.join(',')}\r\n` : '[');
     let first = true;
