@@ -99,6 +99,8 @@ export function relayKeys(prefix: string) {
     gcorePace: `${prefix}:gcore-pace`,
     /** A throw-away key of one readiness probe. */
     readyz: (nonce: string) => `${prefix}:readyz:${nonce}`,
+    /** A throw-away key of `relay doctor`'s write check. */
+    doctor: (nonce: string) => `${prefix}:doctor:${nonce}`,
     /** The key prefix of the auth-failure throttle's counters (rate-limiter-flexible adds `:<address>`). */
     authFailures: `${prefix}:auth-failures`,
     /** Hash: open upload id → its quota entry (see UploadQuota). */
