@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { ErrorCode, Logger, RedisClient } from '@gtr/core';
+import { type ErrorCode, type Logger, type RedisClient, relayKeys } from '@gtr/core';
 import type { Express, Request, Response } from 'express';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { sendError } from './http-errors.js';
@@ -29,7 +29,7 @@ export class AuthFailureThrottle {
   constructor(private readonly options: AuthFailureThrottleOptions) {
     this.limiter = new RateLimiterRedis({
       storeClient: options.redis,
-      keyPrefix: `${options.prefix}:auth-failures`,
+      keyPrefix: relayKeys(options.prefix).authFailures,
       points: options.perMinute,
       duration: 60,
       blockDuration: 60,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { RedisClient } from '@gtr/core';
+import { type RedisClient, relayKeys } from '@gtr/core';
 import type { Request, Response, Router } from 'express';
 import { strictRouter } from './routing.js';
 
@@ -39,7 +39,7 @@ export async function probeRedis(
   timeoutMs = 1_000,
 ): Promise<RedisReadiness> {
   if (redis.status !== 'ready') return 'unreachable';
-  const key = `${prefix}:readyz:${randomBytes(8).toString('hex')}`;
+  const key = relayKeys(prefix).readyz(randomBytes(8).toString('hex'));
   const token = randomBytes(8).toString('hex');
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<RedisReadiness>((resolve) => {

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import type { RedisClient } from '@gtr/core';
 import {
   ApiPacer,
   CreateLocks,
@@ -12,10 +11,12 @@ import {
   type NotifyJobData,
   QUEUE_PREFIX,
   QUEUES,
+  type RedisClient,
   type RelayQueues,
   RepeatedErrorLog,
   type ResolveHost,
   redisManifestLock,
+  relayKeys,
   StatsCounters,
   systemResolve,
   type TrackJobData,
@@ -91,7 +92,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RelayWorker> {
   const metrics = createWorkerMetrics();
   const errors = new RepeatedErrorLog(logger);
   const stats = new StatsCounters(redis, prefix, now);
-  const pacer = new ApiPacer(redis, deps.gcore.requestsPerSecond, `${prefix}:gcore-pace`);
+  const pacer = new ApiPacer(redis, deps.gcore.requestsPerSecond, relayKeys(prefix).gcorePace);
   const gcore = new GcoreClient({
     baseUrl: deps.gcore.apiUrl,
     apiKey: deps.gcore.apiKey,

@@ -17,6 +17,7 @@ import {
   type RedisClient,
   type RedisTarget,
   redisTargetOf,
+  relayKeys,
 } from '@gtr/core';
 import {
   chooseUploadEndpoint,
@@ -281,7 +282,7 @@ async function checkRedis(config: Config, target: RedisTarget, report: Report): 
       return;
     }
 
-    const key = `${config.REDIS_PREFIX}:doctor:${randomUUID()}`;
+    const key = relayKeys(config.REDIS_PREFIX).doctor(randomUUID());
     const value = randomUUID();
     try {
       await withTimeout(redis.set(key, value, 'PX', 60_000), NETWORK_TIMEOUT_MS, 'SET');

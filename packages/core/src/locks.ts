@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { lockKeys } from './keys.js';
+import { COMPARE_AND_DELETE, LEASE_ACQUIRE, LEASE_RENEW } from './lua-scripts.js';
 import type { RedisClient } from './redis.js';
 import type { ManifestLock } from './uploads/manifests.js';
 
@@ -6,36 +8,8 @@ import type { ManifestLock } from './uploads/manifests.js';
  * Locks and leases in Redis, for several relays and workers on one Redis: `SET key token NX PX`
  * with a random token per holder, renewed while the holder works, released by compare-and-delete.
  * A holder that dies frees its key when the lease runs out. Every script names its one key in
- * KEYS (Redis Cluster), and every key is built from the caller's REDIS_PREFIX.
+ * KEYS (Redis Cluster), and every key is built from the caller's REDIS_PREFIX (keys.ts).
  */
-
-/** Takes the key if free; answers `[1, token]` when taken, else `[0, holder's token]`. */
-const ACQUIRE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, ARGV[1]} end
-return {0, redis.call('GET', KEYS[1]) or ''}
-`;
-/** Extends the lease only while the key is still this holder's. */
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-/** Deletes the key only while it is still this holder's: never frees another holder's lock. */
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-/** The keys of one upload's locks and of the fleet's maintenance leases, under a REDIS_PREFIX. */
-export const lockKeys = {
-  /** Held by whatever reads or writes an upload's file (TUS requests, expiry, the reconciler). */
-  upload: (prefix: string, id: string) => `${prefix}:lock:upload:${id}`,
-  /** Held for the milliseconds of a read-modify-write of `<id>.relay.json`. */
-  manifest: (prefix: string, id: string) => `${prefix}:lock:manifest:${id}`,
-  /** One maintenance task (`reconcile`, `expiry`) for the whole fleet. */
-  task: (prefix: string, name: string) => `${prefix}:lease:${name}`,
-  /** Set for a while after a task's pass, so the other relays' timers skip theirs. */
-  taskDone: (prefix: string, name: string) => `${prefix}:lease:${name}:done`,
-};
 
 export const newLockToken = (): string => randomBytes(12).toString('hex');
 
@@ -77,13 +51,11 @@ export class Lease {
   /** One attempt. Returns null when taken, else the token of whoever holds the key ('' if unknown). */
   async acquire(): Promise<string | null> {
     if (this.state !== 'idle') throw new Error(`lease ${this.key} was already used`);
-    const [taken, holder] = (await this.redis.eval(
-      ACQUIRE,
-      1,
-      this.key,
-      this.token,
-      String(this.options.leaseMs),
-    )) as [number, string];
+    const [taken, holder] = await LEASE_ACQUIRE.run(
+      this.redis,
+      [this.key],
+      [this.token, String(this.options.leaseMs)],
+    );
     if (taken !== 1) return holder;
     this.state = 'held';
     this.renewedAt = Date.now();
@@ -96,7 +68,11 @@ export class Lease {
   private async renew(): Promise<void> {
     if (this.state !== 'held') return;
     try {
-      const renewed = await this.redis.eval(RENEW, 1, this.key, this.token, String(this.options.leaseMs));
+      const renewed = await LEASE_RENEW.run(
+        this.redis,
+        [this.key],
+        [this.token, String(this.options.leaseMs)],
+      );
       if (this.state !== 'held') return;
       if (renewed === 1) {
         this.renewedAt = Date.now();
@@ -131,7 +107,7 @@ export class Lease {
     this.state = 'released';
     if (!wasHeld) return false;
     try {
-      return (await this.redis.eval(RELEASE, 1, this.key, this.token)) === 1;
+      return (await COMPARE_AND_DELETE.run(this.redis, [this.key], [this.token])) === 1;
     } catch {
       return false;
     }

@@ -8,6 +8,7 @@ import type { JobPatch, JobRepository } from './jobs/repository.js';
 import { JOB_STATES, type JobRecord, type JobState } from './jobs/types.js';
 import { createRedis, primariesOf, type RedisClient } from './redis.js';
 
+export { keyProblems, luaScriptProblems, parseHeader } from './lua-check.js';
 export { writeVideoFile } from './video-file.js';
 
 /** The Redis the tests use: REDIS_URL, else the local default. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '@gtr/core';
+import { COMPARE_AND_DELETE, defineScripts, type RedisClient, relayKeys } from '@gtr/core';
 import type { ChainableCommander } from 'ioredis';
+import { CLAIM_REPLACE, CLAIM_SETTLE } from '../lua-scripts.js';
 
 /**
  * The form an origin URL is compared (and stored) in: scheme and host lower-cased, default
@@ -45,26 +46,6 @@ export interface ClaimRequest {
   replacing: string | null;
 }
 
-// Only replaces the claim the caller saw, so two requests replacing a canceled job make one job.
-const REPLACE = `
-if redis.call('GET', KEYS[1]) ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return 1
-`;
-
-// Makes a lease permanent; re-takes the key if the lease ran out meanwhile and nobody took it.
-const SETTLE = `
-local current = redis.call('GET', KEYS[1])
-if current and current ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-`;
-
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
 /**
  * One Redis key per import identity (`<prefix>:imports:url:<sha256>`, see importIdentity) naming
  * the job that imports it, so the same URL (or idempotency key) never makes a second Gcore video.
@@ -76,11 +57,14 @@ export class ImportClaims {
     private readonly prefix: string,
     /** How long a claim may stay unsettled. Default 60 s. */
     private readonly leaseMs = 60_000,
-  ) {}
+  ) {
+    // Pipelines made from the connection carry the scripts defined on it by then.
+    defineScripts(redis, [CLAIM_REPLACE, CLAIM_SETTLE, COMPARE_AND_DELETE]);
+  }
 
   /** The claim key of an identity (see importIdentity). */
   key(identity: string): string {
-    return `${this.prefix}:imports:url:${createHash('sha256').update(identity).digest('hex')}`;
+    return relayKeys(this.prefix).importClaim(createHash('sha256').update(identity).digest('hex'));
   }
 
   async lookup(keys: readonly string[]): Promise<Claim[]> {
@@ -100,7 +84,7 @@ export class ImportClaims {
     const pipeline = this.redis.pipeline();
     for (const r of requests) {
       if (r.replacing === null) pipeline.set(r.key, r.id, 'PX', this.leaseMs, 'NX');
-      else pipeline.eval(REPLACE, 1, r.key, r.id, r.replacing, this.leaseMs);
+      else CLAIM_REPLACE.queue(pipeline, [r.key], [r.id, r.replacing, this.leaseMs]);
     }
     return (await run(pipeline)).map((result) => result === 'OK' || result === 1);
   }
@@ -109,7 +93,7 @@ export class ImportClaims {
   async settle(claims: readonly { key: string; id: string }[]): Promise<void> {
     if (claims.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const c of claims) pipeline.eval(SETTLE, 1, c.key, c.id);
+    for (const c of claims) CLAIM_SETTLE.queue(pipeline, [c.key], [c.id]);
     await run(pipeline);
   }
 
@@ -117,7 +101,7 @@ export class ImportClaims {
   async release(claims: readonly { key: string; id: string }[]): Promise<void> {
     if (claims.length === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const c of claims) pipeline.eval(RELEASE, 1, c.key, c.id);
+    for (const c of claims) COMPARE_AND_DELETE.queue(pipeline, [c.key], [c.id]);
     await run(pipeline);
   }
 }

@@ -1,5 +1,13 @@
 import fs from 'node:fs/promises';
-import { AppError, type RedisClient } from '@gtr/core';
+import { AppError, type LuaArg, type LuaScript, type RedisClient, relayKeys } from '@gtr/core';
+import {
+  QUOTA_ADOPT,
+  QUOTA_DECLARE,
+  QUOTA_RECOUNT,
+  QUOTA_RELEASE,
+  QUOTA_RELEASE_STALE,
+  QUOTA_RESERVE,
+} from '../lua-scripts.js';
 
 /** The limits on unfinished uploads (see README, Configuration). 0 turns a limit off. */
 export interface QuotaLimits {
@@ -54,123 +62,6 @@ export interface QuotaReconcileReport {
  */
 export const RESERVATION_GRACE_MS = 30_000;
 
-// The entries hash holds, per open upload id, cjson `{o = owner, b = bytes (a string: cjson writes
-// large numbers as 1e+15), t = epoch ms}`; the two totals hashes hold per owner the count and the
-// bytes of its entries, moved in the same step as the entries, so they always add up.
-// KEYS (every script): entries, counts, bytes.
-const LUA_HELPERS = `
-local function add(id, owner, bytes, at)
-  redis.call('HSET', KEYS[1], id, cjson.encode({ o = owner, b = bytes, t = tonumber(at) }))
-  redis.call('HINCRBY', KEYS[2], owner, 1)
-  if bytes ~= '0' then redis.call('HINCRBY', KEYS[3], owner, bytes) end
-end
-local function drop(id)
-  local raw = redis.call('HGET', KEYS[1], id)
-  if not raw then return false end
-  local entry = cjson.decode(raw)
-  redis.call('HDEL', KEYS[1], id)
-  if entry.b ~= '0' then redis.call('HINCRBY', KEYS[3], entry.o, '-' .. entry.b) end
-  if redis.call('HINCRBY', KEYS[2], entry.o, -1) <= 0 then
-    redis.call('HDEL', KEYS[2], entry.o)
-    redis.call('HDEL', KEYS[3], entry.o)
-  end
-  return entry
-end
-local function held(owner)
-  return tonumber(redis.call('HGET', KEYS[2], owner) or '0'), tonumber(redis.call('HGET', KEYS[3], owner) or '0')
-end
-`;
-
-// ARGV: id, owner, bytes, max uploads, max bytes (0: no limit), now, then the ids it replaces.
-// Answers {1, count, bytes} once held (also when it already was), {-1 | -2, count, bytes} when
-// the uploads (-1) or the bytes (-2) limit refuses it, with the owner's totals before it.
-const RESERVE = `${LUA_HELPERS}
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1, held(ARGV[2])} end
-local owner = ARGV[2]
-local size = tonumber(ARGV[3])
-local count, bytes = held(owner)
-local creditCount, creditBytes = 0, 0
-for i = 7, #ARGV do
-  local raw = redis.call('HGET', KEYS[1], ARGV[i])
-  if raw then
-    local entry = cjson.decode(raw)
-    if entry.o == owner then
-      creditCount = creditCount + 1
-      creditBytes = creditBytes + tonumber(entry.b)
-    end
-  end
-end
-local maxUploads, maxBytes = tonumber(ARGV[4]), tonumber(ARGV[5])
-if maxUploads > 0 and count - creditCount + 1 > maxUploads then return {-1, count, bytes} end
-if maxBytes > 0 and bytes - creditBytes + size > maxBytes then return {-2, count, bytes} end
-add(ARGV[1], owner, ARGV[3], ARGV[6])
-return {1, count + 1, bytes + size}
-`;
-
-// A deferred length declared. ARGV: id, owner (if it has no entry), bytes, max bytes, now.
-// Answers as RESERVE; the entry keeps its owner and time.
-const DECLARE = `${LUA_HELPERS}
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-local owner, before, at = ARGV[2], 0, ARGV[5]
-if raw then
-  local entry = cjson.decode(raw)
-  owner, before, at = entry.o, tonumber(entry.b), entry.t
-end
-local count, bytes = held(owner)
-local maxBytes = tonumber(ARGV[4])
-local size = tonumber(ARGV[3])
-if maxBytes > 0 and size > before and bytes - before + size > maxBytes then return {-2, count, bytes} end
-drop(ARGV[1])
-add(ARGV[1], owner, ARGV[3], at)
-return {1, held(owner)}
-`;
-
-// ARGV: id. Answers 1 when it held an entry.
-const RELEASE = `${LUA_HELPERS}
-if drop(ARGV[1]) then return 1 end
-return 0
-`;
-
-// An unfinished upload found on disk, held whatever the limits. ARGV: id, owner, bytes, now.
-// Answers 1 when the entry was missing or different.
-const ADOPT = `${LUA_HELPERS}
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if raw then
-  local entry = cjson.decode(raw)
-  if entry.o == ARGV[2] and entry.b == ARGV[3] then return 0 end
-  drop(ARGV[1])
-end
-add(ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-return 1
-`;
-
-// ARGV: id, the entry's time as read. Releases it only if it is still that entry (not one a new
-// reservation or a declaration wrote meanwhile). Answers 1 when it did.
-const RELEASE_STALE = `${LUA_HELPERS}
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw or tostring(cjson.decode(raw).t) ~= ARGV[2] then return 0 end
-drop(ARGV[1])
-return 1
-`;
-
-// The totals, recomputed from the entries (they move together, so this changes nothing unless
-// Redis lost a key of the three). No ARGV.
-const RECOUNT = `
-local counts, bytes = {}, {}
-local all = redis.call('HGETALL', KEYS[1])
-for i = 2, #all, 2 do
-  local entry = cjson.decode(all[i])
-  counts[entry.o] = (counts[entry.o] or 0) + 1
-  bytes[entry.o] = (bytes[entry.o] or 0) + tonumber(entry.b)
-end
-redis.call('DEL', KEYS[2], KEYS[3])
-for owner, n in pairs(counts) do
-  redis.call('HSET', KEYS[2], owner, n)
-  if bytes[owner] > 0 then redis.call('HSET', KEYS[3], owner, string.format('%d', bytes[owner])) end
-end
-return 1
-`;
-
 export interface UploadQuotaOptions {
   redis: RedisClient;
   /** REDIS_PREFIX: the keys share it (and, on a cluster, its hash tag: one slot). */
@@ -187,15 +78,16 @@ export interface UploadQuotaOptions {
  * length. Each unfinished upload holds one entry in Redis, shared by every relay of the fleet,
  * taken with the check in one script (no two creations both get the last place) and let go once
  * the upload finishes or is removed; the reconciler recomputes the entries from the upload dir,
- * so that a relay dying between the two cannot keep a place taken.
+ * so that a relay dying between the two cannot keep a place taken. The scripts are
+ * `lua/quota-*.lua`; every one takes the same three KEYS.
  */
 export class UploadQuota {
   private readonly keys: [string, string, string];
   private readonly now: () => number;
 
   constructor(private readonly options: UploadQuotaOptions) {
-    const base = `${options.prefix}:quota`;
-    this.keys = [`${base}:uploads`, `${base}:count`, `${base}:bytes`];
+    const keys = relayKeys(options.prefix);
+    this.keys = [keys.quotaUploads, keys.quotaCount, keys.quotaBytes];
     this.now = options.now ?? Date.now;
   }
 
@@ -213,7 +105,7 @@ export class UploadQuota {
     const { maxOpenUploads, maxOpenBytes } = this.options.limits;
     const replaces = [...new Set(reservation.replaces ?? [])];
     const answer = await this.counted(
-      RESERVE,
+      QUOTA_RESERVE,
       id,
       owner,
       String(size ?? 0),
@@ -229,7 +121,7 @@ export class UploadQuota {
   async declare(id: string, owner: string, size: number): Promise<void> {
     await this.ensureRoomFor(size);
     const answer = await this.counted(
-      DECLARE,
+      QUOTA_DECLARE,
       id,
       owner,
       String(size),
@@ -244,7 +136,7 @@ export class UploadQuota {
     // Not waited for through an outage (a finishing PATCH would wait out the command timeout):
     // the reconciler frees the place once Redis is back.
     if (this.options.redis.status !== 'ready') throw new Error(`Redis is ${this.options.redis.status}`);
-    await this.run(RELEASE, id);
+    await this.run(QUOTA_RELEASE, id);
   }
 
   /** Every owner with unfinished uploads, by name. */
@@ -272,15 +164,15 @@ export class UploadQuota {
     const entries = await this.options.redis.hgetall(this.keys[0]);
     const now = this.now();
     for (const [id, held] of onDisk) {
-      if ((await this.run(ADOPT, id, held.owner, String(held.bytes), now)) === 1) report.adopted++;
+      if ((await this.run(QUOTA_ADOPT, id, held.owner, String(held.bytes), now)) === 1) report.adopted++;
     }
     for (const [id, raw] of Object.entries(entries)) {
       if (onDisk.has(id)) continue;
       const at = (JSON.parse(raw) as { t?: unknown }).t;
       if (typeof at === 'number' && now - at < graceMs) continue;
-      if ((await this.run(RELEASE_STALE, id, String(at))) === 1) report.released++;
+      if ((await this.run(QUOTA_RELEASE_STALE, id, String(at))) === 1) report.released++;
     }
-    await this.run(RECOUNT);
+    await this.run(QUOTA_RECOUNT);
     return report;
   }
 
@@ -322,7 +214,7 @@ export class UploadQuota {
   }
 
   /** A check that holds a place: when Redis cannot answer, the upload is refused (fail closed), retryably. */
-  private async counted(script: string, ...args: (string | number)[]): Promise<unknown> {
+  private async counted(script: LuaScript, ...args: LuaArg[]): Promise<unknown> {
     try {
       return await this.run(script, ...args);
     } catch (error) {
@@ -336,8 +228,8 @@ export class UploadQuota {
     }
   }
 
-  private run(script: string, ...args: (string | number)[]): Promise<unknown> {
-    return this.options.redis.eval(script, 3, ...this.keys, ...args);
+  private run(script: LuaScript, ...args: LuaArg[]): Promise<unknown> {
+    return script.run(this.options.redis, this.keys, args);
   }
 }
 

@@ -2,7 +2,7 @@ import { duplicateRedis, Lease, type Logger, lockKeys, newLockToken, type RedisC
 import { ERRORS, type Lock, type Locker, type RequestRelease } from '@tus/utils';
 
 /** Release requests of every relay on one prefix: the message is the token of the holder asked. */
-export const lockReleaseChannel = (prefix: string): string => `${prefix}:lock:release`;
+export const lockReleaseChannel = (prefix: string): string => lockKeys.releases(prefix);
 
 export interface RedisLockerOptions {
   /** The relay's command connection; a subscriber is duplicated from it on first use. */

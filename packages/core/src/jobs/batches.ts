@@ -1,28 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { batchIndexes, batchKeys } from '../keys.js';
+import { BATCH_CREATE } from '../lua-scripts.js';
 import type { RedisClient } from '../redis.js';
 import { FINAL_STATES, JOB_STATES, type JobState, type PublicBatch } from './types.js';
-
-/** The keys of one batch, under a REDIS_PREFIX (all in the prefix's hash slot). */
-export function batchKeys(prefix: string, id: string) {
-  return {
-    /** Hash: name, owner, created_at, total, `n:<state>` counts, bytes, bytes_ready, last_at, finished_at. */
-    hash: `${prefix}:batch:${id}`,
-    /** Sorted set of its job ids, scored by the jobs' creation sequence. */
-    jobs: `${prefix}:batch:${id}:jobs`,
-  };
-}
-
-/** The fleet-wide batch indexes. */
-export function batchIndexes(prefix: string) {
-  return {
-    seq: `${prefix}:batches:seq`,
-    /** Every batch, scored by its creation sequence (newest first in lists). */
-    all: `${prefix}:batches:all`,
-    owner: (owner: string) => `${prefix}:batches:owner:${owner}`,
-    /** Batches with nothing left to do, scored by when that became so (the retention sweep reads it). */
-    finished: `${prefix}:batches:finished`,
-  };
-}
 
 /** What a new batch starts from. */
 export interface NewBatch {
@@ -39,19 +19,6 @@ export interface BatchListQuery {
 }
 
 const BATCH_ID = /^[A-Za-z0-9_-]{1,64}$/;
-
-// KEYS: the batch, the sequence, every batch, the owner's, the finished index. An empty batch is
-// "finished" from the start, so that one nobody ever fills is swept after JOB_RETENTION too.
-const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-local seq = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'name', ARGV[2], 'owner', ARGV[3], 'created_at', ARGV[4],
-  'last_at', ARGV[4], 'total', 0, 'bytes', 0, 'bytes_ready', 0, 'seq', seq)
-redis.call('ZADD', KEYS[3], seq, ARGV[1])
-if ARGV[3] ~= '' then redis.call('ZADD', KEYS[4], seq, ARGV[1]) end
-redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
-return seq
-`;
 
 /**
  * Batches in Redis: one hash each, whose counts per state the job scripts of JobRepository move
@@ -76,18 +43,16 @@ export class BatchRepository {
   async create(batch: NewBatch): Promise<PublicBatch> {
     const id = randomBytes(8).toString('hex');
     const at = this.now();
-    await this.redis.eval(
-      CREATE,
-      5,
-      batchKeys(this.prefix, id).hash,
-      this.indexes.seq,
-      this.indexes.all,
-      this.indexes.owner(batch.owner ?? ''),
-      this.indexes.finished,
-      id,
-      batch.name,
-      batch.owner ?? '',
-      at,
+    await BATCH_CREATE.run(
+      this.redis,
+      [
+        batchKeys(this.prefix, id).hash,
+        this.indexes.seq,
+        this.indexes.all,
+        this.indexes.owner(batch.owner ?? ''),
+        this.indexes.finished,
+      ],
+      [id, batch.name, batch.owner ?? '', at],
     );
     return (await this.get(id))!;
   }

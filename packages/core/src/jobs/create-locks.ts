@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { jobKeys } from '../keys.js';
+import { COMPARE_AND_DELETE, CREATE_LOCK_TAKE } from '../lua-scripts.js';
 import type { RedisClient } from '../redis.js';
 
 /**
@@ -9,20 +11,6 @@ export interface CreateIdentity {
   name: string;
   origin_url?: string | null | undefined;
 }
-
-// KEYS: the lock. ARGV: job id, TTL in ms. Taken when free, renewed when this job holds it.
-const TAKE = `
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`;
-
-// KEYS: the lock. ARGV: job id. Only its holder removes it.
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
 
 /**
  * At most one unrecorded Gcore create per {@link CreateIdentity} in the whole fleet: a job holds
@@ -42,18 +30,22 @@ export class CreateLocks {
     const hash = createHash('sha256')
       .update(JSON.stringify([identity.name, identity.origin_url ?? null]))
       .digest('hex');
-    return `${this.prefix}:jobs:create-lock:${hash}`;
+    return jobKeys(this.prefix).createLock(hash);
   }
 
   /** Takes the lock for `jobId` (or renews it when that job holds it already); false when another job holds it. */
   async take(identity: CreateIdentity, jobId: string, ttlMs: number): Promise<boolean> {
-    const taken = await this.redis.eval(TAKE, 1, this.key(identity), jobId, Math.max(1, Math.round(ttlMs)));
+    const taken = await CREATE_LOCK_TAKE.run(
+      this.redis,
+      [this.key(identity)],
+      [jobId, Math.max(1, Math.round(ttlMs))],
+    );
     return taken === 1;
   }
 
   /** Frees the lock if `jobId` holds it; true when it did. */
   async release(identity: CreateIdentity, jobId: string): Promise<boolean> {
-    return (await this.redis.eval(RELEASE, 1, this.key(identity), jobId)) === 1;
+    return (await COMPARE_AND_DELETE.run(this.redis, [this.key(identity)], [jobId])) === 1;
   }
 
   /** The job holding the lock, or null. */

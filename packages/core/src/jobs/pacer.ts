@@ -1,29 +1,14 @@
+import { relayKeys } from '../keys.js';
+import { PACER_PUSH_BACK, PACER_TAKE } from '../lua-scripts.js';
 import type { RedisClient } from '../redis.js';
-
-// One shared "next free slot" timestamp in Redis, advanced by 1/rps for each request: requests
-// are spaced evenly across every process, so no sliding one-second window ever holds more than
-// the ceiling (a fixed-window counter would allow twice the ceiling across a window boundary).
-const TAKE = `
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local next = tonumber(redis.call('GET', KEYS[1]) or '0')
-local slot = math.max(nowMs, next)
-redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', tonumber(ARGV[1]) + 600000)
-return slot - nowMs
-`;
-
-const PUSH_BACK = `
-local now = redis.call('TIME')
-local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local resume = nowMs + tonumber(ARGV[1])
-local next = tonumber(redis.call('GET', KEYS[1]) or '0')
-if resume > next then redis.call('SET', KEYS[1], resume, 'PX', tonumber(ARGV[1]) + 600000) end
-return resume - nowMs
-`;
 
 /**
  * The shared pace of Gcore API requests (GCORE_API_RPS) for every worker process: `take()`
  * resolves when this caller's slot comes; `pushBack(ms)` moves every later slot past a 429's wait.
+ * One shared "next free slot" timestamp in Redis, advanced by 1/rps for each request (see
+ * lua/pacer-take.lua): requests are spaced evenly across every process, so no sliding one-second
+ * window ever holds more than the ceiling (a fixed-window counter would allow twice the ceiling
+ * across a window boundary).
  */
 export class ApiPacer {
   private readonly intervalMs: number;
@@ -31,7 +16,7 @@ export class ApiPacer {
   constructor(
     private readonly redis: RedisClient,
     requestsPerSecond: number,
-    private readonly key = 'gtr:gcore-pace',
+    private readonly key = relayKeys('gtr').gcorePace,
   ) {
     // 10 % slack: requests leave on their slots but a busy event loop wakes some late, and a
     // ceiling is a ceiling at the receiving end too (measured: 5 % let 5/s through at 4/s under load).
@@ -40,7 +25,7 @@ export class ApiPacer {
 
   /** Waits for this caller's slot; resolves with how long the slot was ahead (ms). */
   async take(signal?: AbortSignal): Promise<number> {
-    const waitMs = Number(await this.redis.eval(TAKE, 1, this.key, this.intervalMs));
+    const waitMs = Number(await PACER_TAKE.run(this.redis, [this.key], [this.intervalMs]));
     if (waitMs > 0) await sleep(waitMs, signal);
     return waitMs;
   }
@@ -55,7 +40,7 @@ export class ApiPacer {
   }
 
   async pushBack(ms: number): Promise<void> {
-    if (ms > 0) await this.redis.eval(PUSH_BACK, 1, this.key, Math.ceil(ms));
+    if (ms > 0) await PACER_PUSH_BACK.run(this.redis, [this.key], [Math.ceil(ms)]);
   }
 }
 

@@ -1,3 +1,4 @@
+import { feedKeys } from '../keys.js';
 import type { PublicJob } from './types.js';
 
 /** BullMQ queue names and their job data, defined once for the relay and the workers. */
@@ -25,7 +26,7 @@ export interface ForwardJobData {
 export type ForwardJobName = 'upload' | 'import' | 'delete-video';
 
 /** Pub/sub channel on which the relay tells workers to abort a job's transfer now. */
-export const cancelChannel = (prefix = QUEUE_PREFIX): string => `${prefix}:cancel`;
+export const cancelChannel = (prefix = QUEUE_PREFIX): string => feedKeys.cancel(prefix);
 
 export interface TrackJobData {
   id: string;

@@ -17,6 +17,8 @@ const newJob = (id: string, overrides: Partial<NewJob> = {}): NewJob => ({
 });
 
 describe('JobRepository', () => {
+  // Each concept behind it has its own tests (record, job-writes, job-list, callback-outbox,
+  // video-index, retention): these are of the door itself.
   let redis: Redis;
   let prefix: string;
   let store: JobRepository;
@@ -31,72 +33,6 @@ describe('JobRepository', () => {
   afterEach(() => deleteKeys(redis, prefix));
   afterAll(() => redis.quit());
 
-  it('creates a job once and returns the stored one for the same id', async () => {
-    const first = await store.create(newJob('a'));
-    expect(first.created).toBe(true);
-    const second = await store.create(newJob('a', { name: 'other' }));
-    expect(second.created).toBe(false);
-    expect(second.record.name).toBe('video a');
-    expect(await store.get('a')).toMatchObject({
-      id: 'a',
-      state: 'receiving',
-      bytes_received: 0,
-      video: null,
-    });
-  });
-
-  it('moves a job between state indexes and sets finished_at on final states', async () => {
-    await store.create(newJob('a'));
-    await store.transition('a', 'queued', ['receiving'], { bytes_received: 100 });
-    expect(await store.countByState()).toMatchObject({ receiving: 0, queued: 1 });
-    const done = await store.transition('a', 'failed', ['queued']);
-    expect(done?.record.finished_at).not.toBeNull();
-    expect(await store.countByState()).toMatchObject({ queued: 0, failed: 1 });
-    const again = await store.transition('a', 'queued', ['failed']);
-    expect(again?.record.finished_at).toBeNull();
-  });
-
-  it('refuses a move or an update from a state not allowed, leaving the job as it was', async () => {
-    await store.create(newJob('a'));
-    await store.transition('a', 'canceled', ['receiving']);
-    expect(await store.transition('a', 'uploading', ['queued', 'creating'])).toBeNull();
-    expect(await store.update('a', { bytes_forwarded: 5 }, { onlyFrom: ['uploading'] })).toBeNull();
-    expect(await store.get('a')).toMatchObject({ state: 'canceled', bytes_forwarded: 0 });
-    expect(await store.transition('missing', 'queued', ['receiving'])).toBeNull();
-    expect(await store.update('missing', { bytes_received: 1 })).toBeNull();
-  });
-
-  it('lists newest first with a cursor and filters by state and kind', async () => {
-    for (let i = 0; i < 7; i++) {
-      await store.create(
-        newJob(`j${i}`, { kind: i % 2 === 0 ? 'upload' : 'import', state: i < 4 ? 'queued' : 'ready' }),
-      );
-    }
-    const first = await store.list({ limit: 3 });
-    expect(first.items.map((j) => j.id)).toEqual(['j6', 'j5', 'j4']);
-    const second = await store.list({ limit: 3, cursor: first.next });
-    expect(second.items.map((j) => j.id)).toEqual(['j3', 'j2', 'j1']);
-    const third = await store.list({ limit: 3, cursor: second.next });
-    expect(third.items.map((j) => j.id)).toEqual(['j0']);
-    expect(third.next).toBeNull();
-
-    expect((await store.list({ state: 'ready' })).items.map((j) => j.id)).toEqual(['j6', 'j5', 'j4']);
-    expect((await store.list({ kind: 'import' })).items.map((j) => j.id)).toEqual(['j5', 'j3', 'j1']);
-    const both = await store.list({ state: 'queued', kind: 'upload', limit: 1 });
-    expect(both.items.map((j) => j.id)).toEqual(['j2']);
-    expect(
-      (await store.list({ state: 'queued', kind: 'upload', cursor: both.next })).items.map((j) => j.id),
-    ).toEqual(['j0']);
-  });
-
-  it('removes a job from every index', async () => {
-    await store.create(newJob('a'));
-    expect(await store.remove('a')).toBe(true);
-    expect(await store.get('a')).toBeNull();
-    expect((await store.list()).items).toHaveLength(0);
-    expect(await store.countByState()).toMatchObject({ receiving: 0 });
-  });
-
   it('never shows the forwarding progress (and its token) in the public view', async () => {
     const { record } = await store.create(
       newJob('a', { progress: { ...emptyProgress(), token: 'secret-token', video_id: 5 } }),
@@ -105,27 +41,22 @@ describe('JobRepository', () => {
     expect(toPublicJob(record)).not.toHaveProperty('progress');
   });
 
-  it('keeps a callback field: null without callback_url, pending with one, updated without a move', async () => {
-    const plain = await store.create(newJob('a'));
-    expect(toPublicJob(plain.record).callback).toBeNull();
-    const request = { ...newJob('b').request, callback_url: 'https://tools.example/hook' };
-    const { record } = await store.create(newJob('b', { request }));
-    const pending = { state: 'pending', attempts: 0, last_error: null, delivered_at: null };
-    expect(record.callback).toEqual(pending);
-    expect((await store.get('b'))?.callback).toEqual(pending);
-    const refused = {
-      state: 'refused' as const,
-      attempts: 1,
-      last_error: 'the callback address is not allowed (private or loopback)',
-      delivered_at: null,
-    };
-    const updated = await store.update('b', { callback: refused });
-    expect(updated).toMatchObject({ state: 'receiving', callback: refused });
-    expect(toPublicJob((await store.get('b'))!).callback).toEqual(refused);
-    // A record written before the field existed: pending when it has a callback_url.
-    await redis.hdel(`${prefix}:job:b`, 'callback');
-    const old = (await store.get('b'))!;
-    expect(old.callback).toBeNull();
-    expect(toPublicJob(old).callback).toEqual(pending);
+  it('opens every concept on the same keys: a job made, moved, listed, counted and removed', async () => {
+    const request = { ...newJob('a').request, callback_url: 'https://tools.example/hook' };
+    await store.create(newJob('a', { request }));
+    await store.create(newJob('b'));
+    expect(await store.ownerOf('a')).toBeNull();
+    expect(await store.transition('a', 'failed', ['receiving'])).toMatchObject({
+      record: { state: 'failed' },
+    });
+    expect(await store.countByState()).toMatchObject({ receiving: 1, failed: 1 });
+    expect(await store.idsInState('receiving')).toEqual(['b']);
+    expect((await store.getMany(['a', 'missing', 'b'])).map((j) => j.id)).toEqual(['a', 'b']);
+    expect((await store.pendingCallbacks(-1)).map((p) => p.job.id)).toEqual(['a']);
+    expect(await store.finishedBefore(Date.now() + 1)).toEqual(['a']);
+    expect((await store.list()).items.map((j) => j.id)).toEqual(['b', 'a']);
+    expect(await store.remove('a')).toBe(true);
+    expect(await store.get('a')).toBeNull();
+    expect(store.eventsChannel).toBe(`${prefix}:job-events`);
   });
 });

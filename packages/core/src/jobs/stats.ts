@@ -1,3 +1,4 @@
+import { jobKeys } from '../keys.js';
 import type { RedisClient } from '../redis.js';
 
 export interface LiveStats {
@@ -19,7 +20,7 @@ export class StatsCounters {
   ) {}
 
   private key(name: string, second: number): string {
-    return `${this.prefix}:stats:${name}:${second}`;
+    return jobKeys(this.prefix).stats(name, second);
   }
 
   private async add(name: string, amount: number): Promise<void> {

@@ -1,15 +1,6 @@
+import { feedKeys } from '../keys.js';
 import { duplicateRedis, type RedisClient } from '../redis.js';
 import { cancelChannel, QUEUE_PREFIX } from './queues.js';
-
-/**
- * Where the relay keeps an upload's received offset (a key) and announces it (a channel of the
- * same name: keys and channels are separate namespaces). Both carry the prefix's hash tag, and
- * pub/sub reaches every node of a Redis Cluster.
- */
-export const receivedKey = (prefix: string, id: string): string => `${prefix}:received:${id}`;
-
-/** Set while a streamed upload's forward is parked (delayed, its worker slot free). */
-const parkedKey = (prefix: string, id: string): string => `${prefix}:parked:${id}`;
 
 /** An upload's offset outlives any pause a tool may take (UPLOAD_EXPIRY removes the upload first). */
 const RECEIVED_TTL_S = 30 * 24 * 3600;
@@ -32,14 +23,14 @@ export class UploadFeed {
    * never send past the last offset announced here.
    */
   async received(id: string, offset: number): Promise<void> {
-    const key = receivedKey(this.prefix, id);
+    const key = feedKeys.received(this.prefix, id);
     await this.redis.set(key, String(offset), 'EX', RECEIVED_TTL_S);
     await this.redis.publish(key, String(offset));
   }
 
   /** The upload's job changed state (finished, terminated, expired): waiting forwards look again. */
   async changed(id: string): Promise<void> {
-    await this.redis.publish(receivedKey(this.prefix, id), STATE_CHANGED);
+    await this.redis.publish(feedKeys.received(this.prefix, id), STATE_CHANGED);
   }
 
   /** The upload is gone (terminated, expired): a forward in progress anywhere stops at once. */
@@ -50,26 +41,26 @@ export class UploadFeed {
 
   /** The last offset announced, or null when none was (store mode, or the key expired). */
   async offset(id: string): Promise<number | null> {
-    const value = await this.redis.get(receivedKey(this.prefix, id));
+    const value = await this.redis.get(feedKeys.received(this.prefix, id));
     return value === null ? null : Number(value);
   }
 
   async forget(id: string): Promise<void> {
-    await this.redis.del(receivedKey(this.prefix, id), parkedKey(this.prefix, id));
+    await this.redis.del(feedKeys.received(this.prefix, id), feedKeys.parked(this.prefix, id));
   }
 
   /** The worker parked the upload's forward (its tool sends nothing): the next announcement resumes it. */
   async park(id: string): Promise<void> {
-    await this.redis.set(parkedKey(this.prefix, id), '1', 'EX', RECEIVED_TTL_S);
+    await this.redis.set(feedKeys.parked(this.prefix, id), '1', 'EX', RECEIVED_TTL_S);
   }
 
   /** Whether the forward was parked, taking the mark: exactly one caller resumes it. */
   async unpark(id: string): Promise<boolean> {
-    return (await this.redis.del(parkedKey(this.prefix, id))) > 0;
+    return (await this.redis.del(feedKeys.parked(this.prefix, id))) > 0;
   }
 
   async isParked(id: string): Promise<boolean> {
-    return (await this.redis.exists(parkedKey(this.prefix, id))) > 0;
+    return (await this.redis.exists(feedKeys.parked(this.prefix, id))) > 0;
   }
 }
 
@@ -106,7 +97,7 @@ export class UploadWatcher {
   async until<T>(id: string, check: () => Promise<T | undefined>, signal: AbortSignal): Promise<T> {
     const subscriber = this.subscriber;
     if (!subscriber) throw new Error('UploadWatcher.start() was not called');
-    const channel = receivedKey(this.prefix, id);
+    const channel = feedKeys.received(this.prefix, id);
     let dirty = false;
     let wake: () => void = () => {};
     const waiter = () => {
