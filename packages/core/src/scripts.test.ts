@@ -6,8 +6,9 @@ import { pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import { luaScriptProblems } from './lua-check.js';
 import { CORE_LUA_DIR, CORE_SCRIPTS } from './lua-scripts.js';
+import { createRedis } from './redis.js';
 import { defineScripts, LuaScript, readLua } from './scripts.js';
-import { deleteKeys, testPrefix, testRedis } from './testing.js';
+import { deleteKeys, startRedisServer, testPrefix, testRedis } from './testing.js';
 
 /** A directory of throw-away `.lua` files, as a file URL ending in `/`. */
 function luaDir(files: Record<string, string>): URL {
@@ -144,9 +145,21 @@ describe('LuaScript', () => {
     } finally {
       redis.defineCommand = define;
     }
-    // What a restarted Redis answers (NOSCRIPT): ioredis sends the script again.
-    await redis.script('FLUSH');
-    expect(await echo.run(redis, [`${prefix}:a`], ['three'])).toBe('three');
+  });
+
+  it('loads itself again after NOSCRIPT (a Redis restarted, or its scripts flushed)', async () => {
+    // A Redis of its own: SCRIPT FLUSH on the shared one would hit every suite running beside it.
+    const server = await startRedisServer();
+    const own = createRedis(server.url, { role: 'client' });
+    try {
+      const echo = new LuaScript<string>('gtr_test_echo_flushed', new URL('echo.lua', dir), 1);
+      expect(await echo.run(own, ['a'], ['one'])).toBe('one');
+      await own.script('FLUSH');
+      expect(await echo.run(own, ['a'], ['two'])).toBe('two');
+    } finally {
+      await own.quit();
+      await server.stop();
+    }
   });
 
   it('queues into a pipeline of a connection it was defined on, and refuses the wrong number of keys', async () => {
