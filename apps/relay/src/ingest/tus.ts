@@ -28,6 +28,7 @@ import {
 } from './refusals.js';
 import { asJsonError, gone, tusErrorAnswer, withJsonBody } from './tus-errors.js';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, tusHeaders } from './tus-headers.js';
+import { nodeRequestOf, principalOfTusRequest, removeHeader } from './tus-request.js';
 import { TUS_PATH, uploadIdOfRequest, uploadTargetOfRequest } from './upload-id.js';
 import type { Uploads } from './uploads.js';
 
@@ -282,27 +283,4 @@ export function createTusIngest(options: TusIngestOptions): TusIngest {
   }
 
   return { server, store, concatenation, handle };
-}
-
-/** The Node request and response behind the Request srvx made for @tus/server. */
-const nodeOf = (req: Request) =>
-  (req as Request & { runtime?: { node?: { req?: ExpressRequest; res?: ExpressResponse } } }).runtime?.node;
-
-/** The Node (Express) request behind a Request srvx made for @tus/server. */
-const nodeRequestOf = (req: Request): ExpressRequest | undefined => nodeOf(req)?.req;
-
-/** The principal of the Express response behind the Request srvx made for @tus/server. */
-function principalOfTusRequest(req: Request): Principal | undefined {
-  const res = nodeOf(req)?.res;
-  return res ? principalOf(res) : undefined;
-}
-
-/** Takes a request header off before @tus/server reads it (it reads `rawHeaders` too). */
-function removeHeader(req: ExpressRequest, name: string): void {
-  delete req.headers[name];
-  const raw: string[] = [];
-  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]!.toLowerCase() !== name) raw.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
-  }
-  req.rawHeaders = raw;
 }
