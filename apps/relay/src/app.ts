@@ -26,6 +26,7 @@ import { openUploadsRouter } from './api/open-uploads.js';
 import { openapiRouter } from './api/openapi.js';
 import { createTokenResolver, requireRole, requireToken, tokenEntries } from './auth.js';
 import { AuthFailureThrottle, useAuthFailureThrottle } from './auth-failures.js';
+import { allowedOrigin } from './cors.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
 import { type GcoreHookSettings, gcoreHooksRouter } from './hooks.js';
@@ -468,7 +469,7 @@ function corsFor(origins: '*' | readonly string[]) {
       next();
       return;
     }
-    const allowed = corsOrigin(origins, req.get('origin'));
+    const allowed = allowedOrigin(origins, req.get('origin'));
     if (allowed) res.setHeader('Access-Control-Allow-Origin', allowed);
     if (origins !== '*') res.vary('Origin');
     res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
@@ -480,10 +481,4 @@ function corsFor(origins: '*' | readonly string[]) {
     }
     next();
   };
-}
-
-/** `Access-Control-Allow-Origin` for a request's `Origin`: `*`, the origin itself when listed, or none. */
-function corsOrigin(origins: '*' | readonly string[], origin: string | undefined): string | null {
-  if (origins === '*') return '*';
-  return origin && origins.includes(origin) ? origin : null;
 }

@@ -4,46 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import { AppError, createPrivateFile, type Logger, type Principal, uploadPaths } from '@gtr/core';
 import { ERRORS, type Lock, type Locker, Metadata, Uid, Upload } from '@tus/utils';
 import { renderAppError, renderError } from '../http-errors.js';
+import { CONCAT_METADATA, isPartialUpload, partsOfFinal } from './concat-marks.js';
+import { isDiskFull } from './disk.js';
 import type { RelayFileStore } from './file-store.js';
+import { OWNER_METADATA } from './owner.js';
 import type { ReceiveHashes } from './receive-hash.js';
-import { OWNER_METADATA } from './tus.js';
 import { uploadIdOfReference } from './upload-id.js';
 import type { Uploads } from './uploads.js';
-
-/**
- * Where an upload's part in a concatenation is kept in @tus/file-store's info, so that every relay
- * and the maintenance tasks know: `partial`, or `final;<id> <id> …` (the partials, in order).
- */
-export const CONCAT_METADATA = 'relay_concat';
-
-/** A creation's `Upload-Concat`, parsed as tusd parses it. */
-export type UploadConcat = { kind: 'partial' } | { kind: 'final'; urls: string[] } | { kind: 'invalid' };
-
-/**
- * `partial`, or `final;` and a space-separated list of URLs (absolute or paths); null when the
- * header is absent, `invalid` for anything else (a `final;` naming no URL included).
- */
-export function parseUploadConcat(header: string | undefined): UploadConcat | null {
-  if (header === undefined || header === '') return null;
-  if (header === 'partial') return { kind: 'partial' };
-  if (!header.startsWith('final;')) return { kind: 'invalid' };
-  const urls = header
-    .slice('final;'.length)
-    .split(' ')
-    .map((url) => url.trim())
-    .filter(Boolean);
-  return urls.length > 0 ? { kind: 'final', urls } : { kind: 'invalid' };
-}
-
-/** A partial upload: stored like any upload, but no job until a final upload takes it. */
-export const isPartialUpload = (upload: Pick<Upload, 'metadata'> | null | undefined): boolean =>
-  upload?.metadata?.[CONCAT_METADATA] === 'partial';
-
-/** The partials a final upload was assembled from, in order; null for any other upload. */
-export function partsOfFinal(upload: Pick<Upload, 'metadata'> | null | undefined): string[] | null {
-  const value = upload?.metadata?.[CONCAT_METADATA];
-  return value?.startsWith('final;') ? value.slice('final;'.length).split(' ').filter(Boolean) : null;
-}
 
 export interface ConcatenationOptions {
   uploadDir: string;
@@ -324,8 +291,7 @@ export class Concatenation {
 
   private rendered(error: unknown) {
     if (error instanceof AppError) return renderAppError(error, true);
-    const code = (error as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') return renderError('INSUFFICIENT_STORAGE');
+    if (isDiskFull(error)) return renderError('INSUFFICIENT_STORAGE');
     // A partial stayed locked by another request for the lock's whole timeout.
     if (error === ERRORS.ERR_LOCK_TIMEOUT) return renderError('UPLOAD_LOCKED');
     if ((error as Error | undefined)?.name === 'AbortError') {

@@ -17,11 +17,11 @@ import {
 } from '@gtr/core';
 import type { Upload } from '@tus/utils';
 import type { RelayMetrics } from '../metrics.js';
-import { isPartialUpload } from './concat.js';
+import { isPartialUpload } from './concat-marks.js';
 import { readUploadMetadata } from './metadata.js';
+import { OWNER_METADATA } from './owner.js';
 import { UNKNOWN_OWNER, type UploadQuota } from './quota.js';
 import type { ReceiveHashes } from './receive-hash.js';
-import { OWNER_METADATA } from './tus.js';
 
 export interface UploadsDeps {
   jobs: JobRepository;

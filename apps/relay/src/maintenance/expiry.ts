@@ -11,7 +11,7 @@ import type {
   UploadManifests,
 } from '@gtr/core';
 import { resumeParked } from '@gtr/core';
-import { isPartialUpload, partsOfFinal } from '../ingest/concat.js';
+import { isPartialUpload, partsOfFinal } from '../ingest/concat-marks.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import { uploadIdsIn } from './open-uploads.js';
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
-import { isPartialUpload } from '../ingest/concat.js';
+import { isPartialUpload } from '../ingest/concat-marks.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
+import { OWNER_METADATA } from '../ingest/owner.js';
 import { type HeldUpload, UNKNOWN_OWNER } from '../ingest/quota.js';
-import { OWNER_METADATA } from '../ingest/tus.js';
 
 /** The ids of the uploads in the upload dir: those with a @tus/file-store info (`<id>.json`). */
 export async function uploadIdsIn(uploadDir: string): Promise<string[]> {

@@ -8,7 +8,7 @@ import {
   type RelayQueues,
   type UploadManifests,
 } from '@gtr/core';
-import { isPartialUpload } from '../ingest/concat.js';
+import { isPartialUpload } from '../ingest/concat-marks.js';
 import type { RelayFileStore } from '../ingest/file-store.js';
 import type { UploadQuota } from '../ingest/quota.js';
 import type { Uploads } from '../ingest/uploads.js';
