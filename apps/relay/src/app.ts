@@ -1,21 +1,12 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import type { RedisClient } from '@gtr/core';
-import {
+import type {
   BatchRepository,
-  ensurePrivateDir,
-  FleetTask,
   JobLifecycle,
   JobRepository,
-  type Logger,
-  QUEUE_PREFIX,
-  type RelayQueues,
-  redisManifestLock,
-  type TokenEntry,
-  UploadFeed,
+  Logger,
+  RedisClient,
+  RelayQueues,
   UploadManifests,
 } from '@gtr/core';
-import { MemoryLocker } from '@tus/server';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
@@ -29,88 +20,21 @@ import { AuthFailureThrottle, useAuthFailureThrottle } from './auth-failures.js'
 import { allowedOrigin } from './cors.js';
 import { createDashboard, requireBrowserToken } from './dashboard/index.js';
 import { healthRouter } from './health.js';
-import { type GcoreHookSettings, gcoreHooksRouter } from './hooks.js';
+import { gcoreHooksRouter } from './hooks.js';
 import { errorMiddleware, sendError } from './http-errors.js';
-import type { ImportSettings } from './imports/importer.js';
-import { FinishedUploads } from './ingest/finished.js';
-import { type QuotaLimits, UploadQuota } from './ingest/quota.js';
-import { ReceiveHashes } from './ingest/receive-hash.js';
-import { RedisLocker } from './ingest/redis-locker.js';
-import { createTusIngest, type TusIngest } from './ingest/tus.js';
+import type { UploadQuota } from './ingest/quota.js';
+import type { RedisLocker } from './ingest/redis-locker.js';
+import type { TusIngest } from './ingest/tus.js';
 import { isTusPath, TUS_PATH, uploadIdOfRequest, uploadTargetOfRequest } from './ingest/upload-id.js';
-import { Uploads } from './ingest/uploads.js';
-import { UploadExpiry } from './maintenance/expiry.js';
-import { type ReconcileReport, Reconciler } from './maintenance/reconciler.js';
-import { Retention } from './maintenance/retention.js';
-import { createRelayMetrics, type RelayMetrics } from './metrics.js';
+import type { Uploads } from './ingest/uploads.js';
+import type { ReconcileReport } from './maintenance/reconciler.js';
+import { scheduleMaintenance } from './maintenance/schedule.js';
+import type { RelayMetrics } from './metrics.js';
 import { strictRouting } from './routing.js';
+import { createRelayServices } from './services.js';
+import type { RelaySettings } from './settings.js';
 
-export interface RelaySettings {
-  /** Uploads go to `DATA_DIR/uploads`. */
-  dataDir: string;
-  /** Accepted tokens: entries with a name and role, or plain strings (tools' tokens). */
-  tokens: readonly (string | TokenEntry)[];
-  /** Bytes; 0 = no limit. */
-  maxUploadSize: number;
-  /** Milliseconds without a new byte after which unfinished uploads are removed. */
-  uploadExpiryMs: number;
-  /**
-   * `FINISHED_UPLOAD_RETENTION`: how long after its last byte a finished upload's URL answers HEAD
-   * as finished once its file is forwarded and removed. Default 7 days.
-   */
-  finishedUploadRetentionMs?: number;
-  /**
-   * `JOB_RETENTION`: milliseconds a job is kept after it reached a final state (a batch's jobs:
-   * after the batch's last one did). Default 30 days.
-   */
-  jobRetentionMs?: number;
-  /** Build TUS `Location` from X-Forwarded-* headers. Default false. */
-  trustProxy?: boolean;
-  /** `CORS_ORIGINS`: `*` (default) or the browser origins allowed on `/files` and the JSON API. */
-  corsOrigins?: '*' | readonly string[];
-  /**
-   * `PUBLIC_URL`: the relay's external base URL (`https://relay.example.com`, maybe with a path).
-   * When set, `Location` and every other URL the relay hands out are built from it, never from the
-   * request's `Host` or forwarded headers.
-   */
-  publicUrl?: string | undefined;
-  /**
-   * `AUTH_FAILURE_LIMIT`: requests without a valid token per client address and minute before
-   * that address gets 429 for a minute (counted in Redis); 0 turns it off. Default 20.
-   */
-  authFailuresPerMinute?: number;
-  /** Copy-from-URL imports: `IMPORT_PREFLIGHT` and `IMPORT_ALLOW_PRIVATE`. Default: pre-flight on, public addresses only. */
-  imports?: ImportSettings;
-  /** The Gcore API the workers forward to, shown on the dashboard (`emulator`: the built-in one). */
-  upstream?: { url: string; emulator: boolean };
-  /**
-   * `UPLOAD_LOCKER`, for benchmarks and single-relay debugging only: `memory` hands @tus/server
-   * its MemoryLocker (unsafe with more than one relay); maintenance keeps the Redis locks.
-   * Default `redis`.
-   */
-  uploadLocker?: 'redis' | 'memory';
-  /**
-   * Internal, for the bench's baseline only: `false` stops hashing uploads as they arrive (jobs
-   * then have no `sha256` and the worker checks nothing). Default true.
-   */
-  receiveHash?: boolean;
-  /**
-   * `GCORE_WEBHOOK_PATH_SECRET` and `GCORE_WEBHOOK_SOURCES`: Gcore's status webhooks at
-   * `POST /hooks/gcore/<secret>` (see hooks.ts). Default: no such route.
-   */
-  gcoreWebhooks?: GcoreHookSettings | undefined;
-  /**
-   * `FORWARD_MODE` and `FORWARD_CHUNK_SIZE`: whether uploads are forwarded while they arrive, and
-   * the chunk that starts it. Default `stream`, 10 000 000 bytes.
-   */
-  forward?: { mode: 'stream' | 'store'; chunkSize: number };
-  /**
-   * `TOOL_MAX_OPEN_UPLOADS`, `TOOL_MAX_OPEN_BYTES` and `DISK_RESERVE_BYTES` (0 turns one off).
-   * Defaults: 200 uploads, a quarter of the size of the upload dir's disk, and 5 % of that disk
-   * but at most 1 GiB (the disk measured once, at start-up).
-   */
-  quota?: Partial<QuotaLimits>;
-}
+export type { RelaySettings } from './settings.js';
 
 export interface RelayDeps {
   settings: RelaySettings;
@@ -156,122 +80,22 @@ export interface Relay {
   stop(): void;
 }
 
-/** Builds the relay's HTTP app and its maintenance; listens nowhere (see main.ts). */
+/** Builds the relay's HTTP app on its services, and its maintenance; listens nowhere (see main.ts). */
 export function createRelayApp(deps: RelayDeps): Relay {
   const { settings, redis, queues, logger } = deps;
-  const prefix = deps.prefix ?? QUEUE_PREFIX;
-  const uploadDir = path.resolve(settings.dataDir, 'uploads');
-  // 0700 whatever the umask (FileStore would make it 0777 & ~umask).
-  ensurePrivateDir(uploadDir);
-
-  const jobs = new JobRepository(redis, prefix, deps.now);
-  const batches = new BatchRepository(redis, prefix, deps.now);
-  const lifecycle = new JobLifecycle({ jobs, queues, logger });
-  // Relays and workers share the upload dir: one lock per upload in Redis for everything that
-  // reads or writes its file, one per manifest for its read-modify-writes.
-  const locker = new RedisLocker({ redis, prefix, logger });
-  const manifests = new UploadManifests(
-    uploadDir,
-    redisManifestLock(redis, prefix, (error, id) =>
-      logger.warn({ err: error, uploadId: id }, 'manifest written without its lock (Redis unreachable)'),
-    ),
-  );
-  const reconcileIntervalMs = deps.reconcileIntervalMs ?? 60_000;
-  if (settings.uploadLocker === 'memory')
-    logger.warn('UPLOAD_LOCKER=memory: TUS locks are in this process only (benchmarks; one relay only)');
-  const expiryIntervalMs = deps.expiryIntervalMs ?? 600_000;
-  const quota = new UploadQuota({
+  const services = createRelayServices(deps);
+  const { prefix, uploadDir, jobs, batches, lifecycle, manifests, quota, metrics, tus, expiry } = services;
+  const maintenance = scheduleMaintenance({
+    services,
     redis,
-    prefix,
-    uploadDir,
-    limits: quotaLimits(settings.quota ?? {}, uploadDir),
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const metrics = createRelayMetrics(jobs, quota);
-  const feed = new UploadFeed(redis, prefix);
-  const hashes = settings.receiveHash === false ? null : new ReceiveHashes(uploadDir);
-  const uploads = new Uploads({
-    quota,
-    feed,
-    ...(settings.forward ? { forward: settings.forward } : {}),
-    hashes,
-    jobs,
-    batches,
-    lifecycle,
-    manifests,
-    queues,
-    metrics,
-    logger,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const finished = new FinishedUploads({
-    jobs,
-    retentionMs: settings.finishedUploadRetentionMs ?? 7 * 24 * 3_600_000,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const tus = createTusIngest({
-    uploadDir,
-    uploads,
-    metrics,
-    logger,
-    maxUploadSize: settings.maxUploadSize,
-    expiryMs: settings.uploadExpiryMs,
-    trustProxy: settings.trustProxy ?? false,
-    publicUrl: settings.publicUrl,
-    corsOrigins: settings.corsOrigins ?? '*',
-    expired: (id, tusSaysGone) => expiry.explains(id, tusSaysGone),
-    finishedLength: (id) => finished.lengthOf(id),
-    ownerOf: (id) => jobs.ownerOf(id),
-    locker: settings.uploadLocker === 'memory' ? new MemoryLocker() : locker,
-    hashes,
-  });
-  // Maintenance runs once for the fleet, under a lease, not once per relay.
-  const reconciler = new Reconciler({
-    jobs,
-    manifests,
-    store: tus.store,
-    uploads,
-    quota,
-    locks: locker,
     queues,
     logger,
-    fleet: new FleetTask(redis, prefix, 'reconcile', { periodMs: reconcileIntervalMs }),
+    now: deps.now,
+    reconcileIntervalMs: deps.reconcileIntervalMs,
+    expiryIntervalMs: deps.expiryIntervalMs,
+    retentionIntervalMs: deps.retentionIntervalMs,
+    jobRetentionMs: settings.jobRetentionMs,
   });
-  const expiryTask = new FleetTask(redis, prefix, 'expiry', { periodMs: expiryIntervalMs });
-  const expiry = new UploadExpiry({
-    uploadDir,
-    expiryMs: settings.uploadExpiryMs,
-    jobs,
-    lifecycle,
-    manifests,
-    store: tus.store,
-    locks: locker,
-    feed,
-    queues,
-    logger,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const retentionTask = new FleetTask(redis, prefix, 'retention', {
-    periodMs: deps.retentionIntervalMs ?? 600_000,
-  });
-  const retention = new Retention({
-    retentionMs: settings.jobRetentionMs ?? 30 * 86_400_000,
-    jobs,
-    batches,
-    manifests,
-    store: tus.store,
-    logger,
-    ...(deps.now ? { now: deps.now } : {}),
-  });
-  const retain = (when: 'scheduled' | 'now' = 'now') =>
-    retentionTask.run((signal, again) => retention.sweep(signal, again), when).then((n) => n ?? 0);
-  const expire = (when: 'scheduled' | 'now' = 'now') =>
-    expiryTask.run(() => expiry.sweep(), when).then((removed) => removed ?? 0);
-  // A callback whose writer died before queueing it is delivered by whichever process looks first.
-  const deliverCallbacks = () =>
-    lifecycle
-      .deliverDueCallbacks()
-      .catch((error: unknown) => logger.warn({ err: error }, 'callback outbox pass failed'));
 
   const app = strictRouting(express());
   app.disable('x-powered-by');
@@ -384,73 +208,27 @@ export function createRelayApp(deps: RelayDeps): Relay {
   });
   app.use(errorMiddleware(logger));
 
-  const timers: NodeJS.Timeout[] = [];
-  const reconcileSoon = (when: 'scheduled' | 'now') => {
-    void deliverCallbacks();
-    reconciler.run(when).catch((error: unknown) => logger.warn({ err: error }, `reconcile (${when}) failed`));
-  };
-  const onRedisReady = () => reconcileSoon('now');
-
   return {
     app,
     jobs,
     batches,
     lifecycle,
     manifests,
-    uploads,
+    uploads: services.uploads,
     tus,
-    locker,
+    locker: services.locker,
     metrics,
     uploadDir,
     quota,
-    reconcile: () => reconciler.run('now'),
-    expire: () => expire('now'),
-    retain: () => retain('now'),
-    async start() {
-      await reconciler.run().catch((error: unknown) => logger.warn({ err: error }, 'first reconcile failed'));
-      await expire().catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
-      void retain('scheduled').catch((error: unknown) =>
-        logger.warn({ err: error }, 'retention pass failed'),
-      );
-      timers.push(setInterval(() => reconcileSoon('scheduled'), reconcileIntervalMs).unref());
-      timers.push(
-        setInterval(() => {
-          expire('scheduled').catch((error: unknown) => logger.warn({ err: error }, 'expiry pass failed'));
-        }, expiryIntervalMs).unref(),
-      );
-      timers.push(
-        setInterval(() => {
-          retain('scheduled').catch((error: unknown) => logger.warn({ err: error }, 'retention pass failed'));
-        }, deps.retentionIntervalMs ?? 600_000).unref(),
-      );
-      redis.on('ready', onRedisReady);
-    },
+    reconcile: maintenance.reconcile,
+    expire: maintenance.expire,
+    retain: maintenance.retain,
+    start: maintenance.start,
     stop() {
-      for (const timer of timers.splice(0)) clearInterval(timer);
+      maintenance.stop();
       void dashboard.close();
-      void locker.close();
-      redis.off('ready', onRedisReady);
+      void services.locker.close();
     },
-  };
-}
-
-const GiB = 1024 ** 3;
-
-/** The quota's limits: those given, and for the others the defaults, from the upload dir's disk as it is now. */
-function quotaLimits(given: Partial<QuotaLimits>, uploadDir: string): QuotaLimits {
-  const disk = (() => {
-    try {
-      const stats = fs.statfsSync(uploadDir);
-      return stats.blocks * stats.bsize;
-    } catch {
-      return null;
-    }
-  })();
-  return {
-    maxOpenUploads: given.maxOpenUploads ?? 200,
-    // A disk that cannot be measured leaves the bytes to the disk reserve (and ENOSPC).
-    maxOpenBytes: given.maxOpenBytes ?? (disk === null ? 0 : Math.floor(disk / 4)),
-    diskReserveBytes: given.diskReserveBytes ?? (disk === null ? GiB : Math.min(GiB, Math.floor(disk / 20))),
   };
 }
 

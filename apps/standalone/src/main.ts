@@ -2,19 +2,11 @@ import path from 'node:path';
 import {
   accessFromConfig,
   type Config,
-  configSecrets,
-  createLogger,
-  createQueues,
-  createRedis,
   type Logger,
-  type ProcessContext,
   type RedisTarget,
-  RepeatedErrorLog,
-  readConfigOrExit,
   redisTargetOf,
   resolveRelayTokens,
-  runProcess,
-  type StopProcess,
+  startProcess,
 } from '@gtr/core';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
 import { createRelayApp, listen, relaySettingsFromConfig } from '@gtr/relay';
@@ -25,92 +17,79 @@ import { ensureRedis, NoRedisError } from './redis.js';
  * `pnpm start`: relay and workers in one process, with embedded defaults — the built-in Gcore
  * emulator without GCORE_API_KEY, a Redis found or started, a relay token generated on first start.
  */
-async function main({ useLogger }: ProcessContext): Promise<StopProcess> {
-  const config = readConfigOrExit();
-  const logger = createLogger({ level: config.LOG_LEVEL, name: 'relay', secrets: configSecrets(config) });
-  useLogger(logger);
-  const target = redisTargetOf(config);
-  // Sentinel and Cluster are always configured; only a single server may be found or started.
-  const redisInfo =
-    target.kind === 'single'
-      ? await ensureRedis(config.REDIS_URL, config.DATA_DIR).catch((error: unknown) => {
-          if (error instanceof NoRedisError) {
-            console.error(error.message);
-            process.exit(1);
-          }
-          throw error;
-        })
-      : { url: '', source: target.kind, stop: async () => {} };
-  const redisTarget: RedisTarget = target.kind === 'single' ? { ...target, url: redisInfo.url } : target;
+startProcess(
+  'standalone',
+  async ({ config, logger, connect, atLast }) => {
+    const target = redisTargetOf(config);
+    // Sentinel and Cluster are always configured; only a single server may be found or started.
+    const redisInfo =
+      target.kind === 'single'
+        ? await ensureRedis(config.REDIS_URL, config.DATA_DIR).catch((error: unknown) => {
+            if (error instanceof NoRedisError) {
+              console.error(error.message);
+              process.exit(1);
+            }
+            throw error;
+          })
+        : { url: '', source: target.kind, stop: async () => {} };
+    atLast(redisInfo.stop);
+    const redisTarget: RedisTarget = target.kind === 'single' ? { ...target, url: redisInfo.url } : target;
 
-  let emulator: Emulator | null = null;
-  let upstream = { url: config.GCORE_API_URL, apiKey: config.GCORE_API_KEY ?? '', emulator: false };
-  if (!config.GCORE_API_KEY) {
-    emulator = await startBuiltInEmulator(config, logger);
-    upstream = { url: emulator.url, apiKey: emulator.apiKey, emulator: true };
-  }
+    let emulator: Emulator | null = null;
+    let upstream = { url: config.GCORE_API_URL, apiKey: config.GCORE_API_KEY ?? '', emulator: false };
+    if (!config.GCORE_API_KEY) {
+      const started = await startBuiltInEmulator(config, logger);
+      atLast(() => started.close());
+      emulator = started;
+      upstream = { url: started.url, apiKey: started.apiKey, emulator: true };
+    }
 
-  const { entries, file } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
-  const redis = createRedis(redisTarget, { role: 'client', connectionName: 'relay' });
-  const workerRedis = createRedis(redisTarget, { role: 'worker', connectionName: 'worker' });
-  const errors = new RepeatedErrorLog(logger);
-  const onQueueError = errors.handler('queue connection error');
-  const queues = createQueues(redis, {
-    forwardAttempts: config.FORWARD_ATTEMPTS,
-    prefix: config.REDIS_PREFIX,
-    onError: onQueueError,
-  });
-  const workerQueues = createQueues(workerRedis, {
-    forwardAttempts: config.FORWARD_ATTEMPTS,
-    prefix: config.REDIS_PREFIX,
-    onError: onQueueError,
-  });
-  const worker = await createWorker(
-    workerDepsFromConfig(config, {
-      redis: workerRedis,
-      queues: workerQueues,
-      logger: logger.child({ component: 'worker' }),
-      gcore: { apiUrl: upstream.url, apiKey: upstream.apiKey, emulator: upstream.emulator },
-    }),
-  );
-  const relay = createRelayApp({
-    settings: relaySettingsFromConfig(config, entries, { url: upstream.url, emulator: upstream.emulator }),
-    redis,
-    queues,
-    logger,
-    prefix: config.REDIS_PREFIX,
-    extraMetrics: [worker.metrics.registry],
-  });
-  const http = await listen(relay.app, config.PORT, config.HOST).catch((error: NodeJS.ErrnoException) => {
-    console.error(
-      error.code === 'EADDRINUSE'
-        ? `PORT ${config.PORT} is already in use; set PORT to another port`
-        : error.message,
+    const { entries, file } = await resolveRelayTokens(accessFromConfig(config), config.DATA_DIR);
+    const { redis, queues } = connect({ target: redisTarget, role: 'client', connectionName: 'relay' });
+    const forWorker = connect({ target: redisTarget, role: 'worker', connectionName: 'worker' });
+    const worker = await createWorker(
+      workerDepsFromConfig(config, {
+        redis: forWorker.redis,
+        queues: forWorker.queues,
+        logger: logger.child({ component: 'worker' }),
+        gcore: { apiUrl: upstream.url, apiKey: upstream.apiKey, emulator: upstream.emulator },
+      }),
     );
-    process.exit(1);
-  });
-  await relay.start();
-  logger.info({ url: http.url, redis: redisInfo.source, upstream: upstream.url }, 'relay listening');
-  printWelcome({
-    url: http.url,
-    token: file ? entries[0]!.token : null,
-    tokenFile: file,
-    emulator,
-    redisSource: redisInfo.source,
-  });
+    const relay = createRelayApp({
+      settings: relaySettingsFromConfig(config, entries, { url: upstream.url, emulator: upstream.emulator }),
+      redis,
+      queues,
+      logger,
+      prefix: config.REDIS_PREFIX,
+      extraMetrics: [worker.metrics.registry],
+    });
+    const http = await listen(relay.app, config.PORT, config.HOST).catch((error: NodeJS.ErrnoException) => {
+      console.error(
+        error.code === 'EADDRINUSE'
+          ? `PORT ${config.PORT} is already in use; set PORT to another port`
+          : error.message,
+      );
+      process.exit(1);
+    });
+    await relay.start();
+    logger.info({ url: http.url, redis: redisInfo.source, upstream: upstream.url }, 'relay listening');
+    printWelcome({
+      url: http.url,
+      token: file ? entries[0]!.token : null,
+      tokenFile: file,
+      emulator,
+      redisSource: redisInfo.source,
+    });
 
-  return async (signal: string) => {
-    logger.info({ signal }, 'stopping');
-    relay.stop();
-    await http.close();
-    await worker.close();
-    await Promise.all([queues.close(), workerQueues.close()]);
-    errors.close();
-    await Promise.all([redis.quit().catch(() => {}), workerRedis.quit().catch(() => {})]);
-    await emulator?.close();
-    await redisInfo.stop();
-  };
-}
+    return async (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      relay.stop();
+      await http.close();
+      await worker.close();
+    };
+  },
+  { loggerName: 'relay' },
+);
 
 async function startBuiltInEmulator(config: Config, logger: Logger): Promise<Emulator> {
   const options = {
@@ -171,6 +150,6 @@ function printWelcome(info: {
 }
 
 /** Started by systemd (every service gets INVOCATION_ID) or in a Kubernetes pod: restarted when it stops. */
-const supervised = (): boolean => Boolean(process.env.INVOCATION_ID || process.env.KUBERNETES_SERVICE_HOST);
-
-runProcess('standalone', main);
+function supervised(): boolean {
+  return Boolean(process.env.INVOCATION_ID || process.env.KUBERNETES_SERVICE_HOST);
+}

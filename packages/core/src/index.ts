@@ -14,5 +14,6 @@ export * from './process.js';
 export * from './redis.js';
 export * from './scripts.js';
 export * from './secret-params.js';
+export * from './start-up.js';
 export * from './tokens.js';
 export * from './uploads/index.js';
