@@ -1,6 +1,7 @@
 import type { CreateVideoFields, GcoreClient, GcoreVideo, ListVideosQuery } from '@gtr/gcore';
 import { GcoreApiError, GcoreTimeoutError } from '@gtr/gcore';
-import { CreateBatcher, matchBatchAnswer, StatusBoard } from './batching.js';
+import { CreateBatcher, matchBatchAnswer } from './batching/create-batcher.js';
+import { StatusBoard } from './batching/status-board.js';
 
 let nextId = 1;
 function video(fields: Partial<GcoreVideo> & { name: string }): GcoreVideo {

@@ -14,7 +14,8 @@ import type {
   UploadWatcher,
 } from '@gtr/core';
 import type { GcoreClient } from '@gtr/gcore';
-import type { CreateBatcher, StatusBoard } from './batching.js';
+import type { CreateBatcher } from './batching/create-batcher.js';
+import type { StatusBoard } from './batching/status-board.js';
 import type { CancelRegistry } from './cancellation.js';
 import type { WorkerMetrics } from './metrics.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { waitFor, writeVideoFile } from '@gtr/core/testing';
 import { GcoreClient, type GcoreVideo } from '@gtr/gcore';
 import { type Emulator, startEmulator } from '@gtr/gcore-emulator';
-import { StatusBoard } from './batching.js';
+import { StatusBoard } from './batching/status-board.js';
 
 /** The `id=…` list calls the emulator saw, and every id they asked for. */
 function listCalls(emulator: Emulator) {

@@ -25,7 +25,8 @@ import {
 } from '@gtr/core';
 import { backoffDelay, GcoreClient, retryBackoff } from '@gtr/gcore';
 import { type BackoffStrategy, type Job, RateLimitError, UnrecoverableError, Worker } from 'bullmq';
-import { CreateBatcher, StatusBoard } from './batching.js';
+import { CreateBatcher } from './batching/create-batcher.js';
+import { StatusBoard } from './batching/status-board.js';
 import { CancelRegistry } from './cancellation.js';
 import type { WorkerContext, WorkerSettings } from './context.js';
 import { forwardProcessor } from './forward/processor.js';

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config/load.js';
 
 describe('PUBLIC_URL and AUTH_FAILURE_LIMIT', () => {
   it('are unset and 20 by default', () => {

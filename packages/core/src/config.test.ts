@@ -1,4 +1,6 @@
-import { ConfigError, keyPrefixFor, loadConfig, parseDuration, redisTargetOf } from './config.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import { parseDuration } from './config/parsers.js';
+import { keyPrefixFor, redisTargetOf } from './config/redis-target.js';
 
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {

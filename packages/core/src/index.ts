@@ -1,5 +1,8 @@
 export * from './access.js';
-export * from './config.js';
+export * from './config/load.js';
+export { parseDuration, type RedisEndpoint } from './config/parsers.js';
+export * from './config/redis-target.js';
+export * from './config/schema.js';
 export * from './errors.js';
 export * from './formats.js';
 export * from './jobs/index.js';

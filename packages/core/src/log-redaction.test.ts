@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { loadConfig } from './config.js';
+import { loadConfig } from './config/load.js';
 import { configSecrets, redactLogLine, secretMatcher, summarizeUploadMetadata } from './log-redaction.js';
 import { createLogger, type LogOptions } from './logger.js';
 

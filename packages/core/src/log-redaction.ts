@@ -1,4 +1,4 @@
-import type { Config } from './config.js';
+import type { Config } from './config/schema.js';
 import { REDACTED, redactSecretParams } from './secret-params.js';
 
 /*

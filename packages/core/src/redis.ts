@@ -1,5 +1,5 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
-import type { RedisTarget } from './config.js';
+import type { RedisTarget } from './config/redis-target.js';
 
 /**
  * A connection to the relay's Redis, whatever its topology: one server or a Sentinel-managed

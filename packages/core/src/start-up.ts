@@ -1,4 +1,6 @@
-import { type Config, type RedisTarget, readConfigOrExit, redisTargetOf } from './config.js';
+import { readConfigOrExit } from './config/load.js';
+import { type RedisTarget, redisTargetOf } from './config/redis-target.js';
+import type { Config } from './config/schema.js';
 import { createQueues, type RelayQueues } from './jobs/index.js';
 import { configSecrets } from './log-redaction.js';
 import { RepeatedErrorLog } from './log-throttle.js';

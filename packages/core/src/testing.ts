@@ -3,7 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { RedisEndpoint } from './config.js';
+import type { RedisEndpoint } from './config/parsers.js';
 import type { JobPatch, JobRepository } from './jobs/repository.js';
 import { JOB_STATES, type JobRecord, type JobState } from './jobs/types.js';
 import { createRedis, primariesOf, type RedisClient } from './redis.js';

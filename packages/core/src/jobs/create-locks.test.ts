@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { keyPrefixFor } from '../config.js';
+import { keyPrefixFor } from '../config/redis-target.js';
 import { deleteKeys, testPrefix, testRedis } from '../testing.js';
 import { CreateLocks } from './create-locks.js';
 
