@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
-import { BatchRepository, emptyProgress, type JobState, type NewJob } from '@gtr/core';
+import { BatchRepository, BIRTH_STATES, emptyProgress, type JobState, type NewJob } from '@gtr/core';
+import { setJobState } from '@gtr/core/testing';
 import { startTestRelay, type TestRelay } from '@gtr/relay/testing';
 import type { Browser } from 'playwright-core';
 import {
@@ -13,10 +14,17 @@ import {
 } from './support/browser.js';
 import { ROOT } from './support/processes.js';
 
-/** Jobs made straight into Redis, many at once (the relay is the one under test, not the import path). */
+/**
+ * Jobs made straight into Redis, many at once (the relay is the one under test, not the import
+ * path): each born as its kind is, then put in its state.
+ */
 async function seed(t: TestRelay, jobs: NewJob[]): Promise<void> {
-  for (let i = 0; i < jobs.length; i += 500)
-    await Promise.all(jobs.slice(i, i + 500).map((j) => t.relay.jobs.create(j)));
+  const make = async (job: NewJob): Promise<void> => {
+    const born = BIRTH_STATES[job.kind][0];
+    await t.relay.jobs.create({ ...job, state: born });
+    if (job.state !== born) await setJobState(t.relay.jobs, job.id, job.state);
+  };
+  for (let i = 0; i < jobs.length; i += 500) await Promise.all(jobs.slice(i, i + 500).map(make));
 }
 
 const importJob = (
