@@ -1,7 +1,6 @@
 export * from './access.js';
 export * from './config.js';
 export * from './errors.js';
-export * from './formats.js';
 export * from './jobs/index.js';
 export * from './keys.js';
 export * from './locks.js';
