@@ -18,6 +18,7 @@ import {
   type RedisTarget,
   redisTargetOf,
   relayKeys,
+  sleep,
 } from '@gtr/core';
 import {
   chooseUploadEndpoint,
@@ -28,7 +29,7 @@ import {
   redact,
 } from '@gtr/gcore';
 import { formatBytes } from './format.js';
-import { type CliIo, EXIT, sleep } from './io.js';
+import { type CliIo, EXIT } from './io.js';
 
 export type CheckStatus = 'ok' | 'fail' | 'warn' | 'skip';
 
@@ -596,7 +597,7 @@ async function liveUpload(
     const deadline = Date.now() + (options.liveStatusTimeoutMs ?? 120_000);
     let current = await client.getVideo(video.id, req);
     while (current.status === 'empty' && !current.error && Date.now() < deadline && !signal?.aborted) {
-      await sleep(io.pollIntervalMs ?? 1_000, signal);
+      await sleep(io.pollIntervalMs ?? 1_000, signal).catch(() => {}); // a Ctrl-C ends the wait
       current = await client.getVideo(video.id, req);
     }
     const sent = `${formatBytes(LIVE_SIZE)} sent with tus-js-client to ${new URL(endpoint).host} in ${took} ms (${formatBytes(result.bytesSent)} on the wire), video ${video.id}`;

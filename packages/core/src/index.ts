@@ -1,4 +1,5 @@
 export * from './access.js';
+export * from './async.js';
 export * from './config.js';
 export * from './errors.js';
 export * from './jobs/index.js';

@@ -1,10 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { PublicBatch, PublicJob } from '@gtr/contract';
+import { sleep } from '@gtr/core';
 import { type ImportItem, type RelayClient, RelayError } from '../api.js';
 import { connect, intOption, parseCommandArgs } from '../args.js';
 import { followJobs } from '../follow.js';
-import { CliError, type CliIo, EXIT, sleep, UsageError } from '../io.js';
+import { CliError, type CliIo, EXIT, UsageError } from '../io.js';
 import { parseList } from '../list-file.js';
 import { createProgress } from '../progress.js';
 import { createS3Client, listVideos, parseS3Url, presignGet, type S3Location, titleOf } from '../s3.js';
@@ -389,7 +390,8 @@ async function withRetries<T>(send: () => Promise<T>, io: CliIo): Promise<T> {
       if (!(error instanceof RelayError) || !error.transient || attempt >= 3 || io.signal?.aborted)
         throw error;
       io.stderr.write(`relay import: ${error.message}; sending the batch again\n`);
-      await sleep(1_000 * attempt, io.signal);
+      // A Ctrl-C ends the wait early; the next failure then is thrown.
+      await sleep(1_000 * attempt, io.signal).catch(() => {});
     }
   }
 }
