@@ -214,7 +214,13 @@ describe('pnpm relay doctor stays out of the other commands', () => {
       if (/from '@gtr\/(core|gcore)'/.test(text)) importing.push(file);
     }
     // doctor.ts and its checks (doctor/, one per file); nothing else reaches them but the command.
+    // Other modules may take only @gtr/core's timers (`@gtr/core/async`: no Redis behind it).
     expect(importing.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const text = await fs.readFile(path.join(src, file), 'utf8');
+      const subpaths = [...text.matchAll(/from '@gtr\/core\/([\w-]+)'/g)].map((m) => m[1]);
+      expect({ file, subpaths: subpaths.filter((s) => s !== 'async') }).toEqual({ file, subpaths: [] });
+    }
     expect(importing.filter((f) => f !== 'doctor.ts' && !f.startsWith(`doctor${path.sep}`))).toEqual([]);
     for (const file of files.filter((f) => f !== 'doctor.ts' && !f.startsWith(`doctor${path.sep}`))) {
       const text = await fs.readFile(path.join(src, file), 'utf8');

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '@gtr/core/testing';
 import request from 'supertest';
 import { startTestRelay, type TestRelay } from './testing.js';
@@ -7,7 +8,6 @@ const EXPIRY_MS = 4_000;
 const CHUNK = 1_000;
 const CHUNKS = 10;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('UPLOAD_EXPIRY slides from the last accepted byte', () => {

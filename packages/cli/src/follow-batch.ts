@@ -1,6 +1,7 @@
 import type { PublicBatch, PublicJob } from '@gtr/contract';
-import { type RelayClient, RelayError } from './api.js';
-import { CliError, sleep } from './io.js';
+import type { RelayClient, RelayError } from './api.js';
+import { CliError } from './io.js';
+import { pollThroughOutages } from './poll.js';
 
 export interface FollowBatchOptions {
   client: RelayClient;
@@ -22,34 +23,22 @@ export interface FollowBatchOptions {
 export async function followBatch(
   options: FollowBatchOptions,
 ): Promise<{ batch: PublicBatch; interrupted: boolean }> {
-  const now = options.now ?? Date.now;
   const interval = options.pollIntervalMs ?? 2_000;
-  const outageLimit = options.outageLimitMs ?? 300_000;
-  let outageSince: number | null = null;
   let last: PublicBatch | null = null;
-  for (;;) {
-    try {
-      last = await options.client.getBatch(options.id);
-      outageSince = null;
-      options.onUpdate(last);
-      if (last.finished_at !== null) return { batch: last, interrupted: false };
-    } catch (error) {
-      if (!(error instanceof RelayError) || !error.transient) throw error;
-      if (outageSince === null) {
-        outageSince = now();
-        options.onOutage?.(error);
-      } else if (now() - outageSince > outageLimit) {
-        throw new CliError(
-          `stopped waiting: the relay has not answered for ${Math.round(outageLimit / 1000)} s (${error.message}); the batch goes on there`,
-        );
-      }
-    }
-    await sleep(interval, options.signal);
-    if (options.signal?.aborted) {
-      if (!last) throw new CliError('interrupted before the batch was seen');
-      return { batch: last, interrupted: true };
-    }
-  }
+  const look = async (): Promise<boolean> => {
+    last = await options.client.getBatch(options.id);
+    options.onUpdate(last);
+    return last.finished_at !== null;
+  };
+  const finished = await pollThroughOutages(look, () => interval, {
+    onOutage: options.onOutage,
+    signal: options.signal,
+    outageLimitMs: options.outageLimitMs,
+    now: options.now,
+    goesOn: 'the batch goes',
+  });
+  if (!last) throw new CliError('interrupted before the batch was seen');
+  return { batch: last, interrupted: !finished };
 }
 
 /** Every job of the batch in `state`, page by page (for listing the failed ones). */

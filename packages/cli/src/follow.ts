@@ -1,6 +1,7 @@
 import { isFinalState, type PublicJob } from '@gtr/contract';
+import { forEachLimit } from '@gtr/core/async';
 import { type RelayClient, RelayError } from './api.js';
-import { CliError, sleep } from './io.js';
+import { pollThroughOutages } from './poll.js';
 
 export interface FollowOptions {
   client: RelayClient;
@@ -31,61 +32,38 @@ export interface FollowResult {
 
 /** Polls `GET /api/jobs/{id}` until every job is `ready`, `failed` or `canceled`. */
 export async function followJobs(options: FollowOptions): Promise<FollowResult> {
-  const now = options.now ?? Date.now;
   const interval = options.pollIntervalMs ?? 1_000;
-  const outageLimit = options.outageLimitMs ?? 300_000;
   const pending = new Set(options.ids);
   const jobs = new Map<string, PublicJob>();
   const gone: string[] = [];
-  let outageSince: number | null = null;
-
-  while (pending.size > 0 && !options.signal?.aborted) {
-    const started = now();
-    try {
-      await forEachLimit([...pending], options.concurrency ?? 16, async (id) => {
-        let job: PublicJob;
-        try {
-          job = await options.client.getJob(id);
-        } catch (error) {
-          if (error instanceof RelayError && error.status === 404) {
-            pending.delete(id);
-            gone.push(id);
-            return;
-          }
-          throw error;
+  if (options.signal?.aborted) return { jobs, gone, interrupted: pending.size > 0 };
+  const round = async (): Promise<boolean> => {
+    if (pending.size === 0) return true;
+    await forEachLimit([...pending], options.concurrency ?? 16, async (id) => {
+      let job: PublicJob;
+      try {
+        job = await options.client.getJob(id);
+      } catch (error) {
+        if (error instanceof RelayError && error.status === 404) {
+          pending.delete(id);
+          gone.push(id);
+          return;
         }
-        jobs.set(id, job);
-        if (isFinalState(job.state)) pending.delete(id);
-        options.onUpdate(job);
-      });
-      outageSince = null;
-    } catch (error) {
-      if (!(error instanceof RelayError) || !error.transient) throw error;
-      if (outageSince === null) {
-        outageSince = now();
-        options.onOutage?.(error);
-      } else if (now() - outageSince > outageLimit) {
-        throw new CliError(
-          `stopped waiting: the relay has not answered for ${Math.round(outageLimit / 1000)} s (${error.message}); the jobs go on there`,
-        );
+        throw error;
       }
-    }
-    if (pending.size > 0) await sleep(Math.max(interval, (now() - started) * 2), options.signal);
-  }
-  return { jobs, gone, interrupted: pending.size > 0 };
-}
-
-async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++]!;
-      await fn(item);
-    }
+      jobs.set(id, job);
+      if (isFinalState(job.state)) pending.delete(id);
+      options.onUpdate(job);
+    });
+    return pending.size === 0;
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  // A round that takes long (many jobs, a slow relay) stretches the pause after it.
+  await pollThroughOutages(round, (roundMs) => Math.max(interval, roundMs * 2), {
+    onOutage: options.onOutage,
+    signal: options.signal,
+    outageLimitMs: options.outageLimitMs,
+    now: options.now,
+    goesOn: 'the jobs go',
+  });
+  return { jobs, gone, interrupted: pending.size > 0 };
 }

@@ -1,10 +1,10 @@
 export * from './access.js';
+export * from './async.js';
 export * from './config/load.js';
 export { parseDuration, type RedisEndpoint } from './config/parsers.js';
 export * from './config/redis-target.js';
 export * from './config/schema.js';
 export * from './errors.js';
-export * from './formats.js';
 export * from './jobs/index.js';
 export * from './keys.js';
 export * from './locks.js';

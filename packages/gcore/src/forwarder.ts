@@ -113,7 +113,7 @@ export async function forwardFile(options: ForwardOptions): Promise<ForwardResul
         'Gcore TUS server is rate limiting; waiting before resuming',
       );
       options.onRateLimited?.(waitMs);
-      await sleep(waitMs, signal);
+      await waitOutRateLimit(waitMs, signal);
       rateLimitWaitMs += waitMs;
     }
   } finally {
@@ -143,7 +143,8 @@ async function fileSize(filePath: string): Promise<number> {
   }
 }
 
-async function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits out a 429's `Retry-After`; an abort meanwhile ends the forward (ForwardAbortedError). */
+async function waitOutRateLimit(ms: number, signal: AbortSignal | undefined): Promise<void> {
   try {
     await delay(ms, undefined, signal ? { signal } : {});
   } catch (error) {

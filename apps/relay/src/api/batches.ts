@@ -15,20 +15,14 @@ import { z } from 'zod';
 import { mayUse, principalOf, seesEveryJob } from '../auth.js';
 import { strictRouter } from '../routing.js';
 import { cancelJob, type JobActionDeps, retryJob } from './job-actions.js';
+import { pageQuery } from './page-query.js';
 
 export interface BatchesApiDeps extends JobActionDeps {
   jobs: JobRepository;
   batches: BatchRepository;
 }
 
-const listQuery = z.object({
-  limit: z.coerce
-    .number({ error: 'limit must be a number' })
-    .int('limit must be a whole number')
-    .min(1, 'limit must be at least 1')
-    .max(500, 'limit must be at most 500')
-    .optional(),
-  cursor: z.string().regex(/^\d+$/, 'cursor must be the "next" value of a previous page').optional(),
+const listQuery = pageQuery.extend({
   owner: z.string().max(64).optional(),
 });
 

@@ -18,6 +18,7 @@ import type { RelayFileStore } from '../ingest/file-store.js';
 import type { UploadExpiry } from '../maintenance/expiry.js';
 import { strictRouter } from '../routing.js';
 import { cancelJob, retryJob } from './job-actions.js';
+import { pageQuery } from './page-query.js';
 
 export interface JobsApiDeps {
   jobs: JobRepository;
@@ -33,16 +34,9 @@ export interface JobsApiDeps {
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-const listQuery = z.object({
+const listQuery = pageQuery.extend({
   state: z.enum(JOB_STATES, { error: `state must be one of ${JOB_STATES.join(', ')}` }).optional(),
   kind: z.enum(JOB_KINDS, { error: `kind must be one of ${JOB_KINDS.join(', ')}` }).optional(),
-  limit: z.coerce
-    .number({ error: 'limit must be a number' })
-    .int('limit must be a whole number')
-    .min(1, 'limit must be at least 1')
-    .max(500, 'limit must be at most 500')
-    .optional(),
-  cursor: z.string().regex(/^\d+$/, 'cursor must be the "next" value of a previous page').optional(),
   owner: z.string().max(64).optional(),
   q: z.string().max(500, 'q must be at most 500 characters').optional(),
   batch: z

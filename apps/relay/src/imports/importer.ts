@@ -3,6 +3,7 @@ import type { RedisClient } from '@gtr/core';
 import {
   AppError,
   emptyProgress,
+  forEachLimit,
   forwardQueueOf,
   IMPORT_VIAS,
   type JobRecord,
@@ -11,6 +12,7 @@ import {
   type Principal,
   type RelayQueues,
   type ResolveHost,
+  sleep,
 } from '@gtr/core';
 import { ImportClaims, importIdentity } from './idempotency.js';
 import { type PreflightResult, preflightOrigin } from './preflight.js';
@@ -202,7 +204,7 @@ export class Importer {
       for (const group of groups) group.checked = null;
       return;
     }
-    await mapLimit(groups, this.deps.preflightConcurrency ?? 16, async (group) => {
+    await forEachLimit(groups, this.deps.preflightConcurrency ?? 16, async (group) => {
       try {
         const checked = await preflightOrigin(group.intent, {
           allowPrivate: settings.allowPrivate,
@@ -232,7 +234,7 @@ export class Importer {
   /** Writes the job records of groups whose claims were won, then makes the claims final. */
   private async create(groups: Group[]): Promise<void> {
     const failed: Group[] = [];
-    await mapLimit(groups, CREATE_CONCURRENCY, async (group) => {
+    await forEachLimit(groups, CREATE_CONCURRENCY, async (group) => {
       const { intent, checked } = group;
       try {
         const { record } = await this.deps.jobs.create({
@@ -324,17 +326,3 @@ const unavailable = () =>
   );
 
 const internal = () => new AppError('INTERNAL_ERROR', 'the import was not handled', 500);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

@@ -1,11 +1,5 @@
-import {
-  AppError,
-  checkVideoFormat,
-  type ResolveHost,
-  SafeFetchError,
-  type SafeFetchResponse,
-  safeFetch,
-} from '@gtr/core';
+import { checkVideoFormat } from '@gtr/contract';
+import { AppError, type ResolveHost, SafeFetchError, type SafeFetchResponse, safeFetch } from '@gtr/core';
 import type { ImportIntent } from './validate.js';
 
 export interface PreflightOptions {

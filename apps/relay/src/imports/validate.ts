@@ -1,13 +1,11 @@
+import { checkVideoFormat, extensionOf, STREAMING_EXTENSIONS } from '@gtr/contract';
 import {
   AppError,
-  checkVideoFormat,
-  extensionOf,
   IMPORT_VIAS,
   type ImportVia,
   type JobRequest,
   originRequestHeaders,
   parseVideoRequest,
-  STREAMING_EXTENSIONS,
 } from '@gtr/core';
 import { normalizeOriginUrl } from './idempotency.js';
 

@@ -1,4 +1,5 @@
-import { AppError, checkVideoFormat, type JobRequest, parseVideoRequest } from '@gtr/core';
+import { checkVideoFormat } from '@gtr/contract';
+import { AppError, type JobRequest, parseVideoRequest } from '@gtr/core';
 
 export interface UploadIntent {
   name: string;

@@ -159,7 +159,7 @@ export class Uploads {
     };
     await this.deps.manifests.write(manifest);
     try {
-      await this.restoreJob(manifest, 'receiving');
+      await this.storeJob(manifest, 'receiving', 'create');
     } catch (error) {
       await this.deps.manifests.remove(upload.id);
       this.deps.logger.error({ err: error, uploadId: upload.id }, 'could not record the job; upload refused');
@@ -383,10 +383,16 @@ export class Uploads {
     this.streamed.delete(id);
   }
 
-  /** Creates the job for a manifest (new upload, or rebuilt after Redis lost it). */
-  async restoreJob(
+  /** Rebuilds the job of a manifest after Redis lost it, in the state the manifest proves. */
+  restoreJob(manifest: UploadManifest, state: 'receiving' | 'queued' | 'processing'): Promise<JobRecord> {
+    return this.storeJob(manifest, state, 'restore');
+  }
+
+  /** Writes the job of a manifest: a new upload's (`create`) or a lost one's (`restore`). */
+  private async storeJob(
     manifest: UploadManifest,
     state: 'receiving' | 'queued' | 'processing',
+    write: 'create' | 'restore',
   ): Promise<JobRecord> {
     const job = {
       id: manifest.id,
@@ -412,11 +418,11 @@ export class Uploads {
       batch: manifest.batch ?? null,
     } satisfies NewJob;
     try {
-      return (await this.deps.jobs.create(job)).record;
+      return (await this.deps.jobs[write](job)).record;
     } catch (error) {
       // The batch was removed meanwhile (JOB_RETENTION): the upload goes on without one.
       if (!(error instanceof AppError && error.code === 'BATCH_NOT_FOUND')) throw error;
-      return (await this.deps.jobs.create({ ...job, batch: null })).record;
+      return (await this.deps.jobs[write]({ ...job, batch: null })).record;
     }
   }
 

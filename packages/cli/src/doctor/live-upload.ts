@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { sleep } from '@gtr/core';
 import { chooseUploadEndpoint, forwardFile, type GcoreClient, type GcoreVideo } from '@gtr/gcore';
 import { formatBytes } from '../format.js';
-import { type CliIo, sleep } from '../io.js';
+import type { CliIo } from '../io.js';
 import { type DoctorOptions, message, type Report } from './report.js';
 
 const LIVE_SIZE = 1_000_000;
@@ -50,7 +51,7 @@ export async function liveUpload(
     const deadline = Date.now() + (options.liveStatusTimeoutMs ?? 120_000);
     let current = await client.getVideo(video.id, req);
     while (current.status === 'empty' && !current.error && Date.now() < deadline && !signal?.aborted) {
-      await sleep(io.pollIntervalMs ?? 1_000, signal);
+      await sleep(io.pollIntervalMs ?? 1_000, signal).catch(() => {}); // a Ctrl-C ends the wait
       current = await client.getVideo(video.id, req);
     }
     const sent = `${formatBytes(LIVE_SIZE)} sent with tus-js-client to ${new URL(endpoint).host} in ${took} ms (${formatBytes(result.bytesSent)} on the wire), video ${video.id}`;

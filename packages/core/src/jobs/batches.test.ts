@@ -140,7 +140,7 @@ describe('batches and search in Redis', () => {
     const batch = await batches.create({ name: 'b', owner: null });
     await jobs.create(newJob('old', { owner: 'a', created_at: '2024-01-01T00:00:00.000Z' }));
     await jobs.create(newJob('in', { owner: 'a', batch: batch.id }));
-    await jobs.create(newJob('up', { owner: 'a', kind: 'upload', batch: batch.id }));
+    await jobs.create(newJob('up', { owner: 'a', kind: 'upload', state: 'receiving', batch: batch.id }));
     await jobs.create(newJob('other', { owner: 'b', batch: batch.id }));
     const ids = async (q: object) => (await jobs.list(q)).items.map((j) => j.id);
     expect(await ids({ batch: batch.id })).toEqual(['other', 'up', 'in']);

@@ -6,7 +6,6 @@ export * from './lifecycle.js';
 export * from './pacer.js';
 export * from './queues.js';
 export * from './repository.js';
-export * from './search.js';
 export * from './stats.js';
 export * from './types.js';
 export * from './upload-feed.js';

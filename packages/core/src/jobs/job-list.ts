@@ -1,8 +1,8 @@
+import { jobWords, matchesWords, searchWords } from '@gtr/contract';
 import { batchKeys } from '../keys.js';
 import { MAX_SEQ, SEARCH_EXPAND } from '../lua-scripts.js';
 import type { JobContext } from './context.js';
 import { decode, readHashes } from './record.js';
-import { jobWords, matchesWords, searchWords } from './search.js';
 import type { JobKind, JobRecord, JobState } from './types.js';
 
 /*

@@ -1,10 +1,10 @@
+import { jobWords } from '@gtr/contract';
 import { AppError } from '../errors.js';
 import { batchIndexes, batchKeys } from '../keys.js';
 import { JOB_CREATE, JOB_SCHEMA, JOB_TRANSITION, JOB_UPDATE } from '../lua-scripts.js';
 import { callbackKey } from './callback-outbox.js';
 import type { JobContext } from './context.js';
 import { decode, encode, type JobPatch, type NewJob, newRecord, pairsToObject, readField } from './record.js';
-import { jobWords } from './search.js';
 import { isFinalState, JOB_STATES, type JobRecord, type JobState } from './types.js';
 
 /*

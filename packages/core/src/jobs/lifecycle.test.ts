@@ -5,9 +5,9 @@ import type { Redis } from 'ioredis';
 import { createLogger } from '../logger.js';
 import { deleteKeys, setJobState, testPrefix, testRedis } from '../testing.js';
 import { createQueues, type RelayQueues } from './bull.js';
-import { canMove, JobLifecycle, TRANSITIONS } from './lifecycle.js';
+import { BIRTH_STATES, canMove, JobLifecycle, RESTORE_STATES, TRANSITIONS } from './lifecycle.js';
 import { JobRepository, type NewJob } from './repository.js';
-import { emptyProgress, FINAL_STATES, JOB_STATES } from './types.js';
+import { emptyProgress, FINAL_STATES, JOB_KINDS, JOB_STATES } from './types.js';
 
 const newJob = (id: string, callback_url: string | null = 'https://tool.example/hook'): NewJob => ({
   id,
@@ -135,6 +135,38 @@ describe('the job lifecycle', () => {
       name: 'e',
       error: { code: 'UPLOAD_EXPIRED' },
     });
+  });
+
+  it('creates a job only in a birth state of its kind: never ready', async () => {
+    await expect(jobs.create({ ...newJob('r'), state: 'ready' })).rejects.toThrow(
+      'a new upload job starts in receiving, not ready',
+    );
+    await expect(jobs.create({ ...newJob('i'), kind: 'import', state: 'ready' })).rejects.toThrow(
+      'a new import job starts in queued, not ready',
+    );
+    expect(await jobs.get('r')).toBeNull();
+    expect(await jobs.get('i')).toBeNull();
+    for (const kind of JOB_KINDS) {
+      for (const state of JOB_STATES) {
+        const job = { ...newJob(`${kind}-${state}`), kind, state };
+        const born = (BIRTH_STATES[kind] as readonly string[]).includes(state);
+        if (born) expect((await jobs.create(job)).record).toMatchObject({ kind, state });
+        else await expect(jobs.create(job)).rejects.toThrow(`not ${state}`);
+      }
+    }
+  });
+
+  it('rebuilds a lost upload only in a state its manifest proves, and never an import', async () => {
+    expect(RESTORE_STATES.import).toEqual([]);
+    for (const kind of JOB_KINDS) {
+      for (const state of JOB_STATES) {
+        const job = { ...newJob(`${kind}-${state}`), kind, state };
+        const restorable = (RESTORE_STATES[kind] as readonly string[]).includes(state);
+        if (restorable) expect((await jobs.restore(job)).record).toMatchObject({ kind, state });
+        else await expect(jobs.restore(job)).rejects.toThrow(`not rebuilt in ${state}`);
+      }
+    }
+    expect(await jobs.get('upload-ready')).toBeNull();
   });
 
   it('is the only production code that moves a job', async () => {

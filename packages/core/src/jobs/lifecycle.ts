@@ -5,6 +5,7 @@ import {
   isFinalState,
   JOB_STATES,
   type JobError,
+  type JobKind,
   type JobRecord,
   type JobState,
   toPublicJob,
@@ -25,6 +26,32 @@ export const TRANSITIONS = {
   failed: ['queued', 'processing', 'canceled'],
   canceled: [],
 } as const satisfies Record<JobState, readonly JobState[]>;
+
+/**
+ * The states a job may be created in, per kind: an upload is born when its TUS upload is created
+ * and its first byte is still to come; an import is born with its URL checked, ready for a worker.
+ * Every later state is reached through the moves above, so no caller makes a job `ready`.
+ */
+export const BIRTH_STATES = {
+  upload: ['receiving'],
+  import: ['queued'],
+} as const satisfies Record<JobKind, readonly JobState[]>;
+
+/**
+ * The states a job lost from Redis may be rebuilt in, per kind: what an upload's manifest on disk
+ * proves it reached (bytes still arriving, all of them here, or Gcore has them). An import has no
+ * manifest: lost, it is not rebuilt.
+ */
+export const RESTORE_STATES = {
+  upload: ['receiving', 'queued', 'processing'],
+  import: [],
+} as const satisfies Record<JobKind, readonly JobState[]>;
+
+export const mayBeBornIn = (kind: JobKind, state: JobState): boolean =>
+  (BIRTH_STATES[kind] as readonly JobState[]).includes(state);
+
+export const mayBeRestoredIn = (kind: JobKind, state: JobState): boolean =>
+  (RESTORE_STATES[kind] as readonly JobState[]).includes(state);
 
 /** States in which a job is the forward queue's to move on. */
 export const FORWARDING = ['queued', 'creating', 'uploading'] as const satisfies readonly JobState[];

@@ -1,3 +1,4 @@
+import { sleep } from '../async.js';
 import { relayKeys } from '../keys.js';
 import { PACER_PUSH_BACK, PACER_TAKE } from '../lua-scripts.js';
 import type { RedisClient } from '../redis.js';
@@ -42,22 +43,4 @@ export class ApiPacer {
   async pushBack(ms: number): Promise<void> {
     if (ms > 0) await PACER_PUSH_BACK.run(this.redis, [this.key], [Math.ceil(ms)]);
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -3,6 +3,7 @@ import { clearCallback, pendingCallbacks } from './callback-outbox.js';
 import { type JobContext, jobContext } from './context.js';
 import { type JobPage, type ListQuery, listJobs } from './job-list.js';
 import { createJob, transitionJob, type UpdateOptions, updateJob } from './job-writes.js';
+import { BIRTH_STATES, mayBeBornIn, mayBeRestoredIn } from './lifecycle.js';
 import { decode, type JobPatch, type NewJob, readField, readHashes } from './record.js';
 import { finishedBefore, removeJob } from './retention.js';
 import { JOB_STATES, type JobRecord, type JobState } from './types.js';
@@ -59,9 +60,26 @@ export class JobRepository {
   /**
    * Creates the job unless one with this id exists; either way returns the stored record. With
    * `batch`, the job joins that batch in the same step; throws AppError `BATCH_NOT_FOUND` when the
-   * batch does not exist (any more).
+   * batch does not exist (any more). Throws when `job.state` is not one of `BIRTH_STATES[job.kind]`.
    */
-  create(job: NewJob): Promise<{ record: JobRecord; created: boolean }> {
+  async create(job: NewJob): Promise<{ record: JobRecord; created: boolean }> {
+    if (!mayBeBornIn(job.kind, job.state)) {
+      throw new Error(
+        `a new ${job.kind} job starts in ${BIRTH_STATES[job.kind].join(' or ')}, not ${job.state}`,
+      );
+    }
+    return createJob(this.ctx, job);
+  }
+
+  /**
+   * Rebuilds a job Redis lost (from its upload's manifest) in the state its manifest proves, unless
+   * one with this id exists; otherwise as {@link create}. Throws when `job.state` is not one of
+   * `RESTORE_STATES[job.kind]`.
+   */
+  async restore(job: NewJob): Promise<{ record: JobRecord; created: boolean }> {
+    if (!mayBeRestoredIn(job.kind, job.state)) {
+      throw new Error(`a lost ${job.kind} job is not rebuilt in ${job.state}`);
+    }
     return createJob(this.ctx, job);
   }
 

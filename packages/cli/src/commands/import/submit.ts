@@ -1,6 +1,7 @@
 import type { PublicBatch, PublicJob } from '@gtr/contract';
+import { sleep } from '@gtr/core/async';
 import { type RelayClient, RelayError } from '../../api.js';
-import { type CliIo, sleep } from '../../io.js';
+import type { CliIo } from '../../io.js';
 import { println } from '../command.js';
 import type { Rejection, Source } from './sources.js';
 
@@ -134,7 +135,8 @@ async function withRetries<T>(send: () => Promise<T>, io: CliIo): Promise<T> {
       if (!(error instanceof RelayError) || !error.transient || attempt >= 3 || io.signal?.aborted)
         throw error;
       io.stderr.write(`relay import: ${error.message}; sending the batch again\n`);
-      await sleep(1_000 * attempt, io.signal);
+      // A Ctrl-C ends the wait early; the next failure then is thrown.
+      await sleep(1_000 * attempt, io.signal).catch(() => {});
     }
   }
 }
