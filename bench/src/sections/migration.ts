@@ -6,6 +6,7 @@ import {
   BatchRepository,
   createRedis,
   emptyProgress,
+  JOB_STATES,
   JobRepository,
   type JobState,
   type NewJob,
@@ -264,7 +265,9 @@ async function seed(
         const i = start + k;
         const job = seededJob(i, count, batchOf(i), finished, tag);
         if (job.claim) await redis?.set(job.claim, job.id);
-        await jobs.create(job);
+        // Born as an import is (BIRTH_STATES), then moved where the seed wants it.
+        await jobs.create({ ...job, state: 'queued' });
+        if (job.state !== 'queued') await jobs.transition(job.id, job.state, JOB_STATES);
         if (finished) {
           await jobs.indexVideo(job.progress.video_id!, job.id);
           await jobs.update(job.id, {
