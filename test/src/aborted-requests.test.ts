@@ -5,8 +5,10 @@ import path from 'node:path';
 import { createRedis } from '@gtr/core';
 import { deleteKeys, testPrefix, testRedisUrl, waitFor, writeVideoFile } from '@gtr/core/testing';
 import { tusUpload } from '@gtr/relay/testing';
+import { seededRandom } from './support/cluster.js';
 import { type AppProcess, runApp } from './support/processes.js';
 import { type AbortPlan, abortedRequest, formatRequest, type RawRequest } from './support/raw-http.js';
+import { b64 } from './support/routes.js';
 
 /*
  * No request can stop the process. `pnpm start` (relay, workers and the built-in emulator in one
@@ -24,20 +26,6 @@ const ROUNDS = Number(process.env.ABORT_ROUNDS ?? 100);
 const MB = 1024 * 1024;
 /** Long enough that no run of PATCHes finishes one. */
 const UNFINISHED_LENGTH = 256 * MB;
-
-/** mulberry32: small, seedable, good enough to pick bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 describe('requests whose clients go away mid-body', () => {
   const tool = `tool:${randomBytes(24).toString('hex')}`;
@@ -63,7 +51,7 @@ describe('requests whose clients go away mid-body', () => {
 
   it(`leave pnpm start running and answering (ABORT_SEED=${SEED}, ${ROUNDS} requests)`, async () => {
     console.log(`aborted-requests: ABORT_SEED=${SEED} ABORT_ROUNDS=${ROUNDS}`);
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
     const pick = <T>(items: readonly T[]): T => items[int(0, items.length - 1)]!;
 

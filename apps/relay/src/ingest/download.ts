@@ -48,7 +48,6 @@ export async function sendDownload(res: Response, id: string, options: DownloadO
         headers: {
           'Content-Type': contentType,
           'Content-Disposition': contentDisposition,
-          'X-Content-Type-Options': 'nosniff',
           // Another tool's bytes must never come out of a shared cache.
           'Cache-Control': 'private, no-store',
         },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { MIN_TOKEN_LENGTH, parseTokenEntry, type Role } from '../access.js';
 import { parseVideoDefaults } from '../jobs/fields.js';
 import { parseCidr } from '../net/cidr.js';
-import { type HostEntry, parseHostEntry } from '../net/host-list.js';
+import { parseHostEntry } from '../net/host-list.js';
 
 // The parsers of the configuration's values: each turns a variable's text into its value, or adds
 // an issue naming what was expected (loadConfig prefixes it with the variable).
@@ -52,17 +52,42 @@ export const int = <T extends number | undefined = number>(
       return n;
     });
 
+/** The entries of a comma-separated value, trimmed, empty ones left out. */
+const commaItems = (v: string | undefined): string[] =>
+  (v ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+/**
+ * Each entry parsed (`parse` answers null or undefined for one it cannot take), or the first that does not
+ * parse reported as `message` says and the value refused (z.NEVER).
+ */
+function parseEach<T>(
+  items: readonly string[],
+  ctx: z.RefinementCtx,
+  parse: (item: string) => T | null | undefined,
+  message: (item: string) => string,
+): T[] {
+  const parsed: T[] = [];
+  for (const item of items) {
+    const value = parse(item);
+    if (value === null || value === undefined) {
+      ctx.addIssue({ code: 'custom', message: message(item) });
+      return z.NEVER;
+    }
+    parsed.push(value);
+  }
+  return parsed;
+}
+
 /** `token` or `name:token`, comma-separated; every token at least MIN_TOKEN_LENGTH long. */
 export const tokenList = (role: Role) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
-      const entries = (v ?? '')
-        .split(',')
-        .map((t) => t.trim())
-        .filter(Boolean)
-        .map((entry) => parseTokenEntry(entry, role));
+      const entries = commaItems(v).map((entry) => parseTokenEntry(entry, role));
       for (const entry of entries) {
         // Never the token itself in the message: only its name and length.
         if (entry.token.length < MIN_TOKEN_LENGTH) {
@@ -153,21 +178,14 @@ export const endpoints = (defaultPort: number) =>
     .string()
     .optional()
     .transform((v, ctx) => {
-      const items = (v ?? '')
-        .split(',')
-        .map((item) => item.trim())
-        .filter(Boolean);
+      const items = commaItems(v);
       if (items.length === 0) return undefined;
-      const parsed: RedisEndpoint[] = [];
-      for (const item of items) {
-        const endpoint = parseEndpoint(item, defaultPort);
-        if (!endpoint) {
-          ctx.addIssue({ code: 'custom', message: `expected host:port[,host:port…], got "${item}"` });
-          return z.NEVER;
-        }
-        parsed.push(endpoint);
-      }
-      return parsed;
+      return parseEach(
+        items,
+        ctx,
+        (item) => parseEndpoint(item, defaultPort),
+        (item) => `expected host:port[,host:port…], got "${item}"`,
+      );
     });
 
 /** Comma-separated `host` or `host:port` entries; an entry that is neither is a configuration error. */
@@ -176,18 +194,25 @@ export const hostList = () =>
     .string()
     .optional()
     .transform((v, ctx) => {
-      const entries: HostEntry[] = [];
-      for (const item of (v ?? '').split(',').map((t) => t.trim())) {
-        if (!item) continue;
-        const entry = parseHostEntry(item);
-        if (!entry) {
-          ctx.addIssue({ code: 'custom', message: `expected host names or host:port, got "${item}"` });
-          return z.NEVER;
-        }
-        entries.push(entry);
-      }
-      return entries;
+      return parseEach(
+        commaItems(v),
+        ctx,
+        parseHostEntry,
+        (item) => `expected host names or host:port, got "${item}"`,
+      );
     });
+
+/** The http(s) origin `item` is exactly (a trailing `/` aside), else null. */
+function originOf(item: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(item);
+  } catch {
+    return null;
+  }
+  const exact = ['http:', 'https:'].includes(url.protocol) && url.origin === item.replace(/\/+$/, '');
+  return exact ? url.origin : null;
+}
 
 /** `*` (or empty) or comma-separated http(s) origins, each exactly an origin (no path). */
 export const corsOrigins = () =>
@@ -197,26 +222,12 @@ export const corsOrigins = () =>
     .default('*')
     .transform((v, ctx): '*' | string[] => {
       if (v === '' || v === '*') return '*';
-      const origins: string[] = [];
-      for (const item of v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)) {
-        let url: URL | null = null;
-        try {
-          url = new URL(item);
-        } catch {
-          // reported below
-        }
-        if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== item.replace(/\/+$/, '')) {
-          ctx.addIssue({
-            code: 'custom',
-            message: `expected "*" or comma-separated origins like https://app.example.com, got "${item}"`,
-          });
-          return z.NEVER;
-        }
-        origins.push(url.origin);
-      }
+      const origins = parseEach(
+        commaItems(v),
+        ctx,
+        originOf,
+        (item) => `expected "*" or comma-separated origins like https://app.example.com, got "${item}"`,
+      );
       return origins.length ? origins : '*';
     });
 
@@ -282,15 +293,11 @@ export const cidrList = () =>
     .trim()
     .optional()
     .transform((v, ctx) => {
-      const list = (v ?? '')
-        .split(',')
-        .map((c) => c.trim())
-        .filter(Boolean);
-      for (const cidr of list) {
-        if (parseCidr(cidr) === null) {
-          ctx.addIssue({ code: 'custom', message: `expected a CIDR such as 92.223.112.0/24, got "${cidr}"` });
-          return z.NEVER;
-        }
-      }
+      const list = parseEach(
+        commaItems(v),
+        ctx,
+        (cidr) => (parseCidr(cidr) === null ? null : cidr),
+        (cidr) => `expected a CIDR such as 92.223.112.0/24, got "${cidr}"`,
+      );
       return list.length > 0 ? list : undefined;
     });

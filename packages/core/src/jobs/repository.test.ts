@@ -1,20 +1,8 @@
 import type { Redis } from 'ioredis';
 import { deleteKeys, testPrefix, testRedis } from '../testing.js';
-import { JobRepository, type NewJob } from './repository.js';
+import { testJob } from './job-fixtures.js';
+import { JobRepository } from './repository.js';
 import { emptyProgress, toPublicJob } from './types.js';
-
-const newJob = (id: string, overrides: Partial<NewJob> = {}): NewJob => ({
-  id,
-  kind: 'upload',
-  state: 'receiving',
-  name: `video ${id}`,
-  filename: `${id}.mp4`,
-  size: 100,
-  origin_url: null,
-  request: { description: null, filetype: 'video/mp4', fields: {}, callback_url: null, via: 'gcore' },
-  progress: emptyProgress(),
-  ...overrides,
-});
 
 describe('JobRepository', () => {
   // Each concept behind it has its own tests (record, job-writes, job-list, callback-outbox,
@@ -35,16 +23,16 @@ describe('JobRepository', () => {
 
   it('never shows the forwarding progress (and its token) in the public view', async () => {
     const { record } = await store.create(
-      newJob('a', { progress: { ...emptyProgress(), token: 'secret-token', video_id: 5 } }),
+      testJob('a', { progress: { ...emptyProgress(), token: 'secret-token', video_id: 5 } }),
     );
     expect(JSON.stringify(toPublicJob(record))).not.toContain('secret-token');
     expect(toPublicJob(record)).not.toHaveProperty('progress');
   });
 
   it('opens every concept on the same keys: a job made, moved, listed, counted and removed', async () => {
-    const request = { ...newJob('a').request, callback_url: 'https://tools.example/hook' };
-    await store.create(newJob('a', { request }));
-    await store.create(newJob('b'));
+    const request = { ...testJob('a').request, callback_url: 'https://tools.example/hook' };
+    await store.create(testJob('a', { request }));
+    await store.create(testJob('b'));
     expect(await store.ownerOf('a')).toBeNull();
     expect(await store.transition('a', 'failed', ['receiving'])).toMatchObject({
       record: { state: 'failed' },
